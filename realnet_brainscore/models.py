@@ -1,0 +1,98 @@
+"""Brain-Score models: each identifier becomes its own network inside a ``ModelCommitment``."""
+import functools
+from pathlib import Path
+from typing import NamedTuple
+
+from torch import nn
+
+from . import weights as weight_table
+from .cornet import CORnetS
+from .encoder import EncodingHead
+from .errors import RealnetError
+
+LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
+REGION_LAYER_MAP = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
+BEHAVIORAL_READOUT_LAYER = 'decoder.avgpool'
+IMAGE_SIZE = 224
+VISUAL_DEGREES = 8  # Brain-Score's default; benchmarks declare their own
+
+
+class Network(NamedTuple):
+    identifier: str             # the Brain-Score identifier: changes whenever the weights do
+    backbone: CORnetS
+    head: EncodingHead | None   # the EEG encoding head, when the file has one
+
+
+def list_models() -> list[str]:
+    return list(weight_table.WEIGHTS)
+
+
+def load_network(identifier: str, weights=None, progress: bool = True) -> Network:
+    """A fresh network for ``identifier``: published weights, or those of the file ``weights``.
+
+    A user's file gives the identifier ``<identifier>+<sha256[:8]>`` so that Brain-Score's
+    activation cache, keyed by identifier, never mixes it up with the published weights.
+    """
+    weight_table.source(identifier)  # unknown identifiers fail before any file work
+    if weights is None:
+        path, model_identifier = weight_table.resolve(identifier, progress=progress), identifier
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise RealnetError(f'{path}: no such weights file')
+        model_identifier = f'{identifier}+{weight_table.short_hash(path)}'
+    backbone_state, head_state = weight_table.split_state_dict(weight_table.read_state_dict(path))
+    backbone = CORnetS()
+    _load_strict(backbone, backbone_state, path, 'CORnet-S')
+    head = None
+    if head_state:
+        try:
+            head = EncodingHead.from_state_dict(head_state)
+        except (ValueError, RuntimeError) as error:
+            raise RealnetError(f'{path}: its encoding head does not load: {_first_line(error)}') from None
+    return Network(model_identifier, backbone.eval(), head.eval() if head else None)
+
+
+def load_model(identifier: str, weights=None, batch_size: int = 64):
+    """``identifier`` as a Brain-Score ``ModelCommitment`` (layers V1 V2 V4 IT decoder.avgpool).
+
+    ``batch_size`` is the number of images per forward pass; Brain-Score pads the last batch to it.
+    """
+    network = load_network(identifier, weights)  # first: a missing file fails before slow imports
+    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
+    from brainscore_vision.model_helpers.brain_transformation import ModelCommitment
+
+    wrapper = PytorchWrapper(identifier=network.identifier, model=network.backbone,
+                             preprocessing=functools.partial(load_preprocess_images, image_size=IMAGE_SIZE),
+                             batch_size=batch_size)
+    wrapper.image_size = IMAGE_SIZE
+    return ModelCommitment(identifier=network.identifier, activations_model=wrapper, layers=LAYERS,
+                           region_layer_map=dict(REGION_LAYER_MAP),
+                           behavioral_readout_layer=BEHAVIORAL_READOUT_LAYER,
+                           visual_degrees=VISUAL_DEGREES)
+
+
+def _load_strict(module: nn.Module, state: dict, path, what: str) -> None:
+    expected, found = set(module.state_dict()), set(state)
+    if expected != found:
+        missing, unexpected = sorted(expected - found), sorted(found - expected)
+        raise RealnetError(f'{path}: keys do not match {what}: {_key_summary("missing", missing)}'
+                           f'{"; " if missing and unexpected else ""}{_key_summary("unexpected", unexpected)}')
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # shape mismatches
+        raise RealnetError(f'{path}: does not fit {what}: {_first_line(error, skip_header=True)}') from None
+
+
+def _key_summary(kind: str, keys: list[str]) -> str:
+    if not keys:
+        return ''
+    shown = ', '.join(keys[:3]) + (', …' if len(keys) > 3 else '')
+    return f'{len(keys)} {kind} ({shown})'
+
+
+def _first_line(error: Exception, skip_header: bool = False) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if skip_header and len(lines) > 1:
+        lines = lines[1:]  # "Error(s) in loading state_dict for X:" says nothing
+    return lines[0] if lines else type(error).__name__

@@ -1,0 +1,207 @@
+"""Where each model's weights come from, the local cache, and safe loading.
+
+One table maps an identifier to its published file (URL and hash). Files are cached in
+``$REALNET_HOME/weights`` (default ``~/.realnet/weights``), verified against the hash on every
+use, downloaded atomically, and only ever read with ``torch.load(..., weights_only=True)``.
+"""
+import os
+import pickle
+import re
+import shutil
+import urllib.request
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import RealnetError
+from .files import atomic_path, file_digest
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    identifier: str
+    url: str
+    algorithm: str  # hashlib name
+    digest: str     # hex; a prefix is allowed (torch.hub names files by sha256[:8])
+    description: str
+
+    @property
+    def filename(self) -> str:
+        return urlparse(self.url).path.rsplit('/', 1)[-1]
+
+    def matches(self, path) -> bool:
+        return file_digest(path, self.algorithm).startswith(self.digest)
+
+
+_REALNET_URL = ('https://brainscore-storage.s3.us-east-2.amazonaws.com/brainscore-vision/models/'
+                'ReAlnet/ReAlnet{subject:02d}_best_model_params.pt?versionId={version}')
+
+# Subject, S3 version id, sha1: Brain-Score's models/ReAlnet/weights.json (see shared FORMATS.md).
+_REALNET_RELEASES = [
+    (1, '75oY3CnI17U5S1f_yrZxl1XGhRfJEG9N', '05e4e401e8734b97e561aad306fc584b7e027225'),
+    (2, 'TfGdm1CphJJ1vvkJGcm3n266PHvTuOaV', 'e85769fadb3c09ff88a7d73b01451b6bcccefd77'),
+    (3, 'dmohrH_AHZzgL_o8Xd2SDp6XCnjPOdAu', 'f32d01d73380374ae501a1504e9c8cd219e9f0bf'),
+    (4, '45qJFXHihmIHdpHbjKWZco6STH1eh49p', '8062373fd6a74c52360420619235590d3688b4df'),
+    (5, 'nqvoYgiBTyWSskjnpF9YOK4yYQfOnc_H', '88ca110f6b6d225b7b4e7dca02d2e7a906f5a8ed'),
+    (6, '6.cloFvnMihiicwQ0jkag8reEe4bVlxZ', 'a1658c15a3c9d61262f87349c9fb7aa63854ac5b'),
+    (7, 'WKJaiN4b1ttpbGYNn8yVjng4LjCqWdk.', '6a1c260839c75f6e6c018e06830562cdcda877e5'),
+    (8, 'vmouew6ePkPnKP.We8VnVxU7TifuhL.x', '1772211b27dd3a7d9255ac59d5f9b7e7cb6c3314'),
+    (9, '53gqQ2tgS.5MEoncipy9mrBEqCc5izw5', '159d96f0433a87c7063259dac4527325a3c7b79a'),
+    (10, 'ZZFMhTm9KQYEXl8OGwKmnTr0S.pxkU0J', 'dbdeaee9280267613ebce92dd5d515d89b544352'),
+]
+
+WEIGHTS: dict[str, WeightSource] = {
+    'cornet-s': WeightSource(
+        'cornet-s', 'https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth', 'sha256', '1d3f7974',
+        'CORnet-S trained on ImageNet (dicarlolab release): the unaligned baseline'),
+    **{f'realnet-s{subject:02d}': WeightSource(
+        f'realnet-s{subject:02d}', _REALNET_URL.format(subject=subject, version=version), 'sha1', sha1,
+        f'ReAlnet aligned to THINGS-EEG2 subject {subject} (Lu, Wang & Golomb)')
+       for subject, version, sha1 in _REALNET_RELEASES},
+}
+
+
+def source(identifier: str) -> WeightSource:
+    try:
+        return WEIGHTS[identifier]
+    except KeyError:
+        raise RealnetError(f"unknown model '{identifier}'; known: {', '.join(WEIGHTS)}") from None
+
+
+def weights_dir() -> Path:
+    return Path(os.environ.get('REALNET_HOME') or Path.home() / '.realnet').expanduser() / 'weights'
+
+
+def cached_path(identifier: str) -> Path:
+    return weights_dir() / source(identifier).filename
+
+
+def status(identifier: str) -> str:
+    """'verified', 'missing' or 'hash mismatch' for the cached file of ``identifier``."""
+    path = cached_path(identifier)
+    if not path.is_file():
+        return 'missing'
+    return 'verified' if source(identifier).matches(path) else 'hash mismatch'
+
+
+def resolve(identifier: str, progress: bool = True) -> Path:
+    """Path of the verified weights of ``identifier``, downloading them if needed.
+
+    Downloads are skipped when ``REALNET_OFFLINE=1``. Failure is one RealnetError naming the URL,
+    the expected hash and the exact path to put the file.
+    """
+    spec, path = source(identifier), cached_path(identifier)
+    state = status(identifier)
+    if state == 'verified':
+        return path
+    try:
+        if os.environ.get('REALNET_OFFLINE', '') not in ('', '0'):
+            raise RealnetError('downloads are disabled (REALNET_OFFLINE is set)')
+        download(spec, path, progress)
+        return path
+    except RealnetError as reason:
+        found = 'fails its hash check' if state == 'hash mismatch' else 'is missing'
+        raise RealnetError(
+            f'{identifier}: weights file {path} {found} and could not be fetched ({reason}); download '
+            f'{spec.url} elsewhere (expected {spec.algorithm} {spec.digest}) and run '
+            f'`brainscore weights import {identifier} FILE`, or put it at {path}') from None
+
+
+def download(spec: WeightSource, destination: Path, progress: bool = True) -> None:
+    """Download ``spec.url``, verify it, and only then move it to ``destination``."""
+    with atomic_path(destination) as partial:
+        try:
+            with urllib.request.urlopen(spec.url, timeout=60) as response, open(partial, 'wb') as out:
+                total = int(response.headers.get('Content-Length') or 0) or None
+                with tqdm(total=total, unit='B', unit_scale=True, desc=spec.filename,
+                          disable=not progress) as bar:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+        except OSError as error:  # URLError, HTTPError and timeouts are OSErrors
+            raise RealnetError(f'download failed: {getattr(error, "reason", error)}') from None
+        _verify(spec, partial, what=f'download from {spec.url}')
+
+
+def import_file(identifier: str, file) -> Path:
+    """Verify a file the user fetched elsewhere and place it in the cache."""
+    spec, file = source(identifier), Path(file)
+    if not file.is_file():
+        raise RealnetError(f'{file}: no such file')
+    destination = cached_path(identifier)
+    with atomic_path(destination) as partial:
+        shutil.copyfile(file, partial)
+        _verify(spec, partial, what=str(file))
+    return destination
+
+
+def _verify(spec: WeightSource, path: Path, what: str) -> None:
+    actual = file_digest(path, spec.algorithm)
+    if not actual.startswith(spec.digest):
+        raise RealnetError(f'{what}: {spec.algorithm} is {actual}, expected {spec.digest} for '
+                           f'{spec.identifier}: wrong or damaged file, not used')
+
+
+def short_hash(path) -> str:
+    """First 8 hex of the file's sha256: the suffix of identifiers built from a user's file."""
+    return file_digest(path, 'sha256')[:8]
+
+
+def read_state_dict(path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, loaded with ``weights_only=True``.
+
+    Accepts a bare state dict and ``{'state_dict': ..., <bookkeeping>}`` (the dicarlolab layout).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RealnetError(f'{path}: no such file')
+    if not _looks_like_torch_file(path):
+        raise RealnetError(f'{path}: not a PyTorch checkpoint, or a truncated one '
+                           f'(neither a complete zip archive nor a pickle)')
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)  # pickle-protocol notes; the error below says it all
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        raise RealnetError(f'{path}: refused: it holds Python objects other than tensors and plain '
+                           f'containers, which weights-only loading does not run') from None
+    except Exception as error:  # damaged archive members, unsupported storage, ...
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RealnetError(f'{path}: not a readable PyTorch checkpoint: {reason}') from None
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    if not isinstance(state, dict) or not state or not all(
+            isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):
+        raise RealnetError(f'{path}: not a state dict (expected a mapping of parameter names to '
+                           f'tensors, found {type(state).__name__})')
+    return state
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (since 1.6) or, before, a pickle (first byte 0x80)."""
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, 'rb') as stream:
+        return stream.read(1) == b'\x80'
+
+
+_HEAD_KEY = re.compile(r'(fc_v1|fc_v2|fc_v4|fc_it|fc)\.')
+
+
+def split_state_dict(state: dict[str, torch.Tensor]):
+    """(backbone, head) state dicts with CORnet-S keys; ``head`` is empty for a plain CORnet-S file.
+
+    Strips the published prefixes: ``module.`` (DataParallel, dicarlolab) and ``realnet.module.``
+    (the ReAlnet encoder files, whose head keys are ``fc_v1 … fc``).
+    """
+    backbone, head = {}, {}
+    for key, tensor in state.items():
+        if _HEAD_KEY.match(key):
+            head[key] = tensor
+        else:
+            backbone[key.removeprefix('realnet.').removeprefix('module.')] = tensor
+    return backbone, head

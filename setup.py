@@ -1,0 +1,41 @@
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r"__version__ = '([^']+)'", (HERE / 'realnet_brainscore' / '__init__.py').read_text()).group(1)
+
+# training/ and benchmarks/ sit at the top of the repository (Brain-Score's plugin layout) but are
+# installed inside the package, so nothing installs a top-level `training` or `benchmarks` module.
+MAPPED = ('training', 'benchmarks')
+packages = find_packages(include=['realnet_brainscore', 'realnet_brainscore.*'])
+for folder in MAPPED:
+    packages += [f'realnet_brainscore.{name}' for name in find_packages(include=[folder, f'{folder}.*'])]
+
+setup(
+    name='realnet-brainscore',
+    version=VERSION,
+    description='ReAlnet (CORnet-S aligned with human EEG) as Brain-Score models and benchmarks',
+    long_description=(HERE / 'README.md').read_text(),
+    long_description_content_type='text/markdown',
+    license='MIT',
+    python_requires='>=3.11',
+    packages=packages,
+    package_dir={f'realnet_brainscore.{folder}': folder for folder in MAPPED},
+    install_requires=[
+        'brainscore-vision>=2.4,<2.5',
+        # the newest releases this environment serves; brainscore-vision needs torch>=2.6
+        'torch>=2.6,<=2.14.1',
+        'torchvision>=0.21,<=0.29.1',
+        'numpy<2',              # brainscore-vision 2.4
+        'scikit-learn<1.6',     # brainscore-vision 2.4
+        # rsatoolbox 0.3 needs scikit-learn>=1.6, which brainscore-vision 2.4 forbids: 0.3 then
+        # fails at import. 0.2.0 is the newest release that works beside it.
+        'rsatoolbox==0.2.0',
+        'tqdm',
+        'pillow',
+    ],
+    extras_require={'test': ['pytest>=7']},
+    entry_points={'console_scripts': ['brainscore = realnet_brainscore.cli:main']},
+)

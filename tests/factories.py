@@ -1,0 +1,80 @@
+"""Files the tests make in the published formats: checkpoints, images, stimulus sets."""
+import hashlib
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from realnet_brainscore.cornet import CORnetS
+from realnet_brainscore.encoder import EncodingHead
+
+
+def random_cornet(seed: int) -> CORnetS:
+    """CORnet-S with random weights and non-trivial batch-norm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    model = CORnetS()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    return model.eval()
+
+
+def write_dicarlolab_checkpoint(path, model: CORnetS):
+    """The ImageNet release's layout: DataParallel keys plus training bookkeeping."""
+    torch.save({'epoch': 43, 'flags': {'lr': 0.1, 'batch_size': 256, 'arch': 'S'},
+                'state_dict': {f'module.{key}': value for key, value in model.state_dict().items()},
+                'optimizer': {'state': {}, 'param_groups': [{'lr': 0.001, 'momentum': 0.9, 'params': [0]}]}},
+               path)
+
+
+def write_realnet_checkpoint(path, backbone: CORnetS, head: EncodingHead):
+    """The published ReAlnet encoder layout: ``realnet.module.<CORnet-S key>`` and ``fc_v1 … fc``."""
+    state = {f'realnet.module.{key}': value for key, value in backbone.state_dict().items()}
+    state.update(head.state_dict())
+    torch.save(state, path)
+
+
+def sha(path, algorithm='sha1') -> str:
+    return hashlib.new(algorithm, path.read_bytes()).hexdigest()
+
+
+def write_images(folder, count: int, seed: int = 0, size=(160, 120)):
+    """Noise images with a coloured rectangle each, so that they differ in content."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        top, left = rng.integers(0, size[1] // 2), rng.integers(0, size[0] // 2)
+        pixels[top:top + size[1] // 3, left:left + size[0] // 3] = rng.integers(0, 256, 3)
+        path = folder / f'image_{index:03d}.png'
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+def stimulus_set(folder, count: int, identifier: str, seed: int = 0, labels=None):
+    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
+    paths = write_images(folder, count, seed)
+    rows = [{'stimulus_id': f'{identifier}-{index}'} for index in range(count)]
+    if labels is not None:
+        for row, label in zip(rows, labels):
+            row['image_label'] = label
+    stimuli = StimulusSet(rows)
+    stimuli.stimulus_paths = {row['stimulus_id']: path for row, path in zip(rows, paths)}
+    stimuli.identifier = identifier
+    return stimuli
+
+
+def independent_forward(model: CORnetS, stimuli) -> dict:
+    """Area outputs and logits with torchvision's ImageNet preprocessing at 224 px, outside Brain-Score."""
+    preprocess = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),
+                                     transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    images = torch.stack([preprocess(Image.open(stimuli.get_stimulus(i)).convert('RGB'))
+                          for i in stimuli['stimulus_id']])
+    with torch.no_grad():
+        return model.eval().forward_areas(images)

@@ -1,0 +1,88 @@
+"""The models through Brain-Score's own interface, on local stimuli and weights from local files."""
+import numpy as np
+import pytest
+import torch
+
+from factories import independent_forward, random_cornet, stimulus_set, write_dicarlolab_checkpoint
+from realnet_brainscore import list_models, load_model
+
+BATCH = 4  # Brain-Score pads every batch to the batch size: keep CPU work small
+
+
+def _checkpoint(tmp_path, seed, name, stimuli=None):
+    model = random_cornet(seed)
+    if stimuli is not None:
+        # A random CORnet gives every image nearly the same features; a readout centred on these
+        # images makes the predicted class depend on the image.
+        torch.nn.init.normal_(model.decoder.linear.weight)
+        with torch.no_grad():
+            features = model.decoder.flatten(model.decoder.avgpool(independent_forward(model, stimuli)['IT']))
+            model.decoder.linear.bias.copy_(-model.decoder.linear(features).mean(0) + model.decoder.linear.bias)
+    path = tmp_path / name
+    write_dicarlolab_checkpoint(path, model)
+    return path, model
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('models')
+    stimuli = stimulus_set(tmp_path / 'images', 4, identifier='realnet-test-look', seed=1)
+    path, network = _checkpoint(tmp_path, seed=20, name='a.pth', stimuli=stimuli)
+    return load_model('cornet-s', weights=path, batch_size=BATCH), network, stimuli, tmp_path
+
+
+def test_list_models():
+    assert list_models() == ['cornet-s'] + [f'realnet-s{n:02d}' for n in range(1, 11)]
+
+
+def test_recording_it_gives_presentation_by_neuroid(setup):
+    model, network, stimuli, _ = setup
+    model.start_task(model.Task.passive)
+    model.start_recording('IT', [(70, 170)])
+    activations = model.look_at(stimuli)
+    assert set(activations.dims) >= {'presentation', 'neuroid'}
+    assert activations.sizes['neuroid'] == 512 * 7 * 7 and activations.sizes['presentation'] == 4
+    assert list(activations['stimulus_id'].values) == list(stimuli['stimulus_id'])
+    it = independent_forward(network, stimuli)['IT'].flatten(1).numpy()
+    np.testing.assert_allclose(activations.transpose('presentation', 'neuroid').values.squeeze(), it,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_label_task_returns_the_imagenet_argmax(setup):
+    model, network, stimuli, _ = setup
+    model.start_task(model.Task.label, 'imagenet')
+    labels = model.look_at(stimuli)
+    logits = independent_forward(network, stimuli)['logits'].numpy()
+    assert list(labels['logit'].values) == list(logits.argmax(axis=1))
+    assert len(set(labels['logit'].values)) > 1  # the images are told apart, not one constant answer
+    assert all(str(label).startswith('n') and len(str(label)) == 9 for label in labels.values.ravel())
+
+
+def test_probabilities_task_fits_the_readout_and_returns_probabilities(setup):
+    model, _, stimuli, tmp_path = setup
+    fitting = stimulus_set(tmp_path / 'fitting', 6, identifier='realnet-test-fit', seed=2,
+                           labels=['dog', 'cat'] * 3)
+    model.start_task(model.Task.probabilities, fitting)
+    probabilities = model.look_at(stimuli)
+    assert probabilities.dims == ('presentation', 'choice')
+    assert sorted(probabilities['choice'].values) == ['cat', 'dog']
+    np.testing.assert_allclose(probabilities.values.sum(axis=1), 1, rtol=1e-6)
+    assert ((probabilities.values > 0) & (probabilities.values < 1)).all()
+
+
+def test_two_models_side_by_side_are_independent(setup, monkeypatch):
+    monkeypatch.setenv('RESULTCACHING_DISABLE', '1')  # compute every look_at, never serve it from disk
+    model_a, _, stimuli, tmp_path = setup
+    path_b, _ = _checkpoint(tmp_path, seed=21, name='b.pth')
+
+    def it(model):
+        model.start_task(model.Task.passive)
+        model.start_recording('IT', [(70, 170)])
+        return model.look_at(stimuli).transpose('presentation', 'neuroid').values.squeeze()
+
+    before = it(model_a)
+    model_b = load_model('realnet-s01', weights=path_b, batch_size=BATCH)
+    assert model_b.identifier.startswith('realnet-s01+') and model_b.identifier != model_a.identifier
+    after_b = it(model_b)
+    assert not np.allclose(after_b, before)
+    np.testing.assert_array_equal(it(model_a), before)  # loading b left a untouched

@@ -1,0 +1,1 @@
+"""Training of the subject-specific ReAlnets (installed as ``realnet_brainscore.training``)."""
