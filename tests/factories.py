@@ -57,9 +57,9 @@ def write_images(folder, count: int, seed: int = 0, size=(160, 120)):
     return paths
 
 
-def stimulus_set(folder, count: int, identifier: str, seed: int = 0, labels=None):
+def stimulus_set(folder, count: int, identifier: str, seed: int = 0, labels=None, size=(160, 120)):
     from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-    paths = write_images(folder, count, seed)
+    paths = write_images(folder, count, seed, size)
     rows = [{'stimulus_id': f'{identifier}-{index}'} for index in range(count)]
     if labels is not None:
         for row, label in zip(rows, labels):
