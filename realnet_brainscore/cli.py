@@ -5,6 +5,7 @@ import os
 import sys
 import traceback
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +50,52 @@ def cmd_score(args):
         with atomic_path(args.json) as partial:
             partial.write_text(json.dumps(record, indent=2) + '\n')
         print(f'wrote {args.json}')
+
+
+def cmd_synth(args):
+    from .synthetic import Design, write_things_eeg2
+    design = Design(subjects=args.subjects, concepts=args.concepts, images_per_concept=args.images_per_concept,
+                    test_images=args.test_images, image_size=args.image_size, noise=args.noise, seed=args.seed)
+    out = write_things_eeg2(args.out, design)
+    print(f'wrote an in-silico THINGS-EEG2 release ({design.subjects} subjects, '
+          f'{design.concepts * design.images_per_concept} training and {design.test_images} test images) to {out}')
+
+
+def cmd_train(args):
+    from .training import TrainConfig, train
+    subjects = args.subjects or [args.subject]
+    for subject in subjects:
+        config = TrainConfig(
+            things_eeg2=Path(args.things_eeg2), subject=subject, out=Path(args.out),
+            cornet_weights=Path(args.cornet_weights) if args.cornet_weights else None, epochs=args.epochs,
+            batch_size=args.batch_size, lr=args.lr, beta=args.beta, seed=args.seed, window=tuple(args.window),
+            channels=tuple(args.channels) if args.channels else None, classification=args.classification,
+            validation_fraction=args.validation_fraction, image_size=args.image_size, device=args.device,
+            compile=args.compile, workers=args.workers, resume=args.resume, progress=not args.quiet)
+        summary = train(config, on_epoch_end=None if args.quiet else _print_epoch)
+        if summary:
+            print(f'sub-{subject:02d}: best epoch {summary["best_epoch"]} (validation loss '
+                  f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
+
+
+def _print_epoch(record):
+    print(f'epoch {record["epoch"]}: train loss {record["train_loss"]:.4f} (cls {record["train_cls"]:.4f}, '
+          f'gen {record["train_gen"]:.4f}, r {record["train_matched_r"]:.3f}) | validation loss '
+          f'{record["val_loss"]:.4f} (r {record["val_matched_r"]:.3f}) | {record["images_per_second"]:.0f} img/s',
+          flush=True)
+
+
+def _subject_range(text: str) -> list[int]:
+    try:
+        subjects = []
+        for part in text.split(','):
+            first, _, last = part.partition('-')
+            subjects += list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected subjects like 1-10 or 1,3,5, got {text!r}') from None
+    if not subjects or not all(1 <= s <= 10 for s in subjects):
+        raise argparse.ArgumentTypeError(f'subjects are 1 to 10, got {text!r}')
+    return subjects
 
 
 def _load_benchmark(identifier: str):
@@ -125,6 +172,49 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('identifier', metavar='MODEL')
     sub.add_argument('file', metavar='FILE')
     sub.set_defaults(run=cmd_weights_import)
+
+    sub = commands.add_parser('synth', parents=[common], help='write in-silico subjects in the THINGS-EEG2 format',
+                              description='Write a miniature THINGS-EEG2 release (images, image_metadata.npy, '
+                                          'preprocessed EEG per subject) generated from a hidden model brain.')
+    sub.add_argument('--out', required=True, metavar='DIR')
+    sub.add_argument('--subjects', type=_positive, default=2, metavar='N')
+    sub.add_argument('--concepts', type=_positive, default=40, metavar='N', help='training concepts (default 40)')
+    sub.add_argument('--images-per-concept', type=_positive, default=5, metavar='N')
+    sub.add_argument('--test-images', type=_positive, default=20, metavar='N')
+    sub.add_argument('--image-size', type=_positive, default=64, metavar='PX')
+    sub.add_argument('--noise', type=float, default=2.0, help='single-trial noise sd relative to the signal (2)')
+    sub.add_argument('--seed', type=int, default=0)
+    sub.set_defaults(run=cmd_synth)
+
+    sub = commands.add_parser('train', parents=[common], help='align CORnet-S with a subject\'s EEG',
+                              description='Fine-tune CORnet-S to generate a THINGS-EEG2 subject\'s EEG while '
+                                          'classifying like its frozen copy; writes RUNDIR/sub-XX/{last,best}.pt, '
+                                          'log.jsonl and summary.json.')
+    who = sub.add_mutually_exclusive_group(required=True)
+    who.add_argument('--subject', type=int, choices=range(1, 11), metavar='N', help='one subject, 1-10')
+    who.add_argument('--subjects', type=_subject_range, metavar='LIST', help='several, e.g. 1-10 or 1,3')
+    sub.add_argument('--things-eeg2', required=True, metavar='DIR', help='THINGS-EEG2 folder (OSF layout)')
+    sub.add_argument('--out', required=True, metavar='RUNDIR')
+    sub.add_argument('--cornet-weights', metavar='FILE', help='start from this CORnet-S (default: ImageNet release)')
+    sub.add_argument('--epochs', type=_positive, default=30)
+    sub.add_argument('--batch-size', type=_positive, default=16)
+    sub.add_argument('--lr', type=float, default=2e-5)
+    sub.add_argument('--beta', type=float, default=100.0, help='weight of the EEG generation loss (100)')
+    sub.add_argument('--seed', type=int, default=2023)
+    sub.add_argument('--window', type=float, nargs=2, default=(0.0, 0.2), metavar=('START', 'END'),
+                     help='EEG window in seconds (default 0 0.2: 20 samples)')
+    sub.add_argument('--channels', nargs='+', metavar='CH', help='EEG channels (default: all 17)')
+    sub.add_argument('--classification', choices=['soft', 'hard', 'mse'], default='soft',
+                     help="agreement with the frozen teacher: its probabilities (soft), argmax (hard) or logits (mse)")
+    sub.add_argument('--validation-fraction', type=float, default=0.1,
+                     help='training images held out for model selection (0.1); the test images are never used')
+    sub.add_argument('--image-size', type=_positive, default=224, metavar='PX')
+    sub.add_argument('--device', help='cuda, cuda:1, cpu (default: cuda if available)')
+    sub.add_argument('--compile', choices=['none', 'default', 'reduce-overhead'], default='none',
+                     help='torch.compile the model; reduce-overhead uses CUDA graphs (small batches)')
+    sub.add_argument('--workers', type=_positive, metavar='N', help='processes decoding images for the cache')
+    sub.add_argument('--resume', action='store_true', help='continue the run in RUNDIR from its last epoch')
+    sub.set_defaults(run=cmd_train)
 
     sub = commands.add_parser('score', parents=[common], help='score a model on a Brain-Score benchmark',
                               description='Score a model on any benchmark brainscore_vision.load_benchmark '

@@ -188,7 +188,7 @@ def test_a_download_with_the_wrong_hash_is_not_kept(published, server, monkeypat
     root, base, _ = server
     (root / path.name).write_bytes(path.read_bytes()[:-1] + b'x')
     _serve(monkeypatch, source, f'{base}/{path.name}')
-    with pytest.raises(RealnetError, match=f'wrong or damaged file') as error:
+    with pytest.raises(RealnetError, match='wrong or damaged file') as error:
         weight_table.resolve(source.identifier, progress=False)
     assert str(weight_table.cached_path(source.identifier)) in str(error.value)
     assert _cache_files() == []

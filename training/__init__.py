@@ -1,1 +1,4 @@
 """Training of the subject-specific ReAlnets (installed as ``realnet_brainscore.training``)."""
+from .trainer import TrainConfig, train
+
+__all__ = ['TrainConfig', 'train']

@@ -1,0 +1,1 @@
+"""Readers that turn published data files into Brain-Score assemblies."""

@@ -1,0 +1,154 @@
+"""THINGS-EEG2 (Gifford et al. 2022) as Brain-Score assemblies.
+
+Two sources give one form: the authors' OSF folder (``preprocessed_data/sub-XX/*.npy`` dicts and
+``image_set/``) and Brain-Score's hosted ``Gifford2022_train`` / ``Gifford2022_test`` assemblies.
+The result is a ``NeuroidAssembly`` ``presentation × neuroid × time_bin`` with coords
+``stimulus_id``, ``image_path``, ``concept``, ``repetition`` (presentation), ``subject``, ``channel``
+(neuroid), ``time_bin_start`` / ``time_bin_end`` in seconds (time_bin). See shared FORMATS.md.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RealnetError
+
+CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
+            'PO8', 'P6', 'P2')
+SUBJECTS = range(1, 11)
+# split -> (EEG file name, image folder, metadata key prefix)
+SPLITS = {'training': ('preprocessed_eeg_training.npy', 'training_images', 'train'),
+          'test': ('preprocessed_eeg_test.npy', 'test_images', 'test')}
+
+
+def subject_name(subject: int) -> str:
+    if subject not in SUBJECTS:
+        raise RealnetError(f'unknown THINGS-EEG2 subject {subject}: subjects are 1 to 10')
+    return f'sub-{subject:02d}'
+
+
+def image_paths(root, split: str) -> list[Path]:
+    """Image files of a split in condition order (condition i of the EEG arrays is image i)."""
+    root = Path(root)
+    image_set = root / 'image_set'
+    metadata_file = next((p for p in (image_set / 'image_metadata.npy', root / 'image_metadata.npy')
+                          if p.is_file()), None)
+    if metadata_file is None:
+        raise RealnetError(f'{image_set / "image_metadata.npy"}: missing; expected the THINGS-EEG2 '
+                           f'image_set folder (with image_metadata.npy) under {root}')
+    metadata = _load_dict(metadata_file)
+    _, folder, prefix = SPLITS[split]
+    try:
+        concepts, files = metadata[f'{prefix}_img_concepts'], metadata[f'{prefix}_img_files']
+    except KeyError as missing:
+        raise RealnetError(f'{metadata_file}: no {missing.args[0]!r} entry') from None
+    if len(concepts) != len(files):
+        raise RealnetError(f'{metadata_file}: {len(concepts)} {prefix} concepts but {len(files)} files')
+    paths = [image_set / folder / str(concept) / str(file) for concept, file in zip(concepts, files)]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise RealnetError(f'{len(missing)} of {len(paths)} {split} images are missing, e.g. {missing[0]}')
+    return paths
+
+
+def load_subject(root, subject: int, split: str, average_repetitions: bool = False):
+    """One subject's preprocessed EEG of ``split`` ('training' or 'test') from the OSF layout."""
+    if split not in SPLITS:
+        raise RealnetError(f"unknown split '{split}': choose training or test")
+    name = subject_name(subject)
+    if not Path(root).is_dir():
+        raise RealnetError(f'{root}: no such folder (expected a THINGS-EEG2 release: preprocessed_data/, image_set/)')
+    file = Path(root) / 'preprocessed_data' / name / SPLITS[split][0]
+    if not file.is_file():
+        raise RealnetError(f'{file}: missing; expected THINGS-EEG2 preprocessed data for {name}')
+    content = _load_dict(file)
+    try:
+        data, channels, times = content['preprocessed_eeg_data'], content['ch_names'], content['times']
+    except KeyError as missing:
+        raise RealnetError(f'{file}: no {missing.args[0]!r} entry') from None
+    data, times = np.asarray(data), np.asarray(times, dtype=float)
+    channels = [str(channel) for channel in channels]
+    if data.ndim != 4 or data.shape[2:] != (len(channels), len(times)):
+        raise RealnetError(f'{file}: preprocessed_eeg_data has shape {data.shape}; expected '
+                           f'(conditions, repetitions, {len(channels)} channels, {len(times)} times)')
+    if not np.isfinite(data).all():
+        raise RealnetError(f'{file}: {int((~np.isfinite(data)).sum())} values are NaN or infinite')
+    paths = image_paths(root, split)
+    if len(paths) != data.shape[0]:
+        raise RealnetError(f'{file}: {data.shape[0]} EEG conditions but {len(paths)} {split} images')
+    return _assembly(data.astype(np.float32), paths, name, channels, times, average_repetitions)
+
+
+def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
+    """Brain-Score's ``Gifford2022_train``/``_test`` assembly (all subjects) -> one subject, our form."""
+    name = subject_name(subject)
+    subjects = set(assembly['subject'].values)
+    if name not in subjects:
+        raise RealnetError(f'{name} is not in the assembly (it holds {", ".join(sorted(map(str, subjects)))})')
+    one = assembly.isel(neuroid=np.flatnonzero(assembly['subject'].values == name))
+    one = one.transpose('presentation', 'neuroid', 'time_bin')
+    stimulus_ids = one['stimulus_id'].values
+    repetitions = one['repetition'].values
+    order = np.lexsort((repetitions, _first_appearance(stimulus_ids)))
+    stimulus_ids, repetitions = stimulus_ids[order], repetitions[order]
+    images = list(dict.fromkeys(stimulus_ids))
+    n_repetitions = len(repetitions) // len(images)
+    if n_repetitions * len(images) != len(repetitions):
+        raise RealnetError(f'{name}: the stimuli do not all have the same number of repetitions')
+    data = one.values[order].reshape(len(images), n_repetitions, *one.shape[1:])
+    if not np.isfinite(data).all():
+        raise RealnetError(f'{name}: {int((~np.isfinite(data)).sum())} values are NaN or infinite')
+    stimulus_set = assembly.attrs.get('stimulus_set')
+    paths = [Path(str(stimulus_set.get_stimulus(i))) if stimulus_set is not None else Path(str(i)) for i in images]
+    return _assembly(data.astype(np.float32), paths, name, [str(c) for c in one['channel'].values],
+                     one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
+
+
+def _first_appearance(values):
+    first = {value: index for index, value in reversed(list(enumerate(values)))}
+    return np.array([first[value] for value in values])
+
+
+def _assembly(data, paths, subject, channels, times, average_repetitions, stimulus_ids=None):
+    from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
+    n_images, n_repetitions = data.shape[:2]
+    if average_repetitions:
+        data, n_repetitions, repetition = data.mean(axis=1, keepdims=True), 1, np.full(n_images, -1)
+    else:
+        repetition = np.tile(np.arange(n_repetitions), n_images)
+    stimulus_ids = stimulus_ids or [path.stem for path in paths]
+    if len(set(stimulus_ids)) != len(stimulus_ids):
+        raise RealnetError(f'{subject}: duplicate stimulus ids, e.g. {_first_duplicate(stimulus_ids)}')
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.01
+    return NeuroidAssembly(
+        data.reshape(n_images * n_repetitions, *data.shape[2:]),
+        dims=['presentation', 'neuroid', 'time_bin'],
+        coords={
+            'stimulus_id': ('presentation', np.repeat(stimulus_ids, n_repetitions)),
+            'image_path': ('presentation', np.repeat([str(p) for p in paths], n_repetitions)),
+            'concept': ('presentation', np.repeat([p.parent.name for p in paths], n_repetitions)),
+            'repetition': ('presentation', repetition),
+            'subject': ('neuroid', [subject] * len(channels)),
+            'channel': ('neuroid', list(channels)),
+            'time_bin_start': ('time_bin', np.round(times, 4)),
+            'time_bin_end': ('time_bin', np.round(times + step, 4)),
+        })
+
+
+def _first_duplicate(values):
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+
+
+def _load_dict(path: Path) -> dict:
+    """A ``np.save``d Python dict; pickle is only ever read from files the user pointed us at."""
+    try:
+        content = np.load(path, allow_pickle=True)
+        content = content.item() if content.dtype == object and content.shape == () else content
+    except Exception as error:
+        raise RealnetError(f'{path}: unreadable ({type(error).__name__}: {error})') from None
+    if not isinstance(content, dict):
+        raise RealnetError(f'{path}: expected a saved dict, found {type(content).__name__}')
+    return content

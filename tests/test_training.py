@@ -1,0 +1,217 @@
+"""Training on in-silico subjects (CPU, small images): alignment works, resumes exactly, fails clearly."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from factories import calibrated_cornet, write_dicarlolab_checkpoint
+from realnet_brainscore import RealnetError, cli, load_model, load_network
+from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
+from realnet_brainscore.encoder import EncodingHead
+from realnet_brainscore.synthetic import Design, write_things_eeg2
+from realnet_brainscore.training import TrainConfig, train
+from realnet_brainscore.training.data import decode_image, eeg_window, image_cache, to_input
+
+SIZE = 64
+
+
+@pytest.fixture(scope='module')
+def world(tmp_path_factory):
+    """An in-silico release (100 training, 24 test images) and a CORnet-S to start from."""
+    root = tmp_path_factory.mktemp('train')
+    release = write_things_eeg2(root / 'things', Design(subjects=2, concepts=20, images_per_concept=5,
+                                                        test_images=24, image_size=SIZE))
+    base = root / 'cornet.pth'
+    write_dicarlolab_checkpoint(base, calibrated_cornet(image_paths(release, 'training'), SIZE))
+    return release, base, root
+
+
+def _config(world, out, **changes):
+    release, base, root = world
+    settings = dict(things_eeg2=release, subject=1, out=out, cornet_weights=base, image_size=SIZE,
+                    progress=False, cache_dir=root / 'cache')
+    return TrainConfig(**{**settings, **changes})
+
+
+@pytest.fixture(scope='module')
+def aligned(world):
+    """Subject 1, 3 epochs at lr 6e-5 (about 40 s on two cores)."""
+    config = _config(world, world[2] / 'run', epochs=3, lr=6e-5)
+    return config, train(config)
+
+
+def _rdm(features):
+    return 1 - np.corrcoef(features)[np.triu_indices(len(features), 1)]
+
+
+def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(world, aligned):
+    release, base, _ = world
+    config, summary = aligned
+    test = load_subject(release, 1, 'test', average_repetitions=True)  # images never seen in training
+    checkpoint = torch.load(summary['best_checkpoint'], weights_only=True)
+    eeg = (eeg_window(test) - checkpoint['eeg_mean'].numpy()) / checkpoint['eeg_std'].numpy()
+    x = to_input(np.stack([decode_image(p, SIZE) for p in test['image_path'].values]), 'cpu')
+
+    def measure(network, head):
+        with torch.no_grad():
+            areas = network.eval().forward_areas(x)
+            pred = head.eval()(areas).numpy()
+        prediction_r = np.mean([np.corrcoef(pred[:, f], eeg[:, f])[0, 1] for f in range(eeg.shape[1])])
+        rdm_rho = {area: spearmanr(_rdm(areas[area].flatten(1).numpy()), _rdm(eeg))[0] for area in ('V2', 'V4', 'IT')}
+        return prediction_r, rdm_rho
+
+    before = load_network('cornet-s', weights=base).backbone
+    torch.manual_seed(config.seed)
+    r_before, rho_before = measure(before, EncodingHead.for_backbone(before, SIZE, eeg.shape[1]))
+    after = load_network('realnet-s01', weights=summary['best_checkpoint'])
+    r_after, rho_after = measure(after.backbone, after.head)
+    # measured: r 0.00 -> 0.31; RDM Spearman V2 +0.09, V4 +0.09, IT +0.06
+    assert abs(r_before) < 0.1 and r_after > r_before + 0.2
+    assert all(rho_after[a] > rho_before[a] for a in rho_after)
+    assert np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0.03
+
+
+def test_run_folder_log_and_checkpoint_metadata(world, aligned):
+    config, summary = aligned
+    folder = config.out / 'sub-01'
+    assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
+    log = [json.loads(line) for line in (folder / 'log.jsonl').read_text().splitlines()]
+    assert [r['epoch'] for r in log] == [1, 2, 3]
+    for split in ('train', 'val'):
+        for term in ('cls', 'mse', 'matched_r', 'unmatched_r', 'gen', 'loss'):
+            assert all(np.isfinite(r[f'{split}_{term}']) for r in log)
+    assert log[-1]['train_matched_r'] > log[0]['train_matched_r']
+    assert summary['best_epoch'] == min(log, key=lambda r: r['val_loss'])['epoch']
+    meta = torch.load(folder / 'best.pt', weights_only=True)['meta']
+    assert meta['subject'] == 1 and meta['epoch'] == summary['best_epoch']
+    assert meta['config']['lr'] == 6e-5 and meta['config']['beta'] == 100.0 and meta['n_validation_images'] == 10
+    assert len(meta['data_fingerprint']) == 16 and meta['package_version']
+    model = load_model('realnet-s01', weights=folder / 'best.pt')
+    assert model.identifier.startswith('realnet-s01+')
+
+
+def _tiny(world, tmp_path):
+    """20 training images of subject 2: 2 steps an epoch."""
+    release, base, root = world
+    small = tmp_path / 'small'
+    write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
+    return dict(things_eeg2=small, subject=2, cornet_weights=base, image_size=SIZE, progress=False,
+                cache_dir=root / 'cache', epochs=2, lr=1e-4)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_gives_the_same_weights(world, tmp_path):
+    settings = _tiny(world, tmp_path)
+    train(TrainConfig(out=tmp_path / 'whole', **settings))
+
+    def kill_after_first_epoch(record):
+        if record['epoch'] == 1:
+            raise Killed
+    with pytest.raises(Killed):
+        train(TrainConfig(out=tmp_path / 'killed', **settings), on_epoch_end=kill_after_first_epoch)
+    assert not (tmp_path / 'killed' / 'sub-02' / 'summary.json').exists()
+    with pytest.raises(RealnetError, match='already holds a run; pass --resume'):
+        train(TrainConfig(out=tmp_path / 'killed', **settings))
+    with pytest.raises(RealnetError, match=r'--resume with other settings than the run \(lr\)'):
+        train(TrainConfig(out=tmp_path / 'killed', resume=True, **{**settings, 'lr': 1e-3}))
+    train(TrainConfig(out=tmp_path / 'killed', resume=True, **settings))
+
+    whole = torch.load(tmp_path / 'whole' / 'sub-02' / 'last.pt', weights_only=True)
+    resumed = torch.load(tmp_path / 'killed' / 'sub-02' / 'last.pt', weights_only=True)
+    assert whole['state_dict'].keys() == resumed['state_dict'].keys()
+    for key, value in whole['state_dict'].items():
+        torch.testing.assert_close(resumed['state_dict'][key], value, rtol=0, atol=0, msg=key)
+    logs = [(tmp_path / run / 'sub-02' / 'log.jsonl').read_text().splitlines() for run in ('whole', 'killed')]
+    assert [json.loads(l)['val_loss'] for l in logs[0]] == [json.loads(l)['val_loss'] for l in logs[1]]
+
+
+def test_a_failed_save_keeps_the_finished_checkpoint(world, tmp_path, monkeypatch):
+    settings = _tiny(world, tmp_path)
+    train(TrainConfig(out=tmp_path / 'run', **{**settings, 'epochs': 1}))
+    folder = tmp_path / 'run' / 'sub-02'
+    finished = (folder / 'last.pt').read_bytes()
+
+    def broken_save(obj, path, *args, **kwargs):
+        with open(path, 'wb') as stream:
+            stream.write(b'half')
+        raise OSError('disk full')
+    monkeypatch.setattr(torch, 'save', broken_save)
+    with pytest.raises(OSError, match='disk full'):
+        train(TrainConfig(out=tmp_path / 'run', resume=True, **settings))
+    assert (folder / 'last.pt').read_bytes() == finished
+    assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
+
+
+def test_image_cache_is_built_once_and_holds_the_decoded_pixels(world, tmp_path):
+    paths = image_paths(world[0], 'test')[:5]
+    first = image_cache(paths, 32, tmp_path, workers=1, progress=False)
+    assert first.shape == (5, 32, 32, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first[3], decode_image(paths[3], 32))
+    again = image_cache(paths, 32, tmp_path, workers=1, progress=False)
+    assert again.filename == first.filename
+    assert image_cache(paths, 40, tmp_path, workers=1, progress=False).filename != first.filename
+    assert image_cache(paths[:4], 32, tmp_path, workers=1, progress=False).filename != first.filename
+    assert not list(tmp_path.glob('*.partial'))
+
+
+def test_cli_refuses_bad_input_with_one_line(world, tmp_path, capsys):
+    release, base, root = world
+    broken = tmp_path / 'broken'
+    shutil.copytree(release, broken)
+    next((broken / 'image_set' / 'training_images').rglob('*.jpg')).write_bytes(b'not a jpeg')
+    common = ['--out', str(tmp_path / 'out'), '--cornet-weights', str(base), '--image-size', '32', '-q']
+    cases = [
+        (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
+        (['--subject', '3', '--things-eeg2', str(release)], 'sub-03/preprocessed_eeg_training.npy: missing'),
+        (['--subject', '1', '--things-eeg2', str(broken)], 'unreadable image'),
+        (['--subject', '1', '--things-eeg2', str(release), '--validation-fraction', '1.5'], 'between 0 and 1'),
+        (['--subject', '1', '--things-eeg2', str(release), '--window', '0.9', '1.0'], 'holds no time points'),
+        (['--subject', '1', '--things-eeg2', str(release), '--channels', 'Cz'], "unknown EEG channels \\['Cz'\\]"),
+    ]
+    for arguments, message in cases:
+        assert cli.main(['train', *arguments, *common]) == 2, arguments
+        error = capsys.readouterr().err
+        assert error.count('\n') == 1 and error.startswith('brainscore: error:')
+        assert re.search(message, error), error
+    assert not (tmp_path / 'out' / 'sub-01' / 'last.pt').exists()
+
+
+def test_torchrun_data_parallel_writes_the_same_layout(world, tmp_path):
+    """Two CPU processes (gloo) under torchrun: one run folder, written once, loadable."""
+    settings = _tiny(world, tmp_path)
+    command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
+               str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli', 'train', '--subject', '2',
+               '--things-eeg2', str(settings['things_eeg2']), '--out', str(tmp_path / 'ddp'),
+               '--cornet-weights', str(settings['cornet_weights']), '--image-size', str(SIZE), '--epochs', '2', '-q']
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, 'REALNET_HOME': str(world[2])})
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = tmp_path / 'ddp' / 'sub-02'
+    assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
+    assert result.stdout.count('sub-02: best epoch') == 1  # only rank 0 reports
+    log = [json.loads(line) for line in (folder / 'log.jsonl').read_text().splitlines()]
+    assert [r['epoch'] for r in log] == [1, 2]
+    assert load_network('realnet-s02', weights=folder / 'last.pt').head is not None
+
+
+def test_benchmark_runs_beside_the_anchor(capsys):
+    anchor = Path(__file__).resolve().parents[2] / 'shared' / 'bench' / 'anchor_step.py'
+    if not anchor.is_file():
+        pytest.skip(f'the anchor script is not beside this checkout ({anchor})')
+    from realnet_brainscore.training import bench
+    assert bench.main(['--quick', '--anchor', str(anchor)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r'published step \(anchor, fp32 batch 16\)\s+[\d.]+\s+1\.00', out)
+    assert re.search(r'this trainer, batch 8\s+[\d.]+\s+[\d.]+', out) and 'image cache build' in out
+    assert bench.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2

@@ -1,0 +1,118 @@
+"""Throughput of the trainer, beside the published step measured in the same run.
+
+    python -m realnet_brainscore.training.bench --anchor ../shared/bench/anchor_step.py [--quick]
+
+Prints images/s of: the published training step (``anchor_step.py``'s reference variant and its
+backbone-only limit, run as a subprocess), this trainer's step from a uint8 image cache at each
+``--batches`` size (and with ``--compile reduce-overhead`` on CUDA), and the image-cache build from
+500×500 JPEGs; then each as a ratio to the published step. ``--quick``: tiny sizes on the CPU.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..cornet import CORnetS
+from ..errors import RealnetError
+from .data import image_cache, to_input
+from .trainer import Aligner, TrainConfig
+
+
+def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
+    """Run anchor_step.py and read its 'RESULT name: N img/s | ...' line."""
+    if not anchor.is_file():
+        raise RealnetError(f'{anchor}: anchor script not found (shared/bench/anchor_step.py)')
+    command = [sys.executable, str(anchor), '--batches', str(batch)] + (['--quick'] if quick else [])
+    result = subprocess.run(command, capture_output=True, text=True)
+    line = next((l for l in result.stdout.splitlines() if l.startswith('RESULT ')), None)
+    if result.returncode or line is None:
+        raise RealnetError(f'{anchor} failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}')
+    return {name.strip(): float(rate) for name, rate in re.findall(r'([^|:]+): ([\d.]+) img/s', line[7:])}
+
+
+def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none') -> float:
+    """Images/s of one full training step (cache -> GPU normalise -> student+head+teacher -> Adam)."""
+    config = TrainConfig(things_eeg2=Path('.'), subject=1, out=Path('.'), image_size=image_size, batch_size=batch,
+                         compile=compile_mode)
+    aligner = Aligner(CORnetS(), 340, config, device)
+    rng = np.random.default_rng(0)
+    cache = rng.integers(0, 256, (batch * 4, image_size, image_size, 3), dtype=np.uint8)
+    eeg = torch.randn(batch * 4, 340)
+    cuda = torch.device(device).type == 'cuda'
+    rates = []
+    for step in range(warmup + steps):
+        indices = np.sort(rng.choice(len(cache), batch, replace=False))
+        began = time.perf_counter()
+        x = to_input(cache[indices], device, channels_last=cuda)
+        terms = aligner.losses(x, eeg[indices].to(device, non_blocking=True))
+        aligner.update(terms['loss'])
+        if cuda:
+            torch.cuda.synchronize()
+        if step >= warmup:
+            rates.append(batch / (time.perf_counter() - began))
+    return statistics.median(rates)
+
+
+def cache_rate(n_images: int, size: int, workers: int) -> float:
+    """Images/s building the uint8 cache from THINGS-sized (500×500) JPEGs."""
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for index in range(n_images):
+            small = rng.integers(0, 256, (63, 63, 3), dtype=np.uint8)
+            path = Path(folder) / f'{index:05d}.jpg'
+            Image.fromarray(small).resize((500, 500), Image.BICUBIC).save(path, quality=90)
+            paths.append(path)
+        began = time.perf_counter()
+        image_cache(paths, size, Path(folder) / 'cache', workers=workers, progress=False)
+        return n_images / (time.perf_counter() - began)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.training.bench', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
+    parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
+    parser.add_argument('--batches', default='16,128', help='trainer batch sizes (default 16,128)')
+    parser.add_argument('--steps', type=int, default=15)
+    parser.add_argument('--warmup', type=int, default=4)
+    parser.add_argument('--cache-images', type=int, default=2048)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    device = 'cuda' if torch.cuda.is_available() and not quick else 'cpu'
+    size, batches = (64, [4, 8]) if quick else (224, [int(b) for b in args.batches.split(',')])
+    steps, warmup = (2, 1) if quick else (args.steps, args.warmup)
+    try:
+        anchor = anchor_rates(args.anchor, quick, max(batches))
+    except RealnetError as error:
+        print(f'bench: error: {error}', file=sys.stderr)
+        return 2
+    published = anchor[next(k for k in anchor if k.startswith('reference'))]
+    rows = [('published step (anchor, fp32 batch 16)', published)]
+    rows += [(f'anchor {name}', rate) for name, rate in anchor.items() if name.startswith('limit')]
+    for batch in batches:
+        rows.append((f'this trainer, batch {batch}', step_rate(batch, size, device, steps, warmup)))
+    if device == 'cuda':
+        rows.append(('this trainer, batch 16, CUDA graphs',
+                     step_rate(16, size, device, steps, warmup + 3, compile_mode='reduce-overhead')))
+    build = cache_rate(64 if quick else args.cache_images, size, os.cpu_count() or 1)
+    name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
+    print(f'device: {name}, torch {torch.__version__}, image size {size}')
+    print(f'{"variant":48} {"images/s":>10} {"× published":>12}')
+    for label, rate in rows:
+        print(f'{label:48} {rate:10.1f} {rate / published:12.2f}')
+    print(f'{"image cache build, " + str(os.cpu_count()) + " processes":48} {build:10.1f} {"(target 2000)":>12}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
