@@ -89,8 +89,8 @@ def _subject_range(text: str) -> list[int]:
     try:
         subjects = []
         for part in text.split(','):
-            first, _, last = part.partition('-')
-            subjects += list(range(int(first), int(last or first) + 1))
+            first, dash, last = part.partition('-')
+            subjects += list(range(int(first), int(last if dash else first) + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected subjects like 1-10 or 1,3,5, got {text!r}') from None
     if not subjects or not all(1 <= s <= 10 for s in subjects):
@@ -196,17 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--things-eeg2', required=True, metavar='DIR', help='THINGS-EEG2 folder (OSF layout)')
     sub.add_argument('--out', required=True, metavar='RUNDIR')
     sub.add_argument('--cornet-weights', metavar='FILE', help='start from this CORnet-S (default: ImageNet release)')
-    sub.add_argument('--epochs', type=_positive, default=30)
-    sub.add_argument('--batch-size', type=_positive, default=16)
-    sub.add_argument('--lr', type=float, default=2e-5)
+    sub.add_argument('--epochs', type=_positive, default=30, metavar='N', help='epochs (30)')
+    sub.add_argument('--batch-size', type=_positive, default=16, metavar='N', help='images per step (16)')
+    sub.add_argument('--lr', type=float, default=2e-5, help='Adam learning rate (2e-5)')
     sub.add_argument('--beta', type=float, default=100.0, help='weight of the EEG generation loss (100)')
-    sub.add_argument('--seed', type=int, default=2023)
+    sub.add_argument('--seed', type=int, default=2023, help='seed of the head, split and data order (2023)')
     sub.add_argument('--window', type=float, nargs=2, default=(0.0, 0.2), metavar=('START', 'END'),
                      help='EEG window in seconds (default 0 0.2: 20 samples)')
     sub.add_argument('--channels', nargs='+', metavar='CH', help='EEG channels (default: all 17)')
     sub.add_argument('--classification', choices=['soft', 'hard', 'mse'], default='soft',
                      help="agreement with the frozen teacher: its probabilities (soft), argmax (hard) or logits (mse)")
-    sub.add_argument('--validation-fraction', type=float, default=0.1,
+    sub.add_argument('--validation-fraction', type=float, default=0.1, metavar='F',
                      help='training images held out for model selection (0.1); the test images are never used')
     sub.add_argument('--image-size', type=_positive, default=224, metavar='PX')
     sub.add_argument('--device', help='cuda, cuda:1, cpu (default: cuda if available)')

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
 from .data.things_eeg2 import CHANNELS, subject_name
+from .errors import RealnetError
 from .files import atomic_path
 
 TIMES = np.round(np.arange(-20, 80) / 100, 2)  # -0.20 ... 0.79 s, 100 Hz, as published
@@ -41,6 +42,8 @@ class Design:
 def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
     """Write ``image_set/`` and ``preprocessed_data/sub-XX/`` under ``out``; return ``out``."""
     out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
     rng = np.random.default_rng(design.seed)
     splits = {'train': _write_images(out, 'training_images', design.concepts, design.images_per_concept, 0,
                                      'b', design, rng),

@@ -63,3 +63,15 @@ def test_repetitions_are_noisy_but_reliable(release):
     single = np.corrcoef(trials[:, 0].ravel(), trials[:, 1].ravel())[0, 1]
     halves = np.corrcoef(trials[:, ::2].mean(1).ravel(), trials[:, 1::2].mean(1).ravel())[0, 1]
     assert single < 0.4 and halves > 0.7
+
+
+def test_synth_command_writes_a_readable_release_and_refuses_to_overwrite(tmp_path, capsys):
+    from realnet_brainscore import cli
+    out = tmp_path / 'insilico'
+    arguments = ['synth', '--out', str(out), '--subjects', '1', '--concepts', '3', '--images-per-concept', '2',
+                 '--test-images', '2', '--image-size', '16']
+    assert cli.main(arguments) == 0
+    assert str(out) in capsys.readouterr().out
+    assert load_subject(out, 1, 'training').shape == (6 * 4, 17, 100)
+    assert cli.main(arguments) == 2
+    assert 'exists and is not an empty folder' in capsys.readouterr().err

@@ -140,3 +140,35 @@ def test_brainscore_assembly_converts_to_the_same_form(release):
     assert list(in_order['stimulus_id'].values[::6]) == list(ours['stimulus_id'].values)
     with pytest.raises(RealnetError, match='sub-05 is not in the assembly'):
         from_gifford2022(hosted, 5)
+
+
+def test_duplicate_stimulus_ids_are_refused(release, tmp_path):
+    import shutil
+    copy = tmp_path / 'copy'
+    shutil.copytree(release, copy)
+    metadata_file = copy / 'image_set' / 'image_metadata.npy'
+    metadata = np.load(metadata_file, allow_pickle=True).item()
+    first, second = metadata['test_img_files'][:2]
+    concept = metadata['test_img_concepts'][1]
+    shutil.copy(copy / 'image_set' / 'test_images' / concept / second,
+                copy / 'image_set' / 'test_images' / concept / first)
+    metadata['test_img_files'][1] = first  # two conditions now name files with the same stem
+    np.save(metadata_file, metadata, allow_pickle=True)
+    with pytest.raises(RealnetError, match=f'duplicate stimulus ids, e.g. {first[:-4]}'):
+        load_subject(copy, 1, 'test')
+
+
+def test_hosted_data_goes_through_brainscore(release, monkeypatch):
+    import brainscore_vision
+    from realnet_brainscore.data.things_eeg2 import load_hosted
+    asked = []
+    monkeypatch.setattr(brainscore_vision, 'load_dataset',
+                        lambda identifier: asked.append(identifier) or _brainscore_style(release, 'test'))
+    assembly = load_hosted(1, 'test', average_repetitions=True)
+    assert asked == ['Gifford2022_test'] and assembly.shape == (4, 17, 100)
+
+    def offline(identifier):
+        raise ConnectionError('Could not connect to the endpoint URL')
+    monkeypatch.setattr(brainscore_vision, 'load_dataset', offline)
+    with pytest.raises(RealnetError, match='Gifford2022_train could not be loaded .Could not connect'):
+        load_hosted(1, 'training')

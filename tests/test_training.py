@@ -184,7 +184,7 @@ def test_cli_refuses_bad_input_with_one_line(world, tmp_path, capsys):
         error = capsys.readouterr().err
         assert error.count('\n') == 1 and error.startswith('brainscore: error:')
         assert re.search(message, error), error
-    assert not (tmp_path / 'out' / 'sub-01' / 'last.pt').exists()
+    assert not (tmp_path / 'out').exists()
 
 
 def test_torchrun_data_parallel_writes_the_same_layout(world, tmp_path):
@@ -215,3 +215,11 @@ def test_benchmark_runs_beside_the_anchor(capsys):
     assert re.search(r'published step \(anchor, fp32 batch 16\)\s+[\d.]+\s+1\.00', out)
     assert re.search(r'this trainer, batch 8\s+[\d.]+\s+[\d.]+', out) and 'image cache build' in out
     assert bench.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
+
+
+def test_subject_lists():
+    from realnet_brainscore.cli import _subject_range
+    assert _subject_range('1-10') == list(range(1, 11)) and _subject_range('1,3-4') == [1, 3, 4]
+    for bad in ('0-2', '11', 'a', '3-'):
+        with pytest.raises(Exception, match='subjects'):
+            _subject_range(bad)

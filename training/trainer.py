@@ -229,8 +229,7 @@ def _prepare_folder(folder: Path, config: TrainConfig):
     """(first epoch done, best validation loss, log) — refuses to overwrite a run unless resuming."""
     last = folder / 'last.pt'
     if not last.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        return 0, math.inf, []
+        return 0, math.inf, []  # the folder is made by the first checkpoint: bad input leaves none
     if not config.resume:
         raise RealnetError(f'{folder} already holds a run; pass --resume to continue it or choose another --out')
     checkpoint = torch.load(last, map_location='cpu', weights_only=True)

@@ -103,6 +103,21 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
                      one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
 
 
+def load_hosted(subject: int, split: str, average_repetitions: bool = False):
+    """One subject from Brain-Score's hosted ``Gifford2022_train``/``_test`` (fetched by brainscore_vision)."""
+    import brainscore_vision
+    identifier = {'training': 'Gifford2022_train', 'test': 'Gifford2022_test'}.get(split)
+    if identifier is None:
+        raise RealnetError(f"unknown split '{split}': choose training or test")
+    try:
+        assembly = brainscore_vision.load_dataset(identifier)
+    except Exception as error:  # offline, no credentials, ...
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({reason}); point '
+                           f'--things-eeg2 at a local copy of the OSF release instead') from None
+    return from_gifford2022(assembly, subject, average_repetitions)
+
+
 def _first_appearance(values):
     first = {value: index for index, value in reversed(list(enumerate(values)))}
     return np.array([first[value] for value in values])
