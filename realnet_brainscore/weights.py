@@ -73,8 +73,13 @@ def source(identifier: str) -> WeightSource:
         raise RealnetError(f"unknown model '{identifier}'; known: {', '.join(WEIGHTS)}") from None
 
 
+def realnet_home() -> Path:
+    """``$REALNET_HOME``, default ``~/.realnet``: weights/ and the training image cache/."""
+    return Path(os.environ.get('REALNET_HOME') or Path.home() / '.realnet').expanduser()
+
+
 def weights_dir() -> Path:
-    return Path(os.environ.get('REALNET_HOME') or Path.home() / '.realnet').expanduser() / 'weights'
+    return realnet_home() / 'weights'
 
 
 def cached_path(identifier: str) -> Path:

@@ -2,11 +2,12 @@
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from ..encoder import EncodingHead, ReAlnet
 from ..errors import RealnetError
 from ..files import atomic_path
 from ..models import load_network
-from ..weights import read_state_dict, split_state_dict
+from ..weights import realnet_home, split_state_dict
 from .data import eeg_window, image_cache, to_input
 from .loss import CLASSIFICATION_LOSSES, classification_loss, generation_loss
 
@@ -48,7 +49,6 @@ class TrainConfig:
     cache_dir: Path | None = None
     resume: bool = False
     progress: bool = True
-    hyper: dict = field(default_factory=dict, repr=False)  # filled in: what the checkpoint records
 
     def check(self):
         if self.classification not in CLASSIFICATION_LOSSES:
@@ -62,7 +62,8 @@ class TrainConfig:
             raise RealnetError(f'unknown compile mode {self.compile!r}')
 
     def record(self) -> dict:
-        skip = {'things_eeg2', 'out', 'resume', 'progress', 'hyper', 'device', 'workers', 'cache_dir'}
+        """The settings a checkpoint records (and --resume must match): what shapes the result."""
+        skip = {'things_eeg2', 'out', 'resume', 'progress', 'device', 'workers', 'cache_dir'}
         return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(self).items() if k not in skip}
 
@@ -197,7 +198,7 @@ class _Data:
         self.device = torch.device(device)
         self.targets = torch.from_numpy((raw - self.mean) / self.std).to(self.device)
         paths = list(eeg['image_path'].values)
-        cache_dir = config.cache_dir or Path(os.environ.get('REALNET_HOME') or Path.home() / '.realnet') / 'cache'
+        cache_dir = config.cache_dir or realnet_home() / 'cache'
         if world.rank == 0:
             self.pixels = image_cache(paths, config.image_size, cache_dir, config.workers, config.progress)
         world.barrier()
@@ -213,16 +214,14 @@ class _Data:
 
 
 def _fingerprint(paths, targets) -> str:
-    import hashlib
     digest = hashlib.sha1('\n'.join(map(str, paths)).encode())
     digest.update(np.ascontiguousarray(targets).tobytes())
     return digest.hexdigest()[:16]
 
 
 def _cornet(config: TrainConfig):
-    if config.cornet_weights is not None:
-        return load_network('cornet-s', weights=config.cornet_weights, progress=config.progress).backbone.train()
-    return load_network('cornet-s', progress=config.progress).backbone.train()
+    """The starting CORnet-S: the user's file, else the published ImageNet weights."""
+    return load_network('cornet-s', weights=config.cornet_weights, progress=config.progress).backbone.train()
 
 
 def _prepare_folder(folder: Path, config: TrainConfig):
@@ -245,10 +244,10 @@ def _prepare_folder(folder: Path, config: TrainConfig):
 
 
 def _restore(path: Path, network: ReAlnet, optimizer, device):
-    backbone, head = split_state_dict(read_state_dict(path))
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    backbone, head = split_state_dict(checkpoint['state_dict'])
     network.backbone.load_state_dict(backbone, strict=True)
     network.head.load_state_dict(head, strict=True)
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
     optimizer.load_state_dict(checkpoint['optimizer'])
 
 
