@@ -33,6 +33,8 @@ setup(
         # rsatoolbox 0.3 needs scikit-learn>=1.6, which brainscore-vision 2.4 forbids: 0.3 then
         # fails at import. 0.2.0 is the newest release that works beside it.
         'rsatoolbox==0.2.0',
+        'mne>=1.6,<1.13',       # cluster permutation tests; 1.13 needs numpy 2
+        'matplotlib',
         'tqdm',
         'pillow',
     ],

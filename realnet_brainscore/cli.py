@@ -8,8 +8,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
-from . import __version__, models
+from . import __version__, models, plugin
 from . import weights as weight_table
 from .errors import RealnetError
 from .files import atomic_path
@@ -39,9 +40,18 @@ def cmd_weights_import(args):
     print(f'{args.identifier}: verified and placed at {path}')
 
 
+def cmd_benchmarks(args):
+    for identifier in plugin.list_benchmarks():
+        print(identifier)
+    print("(and every benchmark of Brain-Score's own, e.g. MajajHong2015public.IT-pls)")
+
+
 def cmd_score(args):
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
-    benchmark = _load_benchmark(args.benchmark)
+    if args.benchmark in plugin.list_benchmarks():
+        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2)
+    else:
+        benchmark = _load_benchmark(args.benchmark)
     from brainscore_core.benchmarks import score_benchmark
     score = score_benchmark(benchmark, model)
     record = score_record(score, model.identifier, args.benchmark)
@@ -50,6 +60,26 @@ def cmd_score(args):
         with atomic_path(args.json) as partial:
             partial.write_text(json.dumps(record, indent=2) + '\n')
         print(f'wrote {args.json}')
+    if args.plot:
+        from .report import plot_temporal_rsa
+        plot_temporal_rsa([record], args.plot)
+        print(f'wrote {args.plot}')
+
+
+def cmd_report(args):
+    from .report import plot_temporal_rsa
+    records = []
+    for file in args.scores:
+        try:
+            records.append(json.loads(Path(file).read_text()))
+        except (OSError, ValueError) as error:
+            raise RealnetError(f'{file}: not a readable score file ({error})') from None
+    significant = plot_temporal_rsa(records, args.out, pair=args.pair)
+    for region, times in significant.items():
+        if len(times):
+            print(f'{region}: the pair differs at {times.min() * 1000:.0f}-{times.max() * 1000:.0f} ms '
+                  f'({len(times)} time points in significant clusters)')
+    print(f'wrote {args.out}')
 
 
 def cmd_synth(args):
@@ -122,9 +152,15 @@ def score_record(score, model_identifier: str, benchmark_identifier: str) -> dic
 
 
 def _plain(value):
-    """Numbers and arrays as JSON values; strings as they are; anything else None."""
+    """Numbers and arrays as JSON values, labelled arrays with their dims and coords; strings as
+    they are; anything else None."""
     if isinstance(value, str):
         return value
+    if isinstance(value, xr.DataArray) and value.ndim > 0 and value.dims != ('neuroid',):
+        return {'dims': list(value.dims), 'coords': {d: _plain(value[d].values) for d in value.dims},
+                'values': _plain(value.values)}
+    if isinstance(value, np.ndarray) and value.dtype.kind in 'OUS':
+        return [str(v) for v in value.tolist()]
     try:
         array = np.asarray(getattr(value, 'values', value), dtype=float)
     except (TypeError, ValueError):
@@ -216,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--resume', action='store_true', help='continue the run in RUNDIR from its last epoch')
     sub.set_defaults(run=cmd_train)
 
+    sub = commands.add_parser('benchmarks', parents=[common], help="list this package's benchmarks",
+                              description="List this package's Brain-Score benchmarks.")
+    sub.set_defaults(run=cmd_benchmarks)
+
     sub = commands.add_parser('score', parents=[common], help='score a model on a Brain-Score benchmark',
                               description='Score a model on any benchmark brainscore_vision.load_benchmark '
                                           'knows, e.g. MajajHong2015public.IT-pls.')
@@ -223,10 +263,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--benchmark', required=True, metavar='BENCH', help='benchmark identifier')
     sub.add_argument('--weights', metavar='FILE',
                      help="use this checkpoint instead of the published weights (identifier gets '+<hash>')")
+    sub.add_argument('--things-eeg2', metavar='DIR',
+                     help='THINGS-EEG2 folder for our EEG benchmarks (default $REALNET_THINGS_EEG2, '
+                          "else Brain-Score's Gifford2022_test)")
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N',
                      help='images per forward pass (default 64; Brain-Score pads the last batch to N)')
     sub.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
+    sub.add_argument('--plot', metavar='PNG', help='also draw the time course (temporal RSA benchmarks)')
     sub.set_defaults(run=cmd_score)
+
+    sub = commands.add_parser('report', parents=[common], help='draw EEG time courses from score files',
+                              description='Draw the temporal RSA time courses (mean ± SEM over subjects, noise '
+                                          'ceiling, cluster-significant differences of a model pair) from '
+                                          '`brainscore score --json` files, one panel per region.')
+    sub.add_argument('--scores', nargs='+', required=True, metavar='JSON')
+    sub.add_argument('--out', required=True, metavar='PNG')
+    sub.add_argument('--pair', nargs=2, metavar='MODEL', help='models to compare (default: the first two)')
+    sub.set_defaults(run=cmd_report)
     return parser
 
 

@@ -13,7 +13,7 @@ from .errors import RealnetError
 LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
 REGION_LAYER_MAP = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
 BEHAVIORAL_READOUT_LAYER = 'decoder.avgpool'
-IMAGE_SIZE = 224
+IMAGE_SIZE = 224  # the published models' input size
 VISUAL_DEGREES = 8  # Brain-Score's default; benchmarks declare their own
 
 
@@ -21,6 +21,7 @@ class Network(NamedTuple):
     identifier: str             # the Brain-Score identifier: changes whenever the weights do
     backbone: CORnetS
     head: EncodingHead | None   # the EEG encoding head, when the file has one
+    image_size: int             # input pixels: what the weights were trained at (published: 224)
 
 
 def list_models() -> list[str]:
@@ -41,7 +42,8 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
         if not path.is_file():
             raise RealnetError(f'{path}: no such weights file')
         model_identifier = f'{identifier}+{weight_table.short_hash(path)}'
-    backbone_state, head_state = weight_table.split_state_dict(weight_table.read_state_dict(path))
+    state, meta = weight_table.read_checkpoint(path)
+    backbone_state, head_state = weight_table.split_state_dict(state)
     backbone = CORnetS()
     _load_strict(backbone, backbone_state, path, 'CORnet-S')
     head = None
@@ -50,22 +52,27 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
             head = EncodingHead.from_state_dict(head_state)
         except (ValueError, RuntimeError) as error:
             raise RealnetError(f'{path}: its encoding head does not load: {_first_line(error)}') from None
-    return Network(model_identifier, backbone.eval(), head.eval() if head else None)
+    image_size = int(meta.get('config', {}).get('image_size', IMAGE_SIZE))
+    return Network(model_identifier, backbone.eval(), head.eval() if head else None, image_size)
 
 
-def load_model(identifier: str, weights=None, batch_size: int = 64):
+def load_model(identifier: str, weights=None, batch_size: int = 64, image_size: int | None = None):
     """``identifier`` as a Brain-Score ``ModelCommitment`` (layers V1 V2 V4 IT decoder.avgpool).
 
     ``batch_size`` is the number of images per forward pass; Brain-Score pads the last batch to it.
+    Images are resized to ``image_size``, by default the size the weights were trained at (224 px
+    unless a checkpoint of this package's trainer says otherwise).
     """
     network = load_network(identifier, weights)  # first: a missing file fails before slow imports
+    if image_size is not None:
+        network = network._replace(image_size=image_size)
     from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
     from brainscore_vision.model_helpers.brain_transformation import ModelCommitment
 
     wrapper = PytorchWrapper(identifier=network.identifier, model=network.backbone,
-                             preprocessing=functools.partial(load_preprocess_images, image_size=IMAGE_SIZE),
+                             preprocessing=functools.partial(load_preprocess_images, image_size=network.image_size),
                              batch_size=batch_size)
-    wrapper.image_size = IMAGE_SIZE
+    wrapper.image_size = network.image_size
     return ModelCommitment(identifier=network.identifier, activations_model=wrapper, layers=LAYERS,
                            region_layer_map=dict(REGION_LAYER_MAP),
                            behavioral_readout_layer=BEHAVIORAL_READOUT_LAYER,

@@ -158,9 +158,15 @@ def short_hash(path) -> str:
 
 
 def read_state_dict(path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file, loaded with ``weights_only=True``.
+    """The tensors of a checkpoint file, loaded with ``weights_only=True``."""
+    return read_checkpoint(path)[0]
 
-    Accepts a bare state dict and ``{'state_dict': ..., <bookkeeping>}`` (the dicarlolab layout).
+
+def read_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(state dict, metadata) of a checkpoint file, loaded with ``weights_only=True``.
+
+    Accepts a bare state dict and ``{'state_dict': ..., <bookkeeping>}`` (the dicarlolab layout and
+    this package's trainer, whose ``meta`` is returned; ``{}`` for other files).
     """
     path = Path(path)
     if not path.is_file():
@@ -183,7 +189,8 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
             isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):
         raise RealnetError(f'{path}: not a state dict (expected a mapping of parameter names to '
                            f'tensors, found {type(state).__name__})')
-    return state
+    meta = checkpoint.get('meta') if state is not checkpoint else None
+    return state, meta if isinstance(meta, dict) else {}
 
 
 def _looks_like_torch_file(path: Path) -> bool:

@@ -23,3 +23,30 @@ def realnet_home(tmp_path, monkeypatch):
     home = tmp_path / 'realnet-home'
     monkeypatch.setenv('REALNET_HOME', str(home))
     return home
+
+
+
+@pytest.fixture(scope='session')
+def insilico(tmp_path_factory):
+    """An in-silico THINGS-EEG2 release (10 subjects; 100 training, 30 test images × 20 repetitions)
+    and a CORnet-S to start training from (random weights, batch norm calibrated on the images)."""
+    from factories import SIZE, calibrated_cornet, write_dicarlolab_checkpoint
+    from realnet_brainscore.data.things_eeg2 import image_paths
+    from realnet_brainscore.synthetic import Design, write_things_eeg2
+    root = tmp_path_factory.mktemp('insilico')
+    release = write_things_eeg2(root / 'things', Design(subjects=10, concepts=20, images_per_concept=5,
+                                                        test_images=30, test_repetitions=20, image_size=SIZE))
+    base = root / 'cornet.pth'
+    write_dicarlolab_checkpoint(base, calibrated_cornet(image_paths(release, 'training'), SIZE))
+    return release, base, root
+
+
+@pytest.fixture(scope='session')
+def aligned(insilico):
+    """ReAlnet of in-silico subject 1: 3 epochs at lr 6e-5, 64 px (about 40 s on two cores)."""
+    from factories import SIZE
+    from realnet_brainscore.training import TrainConfig, train
+    release, base, root = insilico
+    config = TrainConfig(things_eeg2=release, subject=1, out=root / 'run', cornet_weights=base, image_size=SIZE,
+                         progress=False, cache_dir=root / 'cache', epochs=3, lr=6e-5)
+    return config, train(config)

@@ -9,6 +9,8 @@ from torchvision import transforms
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.encoder import EncodingHead
 
+SIZE = 64  # pixels of the in-silico images and of the models trained on them
+
 
 def random_cornet(seed: int) -> CORnetS:
     """CORnet-S with random weights and non-trivial batch-norm statistics, in eval mode."""

@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from factories import calibrated_cornet, write_dicarlolab_checkpoint
+from factories import SIZE
 from realnet_brainscore import RealnetError, cli, load_model, load_network
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.encoder import EncodingHead
@@ -20,40 +20,14 @@ from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import TrainConfig, train
 from realnet_brainscore.training.data import decode_image, eeg_window, image_cache, to_input
 
-SIZE = 64
-
-
-@pytest.fixture(scope='module')
-def world(tmp_path_factory):
-    """An in-silico release (100 training, 24 test images) and a CORnet-S to start from."""
-    root = tmp_path_factory.mktemp('train')
-    release = write_things_eeg2(root / 'things', Design(subjects=2, concepts=20, images_per_concept=5,
-                                                        test_images=24, image_size=SIZE))
-    base = root / 'cornet.pth'
-    write_dicarlolab_checkpoint(base, calibrated_cornet(image_paths(release, 'training'), SIZE))
-    return release, base, root
-
-
-def _config(world, out, **changes):
-    release, base, root = world
-    settings = dict(things_eeg2=release, subject=1, out=out, cornet_weights=base, image_size=SIZE,
-                    progress=False, cache_dir=root / 'cache')
-    return TrainConfig(**{**settings, **changes})
-
-
-@pytest.fixture(scope='module')
-def aligned(world):
-    """Subject 1, 3 epochs at lr 6e-5 (about 40 s on two cores)."""
-    config = _config(world, world[2] / 'run', epochs=3, lr=6e-5)
-    return config, train(config)
 
 
 def _rdm(features):
     return 1 - np.corrcoef(features)[np.triu_indices(len(features), 1)]
 
 
-def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(world, aligned):
-    release, base, _ = world
+def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(insilico, aligned):
+    release, base, _ = insilico
     config, summary = aligned
     test = load_subject(release, 1, 'test', average_repetitions=True)  # images never seen in training
     checkpoint = torch.load(summary['best_checkpoint'], weights_only=True)
@@ -73,13 +47,13 @@ def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(world, aligned
     r_before, rho_before = measure(before, EncodingHead.for_backbone(before, SIZE, eeg.shape[1]))
     after = load_network('realnet-s01', weights=summary['best_checkpoint'])
     r_after, rho_after = measure(after.backbone, after.head)
-    # measured: r 0.00 -> 0.31; RDM Spearman V2 +0.09, V4 +0.09, IT +0.06
+    # measured: r 0.00 -> 0.27; RDM Spearman V2 +0.06, V4 +0.08, IT +0.07
     assert abs(r_before) < 0.1 and r_after > r_before + 0.2
     assert all(rho_after[a] > rho_before[a] for a in rho_after)
     assert np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0.03
 
 
-def test_run_folder_log_and_checkpoint_metadata(world, aligned):
+def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
     config, summary = aligned
     folder = config.out / 'sub-01'
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
@@ -98,9 +72,9 @@ def test_run_folder_log_and_checkpoint_metadata(world, aligned):
     assert model.identifier.startswith('realnet-s01+')
 
 
-def _tiny(world, tmp_path):
+def _tiny(insilico, tmp_path):
     """20 training images of subject 2: 2 steps an epoch."""
-    release, base, root = world
+    release, base, root = insilico
     small = tmp_path / 'small'
     write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
     return dict(things_eeg2=small, subject=2, cornet_weights=base, image_size=SIZE, progress=False,
@@ -111,8 +85,8 @@ class Killed(Exception):
     pass
 
 
-def test_resume_after_a_kill_gives_the_same_weights(world, tmp_path):
-    settings = _tiny(world, tmp_path)
+def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
+    settings = _tiny(insilico, tmp_path)
     train(TrainConfig(out=tmp_path / 'whole', **settings))
 
     def kill_after_first_epoch(record):
@@ -136,8 +110,8 @@ def test_resume_after_a_kill_gives_the_same_weights(world, tmp_path):
     assert [json.loads(l)['val_loss'] for l in logs[0]] == [json.loads(l)['val_loss'] for l in logs[1]]
 
 
-def test_a_failed_save_keeps_the_finished_checkpoint(world, tmp_path, monkeypatch):
-    settings = _tiny(world, tmp_path)
+def test_a_failed_save_keeps_the_finished_checkpoint(insilico, tmp_path, monkeypatch):
+    settings = _tiny(insilico, tmp_path)
     train(TrainConfig(out=tmp_path / 'run', **{**settings, 'epochs': 1}))
     folder = tmp_path / 'run' / 'sub-02'
     finished = (folder / 'last.pt').read_bytes()
@@ -153,8 +127,8 @@ def test_a_failed_save_keeps_the_finished_checkpoint(world, tmp_path, monkeypatc
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
 
 
-def test_image_cache_is_built_once_and_holds_the_decoded_pixels(world, tmp_path):
-    paths = image_paths(world[0], 'test')[:5]
+def test_image_cache_is_built_once_and_holds_the_decoded_pixels(insilico, tmp_path):
+    paths = image_paths(insilico[0], 'test')[:5]
     first = image_cache(paths, 32, tmp_path, workers=1, progress=False)
     assert first.shape == (5, 32, 32, 3) and first.dtype == np.uint8
     np.testing.assert_array_equal(first[3], decode_image(paths[3], 32))
@@ -165,12 +139,14 @@ def test_image_cache_is_built_once_and_holds_the_decoded_pixels(world, tmp_path)
     assert not list(tmp_path.glob('*.partial'))
 
 
-def test_cli_refuses_bad_input_with_one_line(world, tmp_path, capsys):
-    release, base, root = world
+def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
+    release = _tiny(insilico, tmp_path)['things_eeg2']  # subjects 1 and 2
+    base = insilico[1]
     broken = tmp_path / 'broken'
     shutil.copytree(release, broken)
     next((broken / 'image_set' / 'training_images').rglob('*.jpg')).write_bytes(b'not a jpeg')
-    common = ['--out', str(tmp_path / 'out'), '--cornet-weights', str(base), '--image-size', '32', '-q']
+    common = ['--out', str(tmp_path / 'out'), '--cornet-weights', str(base), '--image-size', '32', '--epochs', '1',
+              '-q']
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
         (['--subject', '3', '--things-eeg2', str(release)], 'sub-03/preprocessed_eeg_training.npy: missing'),
@@ -187,15 +163,15 @@ def test_cli_refuses_bad_input_with_one_line(world, tmp_path, capsys):
     assert not (tmp_path / 'out').exists()
 
 
-def test_torchrun_data_parallel_writes_the_same_layout(world, tmp_path):
+def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     """Two CPU processes (gloo) under torchrun: one run folder, written once, loadable."""
-    settings = _tiny(world, tmp_path)
+    settings = _tiny(insilico, tmp_path)
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
                str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli', 'train', '--subject', '2',
                '--things-eeg2', str(settings['things_eeg2']), '--out', str(tmp_path / 'ddp'),
                '--cornet-weights', str(settings['cornet_weights']), '--image-size', str(SIZE), '--epochs', '2', '-q']
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, 'REALNET_HOME': str(world[2])})
+                            env={**os.environ, 'REALNET_HOME': str(insilico[2])})
     assert result.returncode == 0, result.stderr[-2000:]
     folder = tmp_path / 'ddp' / 'sub-02'
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']

@@ -103,6 +103,22 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
                      one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
 
 
+def available_subjects(root) -> list[int]:
+    """Subjects whose test-set EEG is in the OSF folder ``root``."""
+    return [s for s in SUBJECTS if (Path(root) / 'preprocessed_data' / f'sub-{s:02d}' / SPLITS['test'][0]).is_file()]
+
+
+def trials(assembly):
+    """(stimulus ids, image paths, times, images × repetitions × channels × times array) of an assembly
+    that is image-major with equal repetitions, as load_subject and from_gifford2022 return it."""
+    stimulus_ids = list(dict.fromkeys(assembly['stimulus_id'].values))
+    data = assembly.transpose('presentation', 'neuroid', 'time_bin').values
+    n_repetitions = len(data) // len(stimulus_ids)
+    paths = list(assembly['image_path'].values[::n_repetitions])
+    return stimulus_ids, paths, assembly['time_bin_start'].values, data.reshape(
+        len(stimulus_ids), n_repetitions, *data.shape[1:])
+
+
 def load_hosted(subject: int, split: str, average_repetitions: bool = False):
     """One subject from Brain-Score's hosted ``Gifford2022_train``/``_test`` (fetched by brainscore_vision)."""
     import brainscore_vision

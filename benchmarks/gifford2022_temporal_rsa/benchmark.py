@@ -1,0 +1,139 @@
+"""THINGS-EEG2 temporal RSA (ReAlnet's Figure 1B): how a model region's representational geometry
+of the 200 test images matches each subject's EEG at each time point.
+
+Per subject s and time t: Spearman ρ between the model RDM (1 − Pearson r over the region's
+features) and the EEG RDM (1 − Pearson r between repetition-averaged channel patterns). The score
+is the mean ρ over subjects and the time points of ``window``, divided by the mean leave-one-
+subject-out lower noise bound over the same window. The Score carries every subject's time
+course, the ceiling's time course (lower and upper bound) and the window.
+
+Data: ``things_eeg2`` (an OSF folder), else ``$REALNET_THINGS_EEG2``, else Brain-Score's hosted
+``Gifford2022_test``.
+"""
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from brainscore_core.benchmarks import BenchmarkBase
+from brainscore_core.metrics import Score
+from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
+from brainscore_vision.benchmark_helpers.screen import place_on_screen
+from brainscore_vision.model_interface import BrainModel
+
+from realnet_brainscore.data import things_eeg2
+from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.rsa import eeg_rdms, model_rdm, noise_ceiling, spearman
+
+VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
+WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
+TIME_BINS = [(70, 170)]
+BIBTEX = """@article{gifford2022large,
+  title={A large and rich {EEG} dataset for modeling human visual object recognition},
+  author={Gifford, Alessandro T. and Dwivedi, Kshitij and Roig, Gemma and Cichy, Radoslaw M.},
+  journal={NeuroImage}, volume={264}, pages={119754}, year={2022}}
+@article{lu2026realnet,
+  title={Achieving more human brain-like vision via human {EEG} representational alignment},
+  author={Lu, Zitong and Wang, Yile and Golomb, Julie D.},
+  journal={Communications Biology}, year={2026}}"""
+
+
+class TemporalRSA(BenchmarkBase):
+    def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='correlation'):
+        super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=1,
+                         parent=region, bibtex=BIBTEX)
+        self.region, self.things_eeg2, self.subjects = region, things_eeg2, subjects
+        self.window, self.method = tuple(window), method
+
+    def reference(self) -> 'EEGReference':
+        folder = self.things_eeg2 or os.environ.get('REALNET_THINGS_EEG2')
+        return eeg_reference(str(Path(folder).resolve()) if folder else None,
+                             tuple(self.subjects) if self.subjects else None, self.method)
+
+    @property
+    def ceiling(self) -> Score:
+        reference = self.reference()
+        return Score(reference.ceiling[0][reference.in_window(self.window)].mean())
+
+    def __call__(self, candidate: BrainModel) -> Score:
+        reference = self.reference()
+        stimuli = place_on_screen(reference.stimulus_set(), target_visual_degrees=candidate.visual_degrees(),
+                                  source_visual_degrees=VISUAL_DEGREES)
+        candidate.start_task(BrainModel.Task.passive)
+        candidate.start_recording(self.region, time_bins=TIME_BINS)
+        features = candidate.look_at(stimuli, number_of_trials=1)
+        if 'time_bin' in features.dims:
+            features = features.squeeze('time_bin', drop=True)
+        features = features.transpose('presentation', 'neuroid')
+        order = [list(features['stimulus_id'].values).index(i) for i in reference.stimulus_ids]
+        rho = spearman(model_rdm(features.values[order]), reference.rdms)
+        return temporal_score(rho, reference, self.window)
+
+
+def temporal_score(rho: np.ndarray, reference: 'EEGReference', window) -> Score:
+    """Score from subjects × times Spearman ρ: window mean over subjects / window mean lower bound."""
+    in_window = reference.in_window(window)
+    raw, ceiling = rho.mean(axis=0)[in_window].mean(), reference.ceiling[0][in_window].mean()
+    score = Score(raw / ceiling)
+    score.attrs['raw'] = Score(raw)
+    score.attrs['ceiling'] = Score(ceiling)
+    score.attrs['time_course'] = xr.DataArray(
+        rho, dims=('subject', 'time_bin'), coords={'subject': reference.subjects, 'time_bin': reference.times})
+    score.attrs['ceiling_time_course'] = xr.DataArray(
+        reference.ceiling, dims=('bound', 'time_bin'), coords={'bound': ['lower', 'upper'], 'time_bin': reference.times})
+    score.attrs['window'] = list(window)
+    return score
+
+
+@dataclass(frozen=True)
+class EEGReference:
+    """What every region's benchmark shares: the test images and each subject's RDM time course."""
+    stimulus_ids: list
+    image_paths: list
+    subjects: list
+    times: np.ndarray
+    rdms: np.ndarray      # subjects × times × pairs
+    ceiling: np.ndarray   # 2 (lower, upper) × times
+
+    def in_window(self, window) -> np.ndarray:
+        mask = (self.times >= window[0] - 1e-9) & (self.times < window[1] - 1e-9)
+        if not mask.any():
+            raise RealnetError(f'the window {window[0]}-{window[1]} s holds no EEG time points')
+        return mask
+
+    def stimulus_set(self) -> StimulusSet:
+        stimuli = StimulusSet({'stimulus_id': self.stimulus_ids})
+        stimuli.stimulus_paths = dict(zip(self.stimulus_ids, map(Path, self.image_paths)))
+        digest = abs(hash((tuple(self.stimulus_ids), tuple(self.image_paths)))) % 10 ** 8
+        stimuli.identifier = f'Gifford2022_test-temporal_rsa-{digest:08d}'
+        return stimuli
+
+
+@functools.lru_cache(maxsize=2)
+def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EEGReference:
+    """EEG RDMs of every subject and their noise ceiling, computed once per data source."""
+    if folder is not None:
+        if not Path(folder).is_dir():
+            raise RealnetError(f'{folder}: no such folder (expected a THINGS-EEG2 release)')
+        subjects = subjects or tuple(things_eeg2.available_subjects(folder))
+        if len(subjects) < 2:
+            raise RealnetError(f'{folder}: test-set EEG of at least two subjects is needed (found {len(subjects)})')
+        load = functools.partial(things_eeg2.load_subject, folder, split='test')
+    else:
+        subjects = subjects or tuple(things_eeg2.SUBJECTS)
+        load = functools.partial(things_eeg2.load_hosted, split='test')
+    rdms, first = [], None
+    for subject in subjects:
+        ids, paths, times, data = things_eeg2.trials(load(subject))
+        if first is None:
+            first = ids, paths, times
+        elif ids != first[0] or not np.allclose(times, first[2]):
+            raise RealnetError(f'sub-{subject:02d} has other test images or time points than sub-{subjects[0]:02d}')
+        rdms.append(eeg_rdms(data, method).astype(np.float32))
+    if len(first[0]) < 3:
+        raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
+    rdms = np.stack(rdms)
+    return EEGReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.asarray(first[2], dtype=float),
+                        rdms, noise_ceiling(rdms))

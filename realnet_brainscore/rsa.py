@@ -1,0 +1,111 @@
+"""Representational similarity: RDMs, their comparison, noise ceilings and cluster statistics.
+
+RDMs are condensed upper triangles (pairs in ``numpy.triu_indices(n, 1)`` order). Comparisons and
+noise ceilings go through rsatoolbox, cluster-based permutation tests through mne.stats; only the
+EEG RDMs are computed here, batched over time points, because rsatoolbox works one RDM at a time.
+"""
+import warnings
+
+import numpy as np
+from rsatoolbox.data import Dataset
+from rsatoolbox.rdm import RDMs, calc_rdm, compare
+from scipy.stats import rankdata
+
+
+def model_rdm(features: np.ndarray) -> np.ndarray:
+    """1 − Pearson r between the images' flattened features (images × features) -> pairs."""
+    features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    return calc_rdm(Dataset(features), method='correlation').dissimilarities[0]
+
+
+def eeg_rdms(trials: np.ndarray, method: str = 'correlation', folds: int | None = None) -> np.ndarray:
+    """RDMs of ``trials`` (images × repetitions × channels × times) at every time point -> times × pairs.
+
+    'correlation': 1 − Pearson r between repetition-averaged channel patterns (the paper's).
+    'crossvalidated': squared Euclidean distance per channel, cross-validated across folds of
+    repetitions (``folds`` groups, default one per repetition), so noise adds no bias.
+    """
+    trials = np.asarray(trials, dtype=np.float64)
+    n_images, n_repetitions, n_channels, _ = trials.shape
+    upper = np.triu_indices(n_images, 1)
+    if method == 'correlation':
+        patterns = trials.mean(axis=1)
+        patterns = patterns - patterns.mean(axis=1, keepdims=True)
+        patterns /= np.linalg.norm(patterns, axis=1, keepdims=True) + 1e-12
+        return 1 - np.einsum('ict,jct->tij', patterns, patterns)[:, upper[0], upper[1]]
+    if method == 'crossvalidated':
+        folds = folds or n_repetitions
+        if not 2 <= folds <= n_repetitions:
+            raise ValueError(f'folds must lie between 2 and the {n_repetitions} repetitions')
+        means = np.stack([part.mean(axis=1) for part in np.array_split(trials, folds, axis=1)])
+        # sum over fold pairs f != g of u_f . u_g = |sum_f u_f|^2 - sum_f |u_f|^2, with u = x_i - x_j
+        distance = _squared_distances(means.sum(axis=0)) - sum(_squared_distances(m) for m in means)
+        return distance[:, upper[0], upper[1]] / (folds * (folds - 1) * n_channels)
+    raise ValueError(f"unknown RDM method {method!r}: choose 'correlation' or 'crossvalidated'")
+
+
+def _squared_distances(patterns):
+    """images × channels × times -> times × images × images of |x_i − x_j|²."""
+    gram = np.einsum('ict,jct->tij', patterns, patterns)
+    norms = np.einsum('tii->ti', gram)
+    return norms[:, :, None] + norms[:, None, :] - 2 * gram
+
+
+def spearman(model: np.ndarray, rdms: np.ndarray) -> np.ndarray:
+    """Spearman ρ between one RDM (pairs) and each RDM of ``rdms`` (... × pairs) -> (...)."""
+    rdms = np.asarray(rdms)
+    flat = rdms.reshape(-1, rdms.shape[-1])
+    return compare(RDMs(model[None]), RDMs(flat), method='spearman')[0].reshape(rdms.shape[:-1])
+
+
+def noise_ceiling(rdms: np.ndarray) -> np.ndarray:
+    """Leave-one-subject-out bounds per time point: ``rdms`` subjects × times × pairs -> 2 × times.
+
+    Row 0, lower bound: mean Spearman ρ of each subject's RDM with the average of the others' rank-
+    transformed RDMs; row 1, upper bound: with the average of all (Nili et al. 2014). This is
+    rsatoolbox's ``boot_noise_ceiling(method='spearman')`` (the tests check equality), computed for
+    all time points at once: rsatoolbox's loop takes about 20 s for 10 subjects × 100 time points.
+    """
+    ranks = rankdata(np.asarray(rdms, dtype=np.float64), axis=-1)
+    n_subjects = len(ranks)
+    total = ranks.sum(axis=0)
+    upper = _pearson(rankdata(total, axis=-1)[None], ranks).mean(axis=0)
+    others = (total[None] - ranks) / (n_subjects - 1)
+    lower = _pearson(rankdata(others, axis=-1), ranks).mean(axis=0)
+    return np.stack([lower, upper])
+
+
+def _pearson(a, b):
+    a = a - a.mean(axis=-1, keepdims=True)
+    b = b - b.mean(axis=-1, keepdims=True)
+    return (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+
+
+def cluster_test(a: np.ndarray, b: np.ndarray, n_permutations: int = 1024, alpha: float = 0.05,
+                 seed: int = 0) -> dict:
+    """Paired, two-sided cluster-based permutation test of two subjects × times time courses.
+
+    Returns ``significant`` (a boolean per time point, inside a cluster with p < alpha),
+    ``clusters`` (index ranges) and their ``p_values``; clusters are formed by t at p < alpha.
+    """
+    from mne.stats import permutation_cluster_1samp_test
+    from scipy.stats import t as student_t
+    difference = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if not np.any(difference):  # identical time courses: t is undefined, and there is nothing to find
+        return {'significant': np.zeros(difference.shape[1], dtype=bool), 'clusters': [], 'p_values': np.array([])}
+    threshold = student_t.ppf(1 - alpha / 2, df=len(difference) - 1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='No clusters found')  # an answer, not a problem
+        _, clusters, p_values, _ = permutation_cluster_1samp_test(
+            difference, threshold=threshold, n_permutations=n_permutations, tail=0, seed=seed, out_type='mask',
+            verbose=False)
+    masks = []
+    for cluster in clusters:  # a boolean mask or, for one-dimensional data, a tuple of slices
+        mask = np.zeros(difference.shape[1], dtype=bool)
+        mask[cluster] = True
+        masks.append(mask)
+    significant = np.zeros(difference.shape[1], dtype=bool)
+    for mask, p in zip(masks, p_values):
+        significant |= mask & (p < alpha)
+    return {'significant': significant, 'clusters': [np.flatnonzero(m) for m in masks],
+            'p_values': np.asarray(p_values)}

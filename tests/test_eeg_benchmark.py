@@ -1,0 +1,112 @@
+"""The THINGS-EEG2 temporal RSA benchmarks end to end: ModelCommitment, in-silico subjects, CLI."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from factories import SIZE
+from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
+from realnet_brainscore.rsa import cluster_test
+
+REGIONS = ('V1', 'V2', 'V4', 'IT')
+
+
+def test_listed_and_loadable():
+    assert list_benchmarks() == [f'Gifford2022.{r}-temporal_rsa' for r in REGIONS]
+    benchmark = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2='somewhere')
+    assert benchmark.identifier == 'Gifford2022.IT-temporal_rsa' and benchmark.region == 'IT'
+    assert str(benchmark.things_eeg2) == 'somewhere' and 'Gifford' in benchmark.bibtex
+    with pytest.raises(RealnetError, match="unknown benchmark 'Gifford2022.MT-temporal_rsa'"):
+        load_benchmark('Gifford2022.MT-temporal_rsa')
+    with pytest.raises(RealnetError, match='takes no shen2019 option'):
+        load_benchmark('Gifford2022.IT-temporal_rsa', shen2019='x')
+
+
+@pytest.fixture(scope='module')
+def scores(insilico, aligned):
+    """IT time courses of the starting CORnet-S and of the ReAlnet trained on subject 1."""
+    release, base, _ = insilico
+    _, summary = aligned
+    result = {}
+    for name, weights in (('base', base), ('aligned', summary['best_checkpoint'])):
+        model = load_model('realnet-s01', weights=weights, batch_size=30, image_size=SIZE)
+        result[name] = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=release)(model)
+    return result
+
+
+def test_score_carries_raw_ceiling_and_time_courses(scores):
+    score = scores['aligned']
+    course = score.attrs['time_course']
+    assert course.dims == ('subject', 'time_bin') and course.shape == (10, 100)
+    assert list(course['subject'].values) == [f'sub-{s:02d}' for s in range(1, 11)]
+    window = (course['time_bin'].values >= 0.05) & (course['time_bin'].values < 0.35)
+    ceiling = score.attrs['ceiling_time_course']
+    assert float(score.attrs['raw']) == pytest.approx(course.values.mean(axis=0)[window].mean())
+    assert float(score.attrs['ceiling']) == pytest.approx(ceiling.sel(bound='lower').values[window].mean())
+    assert float(score) == pytest.approx(float(score.attrs['raw']) / float(score.attrs['ceiling']))
+    assert (ceiling.sel(bound='lower') <= ceiling.sel(bound='upper') + 1e-9).all()
+    # before stimulus onset the EEG carries no image information: no similarity, no ceiling
+    assert abs(course.values[:, :15].mean()) < 0.05 and ceiling.sel(bound='lower').values[:15].mean() < 0.1
+
+
+def test_the_aligned_model_beats_its_start_in_the_planted_window(scores):
+    aligned, base = (scores[k].attrs['time_course'] for k in ('aligned', 'base'))
+    times = aligned['time_bin'].values
+    assert float(scores['aligned']) > float(scores['base']) + 0.05  # measured: 0.58 vs 0.48
+    result = cluster_test(aligned.values, base.values, seed=0)
+    found = times[result['significant']]
+    # the in-silico EEG carries image information from about 40 to 300 ms (peaks at 90 and 170 ms)
+    assert len(found) >= 5 and found.min() >= 0.03 and found.max() <= 0.32, found
+    assert not cluster_test(aligned.values, aligned.values.copy())['significant'].any()
+
+
+def test_score_command_writes_the_time_courses(insilico, aligned, tmp_path, capsys):
+    release, _, _ = insilico
+    _, summary = aligned
+    out = tmp_path / 'score.json'
+    assert cli.main(['score', '--model', 'realnet-s01', '--weights', summary['best_checkpoint'], '--benchmark',
+                     'Gifford2022.V4-temporal_rsa', '--things-eeg2', str(release), '--batch-size', '30',
+                     '--json', str(out), '-q']) == 0
+    record = json.loads(out.read_text())
+    assert record['benchmark'] == 'Gifford2022.V4-temporal_rsa' and record['score'] > 0
+    assert record['time_course']['dims'] == ['subject', 'time_bin']
+    assert len(record['time_course']['values']) == 10 and len(record['time_course']['coords']['time_bin']) == 100
+    assert record['ceiling_time_course']['coords']['bound'] == ['lower', 'upper']
+    assert record['raw'] / record['ceiling'] == pytest.approx(record['score'])
+
+
+def test_bad_eeg_data_is_one_line(insilico, aligned, tmp_path, capsys):
+    release, _, _ = insilico
+    _, summary = aligned
+    lonely = tmp_path / 'lonely'
+    shutil.copytree(release, lonely, ignore=lambda d, names: [n for n in names if n.startswith('sub-') and n != 'sub-01'])
+    other = tmp_path / 'other'
+    shutil.copytree(release, other)
+    file = other / 'preprocessed_data' / 'sub-02' / 'preprocessed_eeg_test.npy'
+    raw = np.load(file, allow_pickle=True).item()
+    raw['preprocessed_eeg_data'][3, 0, 0, 0] = np.nan
+    np.save(file, raw, allow_pickle=True)
+    for folder, message in ((lonely, 'at least two subjects'), (other, 'sub-02.*NaN'), (tmp_path / 'none', 'no such folder')):
+        code = cli.main(['score', '--model', 'realnet-s01', '--weights', summary['best_checkpoint'], '--benchmark',
+                         'Gifford2022.IT-temporal_rsa', '--things-eeg2', str(folder), '-q'])
+        error = capsys.readouterr().err
+        assert code == 2 and error.count('\n') == 1, error
+        assert re.search(message, error), error
+
+
+def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores, tmp_path, capsys):
+    records = [cli.score_record(score, name, 'Gifford2022.IT-temporal_rsa') for name, score in scores.items()]
+    records = [json.loads(json.dumps(r)) for r in records]  # as read back from --json files
+    files = []
+    for record in records:
+        files.append(tmp_path / f'{record["model"]}.json')
+        files[-1].write_text(json.dumps(record))
+    out = tmp_path / 'figure.png'
+    assert cli.main(['report', '--scores', *map(str, files), '--out', str(out), '--pair', 'aligned', 'base']) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r'IT: the pair differs at \d+-\d+ ms', printed) and out.stat().st_size > 10_000
+    from PIL import Image
+    assert Image.open(out).size[0] > 400
+    assert cli.main(['report', '--scores', str(tmp_path / 'missing.json'), '--out', str(out)]) == 2
