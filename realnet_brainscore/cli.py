@@ -156,7 +156,7 @@ def _plain(value):
     they are; anything else None."""
     if isinstance(value, str):
         return value
-    if isinstance(value, xr.DataArray) and value.ndim > 0 and value.dims != ('neuroid',):
+    if isinstance(value, xr.DataArray) and value.ndim > 0 and all(d in value.coords for d in value.dims):
         return {'dims': list(value.dims), 'coords': {d: _plain(value[d].values) for d in value.dims},
                 'values': _plain(value.values)}
     if isinstance(value, np.ndarray) and value.dtype.kind in 'OUS':

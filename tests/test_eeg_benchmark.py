@@ -110,3 +110,20 @@ def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores
     from PIL import Image
     assert Image.open(out).size[0] > 400
     assert cli.main(['report', '--scores', str(tmp_path / 'missing.json'), '--out', str(out)]) == 2
+
+
+def test_data_found_through_the_environment_and_checked_across_subjects(insilico, tmp_path, monkeypatch):
+    from realnet_brainscore.synthetic import Design, write_things_eeg2
+    release, _, _ = insilico
+    monkeypatch.setenv('REALNET_THINGS_EEG2', str(release))
+    reference = load_benchmark('Gifford2022.V1-temporal_rsa').reference()
+    assert reference.rdms.shape == (10, 100, 30 * 29 // 2) and len(reference.stimulus_ids) == 30
+    mixed = tmp_path / 'mixed'
+    write_things_eeg2(mixed, Design(subjects=2, concepts=2, images_per_concept=1, test_images=6, image_size=16))
+    other = write_things_eeg2(tmp_path / 'other', Design(subjects=2, concepts=2, images_per_concept=1, test_images=5,
+                                                          image_size=16))
+    shutil.rmtree(mixed / 'preprocessed_data' / 'sub-02')
+    shutil.copytree(other / 'preprocessed_data' / 'sub-02', mixed / 'preprocessed_data' / 'sub-02')
+    monkeypatch.setenv('REALNET_THINGS_EEG2', str(mixed))
+    with pytest.raises(RealnetError, match='5 EEG conditions but 6 test images'):
+        load_benchmark('Gifford2022.V1-temporal_rsa').reference()
