@@ -49,10 +49,12 @@ def cmd_benchmarks(args):
 def cmd_score(args):
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark in plugin.list_benchmarks():
-        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2)
+        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019)
     else:
         benchmark = _load_benchmark(args.benchmark)
     from brainscore_core.benchmarks import score_benchmark
+    if args.layers:
+        return _score_every_region(model, benchmark, args)
     score = score_benchmark(benchmark, model)
     record = score_record(score, model.identifier, args.benchmark)
     print(f'{record["model"]} on {record["benchmark"]}: {record["score"]:.4f}')
@@ -64,6 +66,22 @@ def cmd_score(args):
         from .report import plot_temporal_rsa
         plot_temporal_rsa([record], args.plot)
         print(f'wrote {args.plot}')
+
+
+def _score_every_region(model, benchmark, args):
+    """The benchmark with each model region in turn: one row of the paper's layer × ROI table."""
+    if not hasattr(benchmark, 'region'):
+        raise RealnetError(f'--layers all needs one of our benchmarks; {args.benchmark} fixes its own layers')
+    from brainscore_core.benchmarks import score_benchmark
+    records = {}
+    for region in models.REGION_LAYER_MAP:
+        benchmark.region = region
+        records[region] = score_record(score_benchmark(benchmark, model), model.identifier, args.benchmark)
+        print(f'{model.identifier} on {args.benchmark}, region {region}: {records[region]["score"]:.4f}')
+    if args.json:
+        with atomic_path(args.json) as partial:
+            partial.write_text(json.dumps({'regions': records}, indent=2) + '\n')
+        print(f'wrote {args.json}')
 
 
 def cmd_report(args):
@@ -266,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--things-eeg2', metavar='DIR',
                      help='THINGS-EEG2 folder for our EEG benchmarks (default $REALNET_THINGS_EEG2, '
                           "else Brain-Score's Gifford2022_test)")
+    sub.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder for our fMRI benchmarks '
+                                                         '(default $REALNET_SHEN2019)')
+    sub.add_argument('--layers', choices=['all'],
+                     help='score the benchmark with every model region (V1 V2 V4 IT) instead of its own')
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N',
                      help='images per forward pass (default 64; Brain-Score pads the last batch to N)')
     sub.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')

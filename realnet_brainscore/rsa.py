@@ -51,6 +51,15 @@ def _squared_distances(patterns):
     return norms[:, :, None] + norms[:, None, :] - 2 * gram
 
 
+def split_half_reliability(trials: np.ndarray) -> float:
+    """Spearman–Brown corrected Spearman ρ between the RDMs of odd and even repetitions
+    (``trials``: images × repetitions × features): the reliability of the full-data RDM."""
+    trials = np.asarray(trials, dtype=np.float64)
+    halves = [model_rdm(trials[:, start::2].mean(axis=1)) for start in (0, 1)]
+    rho = spearman(halves[0], halves[1][None])[0]
+    return 2 * rho / (1 + rho)
+
+
 def spearman(model: np.ndarray, rdms: np.ndarray) -> np.ndarray:
     """Spearman ρ between one RDM (pairs) and each RDM of ``rdms`` (... × pairs) -> (...)."""
     rdms = np.asarray(rdms)

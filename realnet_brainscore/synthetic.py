@@ -155,3 +155,82 @@ def _save_dict(path: Path, content: dict) -> None:
     with atomic_path(path) as partial:
         with open(partial, 'wb') as stream:
             np.save(stream, content, allow_pickle=True)
+
+
+# Shen et al. 2019 layout ---------------------------------------------------------------------------
+# How much of each ROI's signal comes from the late (deep) features; the rest from the early ones.
+SHEN_DEPTH = {'V1': 0.0, 'V2': 0.1, 'V3': 0.3, 'V4': 0.6, 'LOC': 1.0, 'FFA': 1.0, 'PPA': 1.0}
+
+
+@dataclass(frozen=True)
+class ShenDesign:
+    subjects: int = 3
+    voxels_per_roi: int = 40
+    image_size: int = 64
+    noise: float = 1.5          # single-presentation noise sd, relative to the signal's sd
+    old_spelling: bool = False  # /dataSet, /metaData and ROI_hV4, as in older releases
+    seed: int = 0
+
+
+def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
+    """Write the Shen 2019 test layout: per-subject bdpy h5, the tsv and ``images/`` under ``out``."""
+    import h5py
+    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
+    rng = np.random.default_rng([design.seed, 2019])
+    (out / 'images').mkdir(parents=True)
+    names, pixels = [], []
+    for index in range(TEST_IMAGES):
+        wnid, number = 1000000 + 7919 * index, int(rng.integers(1, 99999))
+        names.append(f'n{wnid:08d}_{number}')
+        image = _draw(index, rng, design.image_size)
+        image.save(out / 'images' / f'{names[-1]}.JPEG', quality=92)
+        pixels.append(np.asarray(Image.open(out / 'images' / f'{names[-1]}.JPEG').convert('RGB')))
+    (out / TSV).write_text(''.join(f'{name}\t{i + 1}\n' for i, name in enumerate(names)))
+    brain = HiddenBrain(design.seed)
+    features = {k: (v - v.mean(0)) / (v.std(0) + 1e-6) for k, v in brain.features(np.stack(pixels)).items()}
+    for subject in range(1, design.subjects + 1):
+        voxel_rng = np.random.default_rng([design.seed, 2019, subject])
+        signals, rois = [], {}
+        for roi, depth in SHEN_DEPTH.items():
+            early = features['early'] @ voxel_rng.normal(size=(32, design.voxels_per_roi)) / np.sqrt(32)
+            late = features['late'] @ voxel_rng.normal(size=(12, design.voxels_per_roi)) / np.sqrt(12)
+            start = sum(len(s.T) for s in signals)
+            rois[roi] = np.arange(start, start + design.voxels_per_roi)
+            signals.append((1 - depth) * early + depth * late)
+        signal = np.concatenate(signals, axis=1)  # images × voxels
+        order = np.concatenate([voxel_rng.permutation(TEST_IMAGES) for _ in range(TEST_REPETITIONS)])
+        samples = signal[order] + voxel_rng.normal(0, design.noise * signal.std(), (len(order), signal.shape[1]))
+        rois['HVC'] = np.concatenate([rois['LOC'], rois['FFA'], rois['PPA']])
+        rois['LVC'] = np.concatenate([rois['V1'], rois['V2'], rois['V3']])
+        rois['VC'] = np.arange(signal.shape[1])
+        _write_bdpy(out / f'sub-{subject:02d}_perceptionNaturalImageTest_original_VC.h5', samples, rois,
+                    order + 1, [names[i] for i in order], np.repeat(np.arange(1, TEST_REPETITIONS + 1), TEST_IMAGES),
+                    design.old_spelling, h5py)
+    return out
+
+
+def _write_bdpy(path, voxels, rois, image_index, stimulus_names, runs, old_spelling, h5py):
+    n_voxels = voxels.shape[1]
+    stimulus_ids = [int(name[1:9]) + int(name.split('_')[1]) / 1e6 for name in stimulus_names]
+    data = np.column_stack([voxels, image_index, stimulus_ids, runs]).astype(np.float64)
+    keys, descriptions, rows = ['voxel_data'], ['1 = voxel data'], [np.arange(n_voxels)]
+    for roi, columns in rois.items():
+        keys.append('ROI_hV4' if roi == 'V4' and old_spelling else f'ROI_{roi}')
+        descriptions.append(f'1 = ROI {roi}')
+        rows.append(columns)
+    for offset, key in enumerate(('image_index', 'stimulus_id', 'Run')):
+        keys.append(key)
+        descriptions.append(f'1 = {key}')
+        rows.append([n_voxels + offset])
+    values = np.full((len(keys), data.shape[1]), np.nan)
+    for row, columns in enumerate(rows):
+        values[row, columns] = 1
+    with atomic_path(path) as partial, h5py.File(partial, 'w') as h5:
+        h5.create_dataset('dataSet' if old_spelling else 'dataset', data=data)
+        metadata = h5.create_group('metaData' if old_spelling else 'metadata')
+        metadata.create_dataset('key', data=np.array([k.encode() for k in keys]))
+        metadata.create_dataset('description', data=np.array([d.encode() for d in descriptions]))
+        metadata.create_dataset('value', data=values)

@@ -1,0 +1,109 @@
+"""Shen 2019 fMRI ROI RSA (ReAlnet's Figure 1C): model-region RDM vs each subject's ROI RDM on the
+50 test natural images.
+
+Per subject: Spearman ρ between the model RDM (1 − Pearson r over the region's features) and the
+ROI RDM (1 − Pearson r between repetition-averaged voxel patterns). Ceiling per subject: split-half
+reliability of the ROI RDM across repetitions, Spearman–Brown corrected. Score: mean ρ over
+subjects divided by the mean ceiling; ``raw`` and ``ceiling`` attributes hold the per-subject values.
+
+Data: ``shen2019`` (a folder with the three test-set h5 files, stimulus_ImageNetTest.tsv and
+images/), else ``$REALNET_SHEN2019``.
+"""
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from brainscore_core.benchmarks import BenchmarkBase
+from brainscore_core.metrics import Score
+from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
+from brainscore_vision.benchmark_helpers.screen import place_on_screen
+from brainscore_vision.model_interface import BrainModel
+
+from realnet_brainscore.data import shen2019
+from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
+
+# Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
+# CORnet-S area of its own: it is read from V2, the earlier neighbour).
+ROI_REGION = {'V1': 'V1', 'V2': 'V2', 'V3': 'V2', 'V4': 'V4', 'LOC': 'IT', 'FFA': 'IT', 'PPA': 'IT', 'HVC': 'IT'}
+VISUAL_DEGREES = 12  # images spanned 12 × 12 degrees of visual angle (Shen et al. 2019)
+TIME_BINS = [(70, 170)]
+BIBTEX = """@article{shen2019deep,
+  title={Deep image reconstruction from human brain activity},
+  author={Shen, Guohua and Horikawa, Tomoyasu and Majima, Kei and Kamitani, Yukiyasu},
+  journal={PLoS Computational Biology}, volume={15}, number={1}, pages={e1006633}, year={2019}}
+@article{lu2026realnet,
+  title={Achieving more human brain-like vision via human {EEG} representational alignment},
+  author={Lu, Zitong and Wang, Yile and Golomb, Julie D.},
+  journal={Communications Biology}, year={2026}}"""
+
+
+class ShenRSA(BenchmarkBase):
+    def __init__(self, roi: str, shen2019=None, region: str | None = None):
+        super().__init__(identifier=f'Shen2019.{roi}-rsa', ceiling=None, version=1, parent=roi, bibtex=BIBTEX)
+        self.roi, self.shen2019, self.region = roi, shen2019, region or ROI_REGION[roi]
+
+    def reference(self) -> 'ROIReference':
+        folder = self.shen2019 or os.environ.get('REALNET_SHEN2019')
+        if not folder:
+            raise RealnetError('no Shen 2019 data: pass --shen2019 DIR or set REALNET_SHEN2019 (a folder with the '
+                               'sub-0N_perceptionNaturalImageTest_original_VC.h5 files, the tsv and images/)')
+        return roi_reference(str(Path(folder).resolve()), self.roi)
+
+    @property
+    def ceiling(self) -> Score:
+        return Score(self.reference().ceilings.mean())
+
+    def __call__(self, candidate: BrainModel) -> Score:
+        reference = self.reference()
+        stimuli = place_on_screen(reference.stimulus_set(), target_visual_degrees=candidate.visual_degrees(),
+                                  source_visual_degrees=VISUAL_DEGREES)
+        candidate.start_task(BrainModel.Task.passive)
+        candidate.start_recording(self.region, time_bins=TIME_BINS)
+        features = candidate.look_at(stimuli, number_of_trials=1)
+        if 'time_bin' in features.dims:
+            features = features.squeeze('time_bin', drop=True)
+        features = features.transpose('presentation', 'neuroid')
+        order = [list(features['stimulus_id'].values).index(i) for i in reference.stimulus_ids]
+        rho = spearman(model_rdm(features.values[order]), reference.rdms)
+        score = Score(rho.mean() / reference.ceilings.mean())
+        subjects = {'subject': reference.subjects}
+        score.attrs['raw'] = xr.DataArray(rho, dims='subject', coords=subjects)
+        score.attrs['ceiling'] = xr.DataArray(reference.ceilings, dims='subject', coords=subjects)
+        score.attrs['region'] = self.region
+        return score
+
+
+@dataclass(frozen=True)
+class ROIReference:
+    stimulus_ids: list
+    image_paths: list
+    subjects: list
+    rdms: np.ndarray       # subjects × pairs
+    ceilings: np.ndarray   # subjects
+
+    def stimulus_set(self) -> StimulusSet:
+        stimuli = StimulusSet({'stimulus_id': self.stimulus_ids})
+        stimuli.stimulus_paths = dict(zip(self.stimulus_ids, map(Path, self.image_paths)))
+        digest = abs(hash((tuple(self.stimulus_ids), tuple(self.image_paths)))) % 10 ** 8
+        stimuli.identifier = f'Shen2019_test-rsa-{digest:08d}'
+        return stimuli
+
+
+@functools.lru_cache(maxsize=16)
+def roi_reference(folder: str, roi: str) -> ROIReference:
+    subjects = [s for s in shen2019.SUBJECTS if shen2019.h5_path(folder, s).is_file()]
+    if not subjects:
+        raise RealnetError(f'{folder}: no sub-0N_perceptionNaturalImageTest_original_VC.h5 files')
+    rdms, ceilings, first = [], [], None
+    for subject in subjects:
+        assembly = shen2019.load_roi(folder, subject, roi)
+        ids = list(dict.fromkeys(assembly['stimulus_id'].values))
+        trials = assembly.values.reshape(len(ids), -1, assembly.shape[1])  # images × repetitions × voxels
+        first = first or (ids, list(assembly['image_path'].values[::trials.shape[1]]))
+        rdms.append(model_rdm(trials.mean(axis=1)))
+        ceilings.append(split_half_reliability(trials))
+    return ROIReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.stack(rdms), np.array(ceilings))
