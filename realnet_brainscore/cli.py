@@ -49,7 +49,8 @@ def cmd_benchmarks(args):
 def cmd_score(args):
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark in plugin.list_benchmarks():
-        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019)
+        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
+                                          drop_nan_voxels=args.drop_nan_voxels or None)
     else:
         benchmark = _load_benchmark(args.benchmark)
     from brainscore_core.benchmarks import score_benchmark
@@ -92,6 +93,12 @@ def cmd_report(args):
             records.append(json.loads(Path(file).read_text()))
         except (OSError, ValueError) as error:
             raise RealnetError(f'{file}: not a readable score file ({error})') from None
+    if all(str(r.get('benchmark', '')).startswith('Shen2019.') for r in records):
+        from .report import plot_roi_rsa
+        for roi, p in plot_roi_rsa(records, args.out, baseline=args.pair[1] if args.pair else None).items():
+            print(f'{roi}: p = {p:.3g}')
+        print(f'wrote {args.out}')
+        return
     significant = plot_temporal_rsa(records, args.out, pair=args.pair)
     for region, times in significant.items():
         if len(times):
@@ -286,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "else Brain-Score's Gifford2022_test)")
     sub.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder for our fMRI benchmarks '
                                                          '(default $REALNET_SHEN2019)')
+    sub.add_argument('--drop-nan-voxels', action='store_true',
+                     help='leave out fMRI voxels with NaN values instead of refusing the data')
     sub.add_argument('--layers', choices=['all'],
                      help='score the benchmark with every model region (V1 V2 V4 IT) instead of its own')
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N',
@@ -294,13 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--plot', metavar='PNG', help='also draw the time course (temporal RSA benchmarks)')
     sub.set_defaults(run=cmd_score)
 
-    sub = commands.add_parser('report', parents=[common], help='draw EEG time courses from score files',
-                              description='Draw the temporal RSA time courses (mean ± SEM over subjects, noise '
-                                          'ceiling, cluster-significant differences of a model pair) from '
-                                          '`brainscore score --json` files, one panel per region.')
+    sub = commands.add_parser('report', parents=[common], help='draw figures from score files',
+                              description='From `brainscore score --json` files: EEG temporal RSA time courses '
+                                          '(mean ± SEM over subjects, noise ceiling, cluster-significant '
+                                          'differences of a model pair; one panel per region), or for Shen 2019 '
+                                          'scores, bars per ROI for the baseline, dots for the other models and '
+                                          'stars where a paired test finds them different.')
     sub.add_argument('--scores', nargs='+', required=True, metavar='JSON')
     sub.add_argument('--out', required=True, metavar='PNG')
-    sub.add_argument('--pair', nargs=2, metavar='MODEL', help='models to compare (default: the first two)')
+    sub.add_argument('--pair', nargs=2, metavar='MODEL',
+                     help='models to compare (default: the first two); for fMRI scores the second is the baseline')
     sub.set_defaults(run=cmd_report)
     return parser
 

@@ -44,5 +44,5 @@ def load_benchmark(identifier: str, **data):
             continue
         if not hasattr(benchmark, option):
             raise RealnetError(f'{identifier} takes no {option.replace("_", "-")} option')
-        setattr(benchmark, option, Path(value))
+        setattr(benchmark, option, value)
     return benchmark

@@ -1,4 +1,5 @@
-"""Figures: the EEG temporal RSA time courses (ReAlnet's Figure 1B) from score records.
+"""Figures from score records: EEG temporal RSA time courses (ReAlnet's Figure 1B) and fMRI ROI
+similarities (its Figure 1C).
 
 A score record is what ``brainscore score --json`` writes: model, benchmark, score, raw, ceiling,
 and for the temporal RSA benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course``.
@@ -17,6 +18,7 @@ from .files import atomic_path  # noqa: E402
 from .rsa import cluster_test  # noqa: E402
 
 _REGION = re.compile(r'\.(\w+)-temporal_rsa$')
+_ROI = re.compile(r'^Shen2019\.(\w+)-rsa$')
 
 
 def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = None, seed: int = 0) -> dict:
@@ -69,3 +71,48 @@ def _panel(axis, region, models: dict, pair, seed):
     axis.set_xlabel('time from image onset (ms)')
     axis.legend(fontsize=7, loc='center right', frameon=False)
     return found
+
+
+def plot_roi_rsa(records: list[dict], out, baseline: str | None = None) -> dict:
+    """Per ROI: a bar for the baseline model, a dot for each other model (ceiling-normalised
+    scores), and a star where the others differ from the baseline (paired t-test across the other
+    models when there are several, across subjects when there is one; p < .05).
+    Returns {roi: p value}."""
+    from scipy.stats import ttest_1samp, ttest_rel
+    by_roi = defaultdict(dict)
+    for record in records:
+        match = _ROI.match(record.get('benchmark', ''))
+        if not match:
+            raise RealnetError(f"{record.get('benchmark')!r} is not a Shen 2019 ROI score")
+        by_roi[match.group(1)][record['model']] = record
+    rois = [r for r in ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC') if r in by_roi]
+    models = list(dict.fromkeys(m for roi in rois for m in by_roi[roi]))
+    baseline = baseline or models[0]
+    others = [m for m in models if m != baseline]
+    figure, axis = plt.subplots(figsize=(1.1 * len(rois) + 2, 3.6))
+    p_values = {}
+    for x, roi in enumerate(rois):
+        scores = by_roi[roi]
+        if baseline in scores:
+            axis.bar(x, scores[baseline]['score'], width=0.6, color='0.75', label=baseline if x == 0 else None)
+        values = [scores[m]['score'] for m in others if m in scores]
+        axis.plot(np.full(len(values), x) + np.linspace(-0.15, 0.15, len(values)), values, 'o', ms=4,
+                  color='tab:orange', label=f'{len(others)} other models' if x == 0 and values else None)
+        if baseline in scores and len(values) > 1:
+            p_values[roi] = ttest_1samp(np.array(values) - scores[baseline]['score'], 0).pvalue
+        elif baseline in scores and len(values) == 1:
+            other = next(m for m in others if m in scores)
+            a, b = (np.asarray(scores[m]['raw']['values']) for m in (other, baseline))
+            p_values[roi] = ttest_rel(a, b).pvalue if len(a) > 1 else np.nan
+        if p_values.get(roi, 1) < 0.05:
+            axis.text(x, max([scores[baseline]['score']] + values) * 1.04, '*', ha='center', fontsize=14)
+    axis.set_ylim(top=axis.get_ylim()[1] * 1.1)
+    axis.set_xticks(range(len(rois)), rois)
+    axis.set_ylabel('similarity to fMRI (ceiling-normalised)')
+    axis.set_title(f'model–fMRI RSA per ROI (* p < .05 vs {baseline})', fontsize=9)
+    axis.legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    with atomic_path(out) as partial:
+        figure.savefig(partial, dpi=130, format='png')
+    plt.close(figure)
+    return p_values

@@ -109,6 +109,10 @@ def test_bad_inputs_are_refused(shen, tmp_path, change, message):
 def test_nan_voxels_are_dropped_on_request(shen, tmp_path):
     copy = _damaged_copy(shen, tmp_path, lambda c: _edit_h5(c, _nan_voxels))
     assert load_roi(copy, 1, 'V1', drop_nan_voxels=True).shape == (1200, 38)
+    with pytest.raises(RealnetError, match='2 of 40 V1 voxels'):
+        load_benchmark('Shen2019.V1-rsa', shen2019=copy).reference()
+    reference = load_benchmark('Shen2019.V1-rsa', shen2019=copy, drop_nan_voxels=True).reference()
+    assert reference.rdms.shape == (3, 1225)
 
 
 class HiddenFeatureModel(BrainModel):
@@ -181,3 +185,20 @@ def test_benchmarks_listed_found_through_the_environment_and_scored_from_the_cli
     assert cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark', 'Shen2019.V1-rsa',
                      '-q']) == 2
     assert 'no Shen 2019 data: pass --shen2019 DIR' in capsys.readouterr().err
+
+
+def test_roi_figure_marks_a_consistent_difference(tmp_path, capsys):
+    """Ten 'ReAlnets' that all beat the baseline in LOC and scatter around it in V1."""
+    rng = np.random.default_rng(0)
+    files = []
+    for index, model in enumerate(['cornet-s'] + [f'realnet-s{n:02d}' for n in range(1, 11)]):
+        for roi, shift in (('V1', 0.0), ('LOC', 0.1)):
+            score = 0.5 + (0 if index == 0 else shift + rng.normal(0, 0.02))
+            record = {'model': model, 'benchmark': f'Shen2019.{roi}-rsa', 'score': score,
+                      'raw': {'dims': ['subject'], 'values': [score] * 3}}
+            files.append(tmp_path / f'{model}-{roi}.json')
+            files[-1].write_text(json.dumps(record))
+    out = tmp_path / 'rois.png'
+    assert cli.main(['report', '--scores', *map(str, files), '--out', str(out)]) == 0
+    printed = dict(re.findall(r'(\w+): p = ([\d.e-]+)', capsys.readouterr().out))
+    assert float(printed['LOC']) < 0.001 and float(printed['V1']) > 0.05 and out.stat().st_size > 5000

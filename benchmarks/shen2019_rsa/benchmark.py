@@ -42,16 +42,17 @@ BIBTEX = """@article{shen2019deep,
 
 
 class ShenRSA(BenchmarkBase):
-    def __init__(self, roi: str, shen2019=None, region: str | None = None):
+    def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False):
         super().__init__(identifier=f'Shen2019.{roi}-rsa', ceiling=None, version=1, parent=roi, bibtex=BIBTEX)
         self.roi, self.shen2019, self.region = roi, shen2019, region or ROI_REGION[roi]
+        self.drop_nan_voxels = drop_nan_voxels
 
     def reference(self) -> 'ROIReference':
         folder = self.shen2019 or os.environ.get('REALNET_SHEN2019')
         if not folder:
             raise RealnetError('no Shen 2019 data: pass --shen2019 DIR or set REALNET_SHEN2019 (a folder with the '
                                'sub-0N_perceptionNaturalImageTest_original_VC.h5 files, the tsv and images/)')
-        return roi_reference(str(Path(folder).resolve()), self.roi)
+        return roi_reference(str(Path(folder).resolve()), self.roi, bool(self.drop_nan_voxels))
 
     @property
     def ceiling(self) -> Score:
@@ -94,13 +95,13 @@ class ROIReference:
 
 
 @functools.lru_cache(maxsize=16)
-def roi_reference(folder: str, roi: str) -> ROIReference:
+def roi_reference(folder: str, roi: str, drop_nan_voxels: bool = False) -> ROIReference:
     subjects = [s for s in shen2019.SUBJECTS if shen2019.h5_path(folder, s).is_file()]
     if not subjects:
         raise RealnetError(f'{folder}: no sub-0N_perceptionNaturalImageTest_original_VC.h5 files')
     rdms, ceilings, first = [], [], None
     for subject in subjects:
-        assembly = shen2019.load_roi(folder, subject, roi)
+        assembly = shen2019.load_roi(folder, subject, roi, drop_nan_voxels=drop_nan_voxels)
         ids = list(dict.fromkeys(assembly['stimulus_id'].values))
         trials = assembly.values.reshape(len(ids), -1, assembly.shape[1])  # images × repetitions × voxels
         first = first or (ids, list(assembly['image_path'].values[::trials.shape[1]]))
