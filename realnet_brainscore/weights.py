@@ -95,13 +95,18 @@ def status(identifier: str) -> str:
 
 
 def resolve(identifier: str, progress: bool = True) -> Path:
-    """Path of the verified weights of ``identifier``, downloading them if needed.
+    """Path of the verified weights of ``identifier``, downloading them if needed."""
+    return fetch(source(identifier), cached_path(identifier), progress)
+
+
+def fetch(spec: WeightSource, path: Path | None = None, progress: bool = True) -> Path:
+    """``path`` (default: the cache, named by hash) holding ``spec``'s verified file, downloaded if needed.
 
     Downloads are skipped when ``REALNET_OFFLINE=1``. Failure is one RealnetError naming the URL,
     the expected hash and the exact path to put the file.
     """
-    spec, path = source(identifier), cached_path(identifier)
-    state = status(identifier)
+    path = path or weights_dir() / f'{spec.algorithm}-{spec.digest}-{spec.filename}'
+    state = 'missing' if not path.is_file() else 'verified' if spec.matches(path) else 'hash mismatch'
     if state == 'verified':
         return path
     try:
@@ -111,10 +116,11 @@ def resolve(identifier: str, progress: bool = True) -> Path:
         return path
     except RealnetError as reason:
         found = 'fails its hash check' if state == 'hash mismatch' else 'is missing'
+        advice = (f'run `brainscore weights import {spec.identifier} FILE`, or put it at {path}'
+                  if spec.identifier in WEIGHTS and WEIGHTS[spec.identifier] == spec else f'put it at {path}')
         raise RealnetError(
-            f'{identifier}: weights file {path} {found} and could not be fetched ({reason}); download '
-            f'{spec.url} elsewhere (expected {spec.algorithm} {spec.digest}) and run '
-            f'`brainscore weights import {identifier} FILE`, or put it at {path}') from None
+            f'{spec.identifier}: weights file {path} {found} and could not be fetched ({reason}); download '
+            f'{spec.url} elsewhere (expected {spec.algorithm} {spec.digest}) and {advice}') from None
 
 
 def download(spec: WeightSource, destination: Path, progress: bool = True) -> None:

@@ -19,17 +19,15 @@ import numpy as np
 import xarray as xr
 from brainscore_core.benchmarks import BenchmarkBase
 from brainscore_core.metrics import Score
-from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-from brainscore_vision.benchmark_helpers.screen import place_on_screen
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.recording import region_features, stimulus_set
 from realnet_brainscore.rsa import eeg_rdms, model_rdm, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
 WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
-TIME_BINS = [(70, 170)]
 BIBTEX = """@article{gifford2022large,
   title={A large and rich {EEG} dataset for modeling human visual object recognition},
   author={Gifford, Alessandro T. and Dwivedi, Kshitij and Roig, Gemma and Cichy, Radoslaw M.},
@@ -59,16 +57,8 @@ class TemporalRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        stimuli = place_on_screen(reference.stimulus_set(), target_visual_degrees=candidate.visual_degrees(),
-                                  source_visual_degrees=VISUAL_DEGREES)
-        candidate.start_task(BrainModel.Task.passive)
-        candidate.start_recording(self.region, time_bins=TIME_BINS)
-        features = candidate.look_at(stimuli, number_of_trials=1)
-        if 'time_bin' in features.dims:
-            features = features.squeeze('time_bin', drop=True)
-        features = features.transpose('presentation', 'neuroid')
-        order = [list(features['stimulus_id'].values).index(i) for i in reference.stimulus_ids]
-        rho = spearman(model_rdm(features.values[order]), reference.rdms)
+        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES)
+        rho = spearman(model_rdm(features), reference.rdms)
         return temporal_score(rho, reference, self.window)
 
 
@@ -103,12 +93,8 @@ class EEGReference:
             raise RealnetError(f'the window {window[0]}-{window[1]} s holds no EEG time points')
         return mask
 
-    def stimulus_set(self) -> StimulusSet:
-        stimuli = StimulusSet({'stimulus_id': self.stimulus_ids})
-        stimuli.stimulus_paths = dict(zip(self.stimulus_ids, map(Path, self.image_paths)))
-        digest = abs(hash((tuple(self.stimulus_ids), tuple(self.image_paths)))) % 10 ** 8
-        stimuli.identifier = f'Gifford2022_test-temporal_rsa-{digest:08d}'
-        return stimuli
+    def stimulus_set(self):
+        return stimulus_set(self.stimulus_ids, self.image_paths, 'Gifford2022_test-temporal_rsa')
 
 
 @functools.lru_cache(maxsize=2)

@@ -18,19 +18,17 @@ import numpy as np
 import xarray as xr
 from brainscore_core.benchmarks import BenchmarkBase
 from brainscore_core.metrics import Score
-from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-from brainscore_vision.benchmark_helpers.screen import place_on_screen
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import shen2019
 from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.recording import region_features, stimulus_set
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
 
 # Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
 # CORnet-S area of its own: it is read from V2, the earlier neighbour).
 ROI_REGION = {'V1': 'V1', 'V2': 'V2', 'V3': 'V2', 'V4': 'V4', 'LOC': 'IT', 'FFA': 'IT', 'PPA': 'IT', 'HVC': 'IT'}
 VISUAL_DEGREES = 12  # images spanned 12 × 12 degrees of visual angle (Shen et al. 2019)
-TIME_BINS = [(70, 170)]
 BIBTEX = """@article{shen2019deep,
   title={Deep image reconstruction from human brain activity},
   author={Shen, Guohua and Horikawa, Tomoyasu and Majima, Kei and Kamitani, Yukiyasu},
@@ -60,16 +58,8 @@ class ShenRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        stimuli = place_on_screen(reference.stimulus_set(), target_visual_degrees=candidate.visual_degrees(),
-                                  source_visual_degrees=VISUAL_DEGREES)
-        candidate.start_task(BrainModel.Task.passive)
-        candidate.start_recording(self.region, time_bins=TIME_BINS)
-        features = candidate.look_at(stimuli, number_of_trials=1)
-        if 'time_bin' in features.dims:
-            features = features.squeeze('time_bin', drop=True)
-        features = features.transpose('presentation', 'neuroid')
-        order = [list(features['stimulus_id'].values).index(i) for i in reference.stimulus_ids]
-        rho = spearman(model_rdm(features.values[order]), reference.rdms)
+        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES)
+        rho = spearman(model_rdm(features), reference.rdms)
         score = Score(rho.mean() / reference.ceilings.mean())
         subjects = {'subject': reference.subjects}
         score.attrs['raw'] = xr.DataArray(rho, dims='subject', coords=subjects)
@@ -86,12 +76,8 @@ class ROIReference:
     rdms: np.ndarray       # subjects × pairs
     ceilings: np.ndarray   # subjects
 
-    def stimulus_set(self) -> StimulusSet:
-        stimuli = StimulusSet({'stimulus_id': self.stimulus_ids})
-        stimuli.stimulus_paths = dict(zip(self.stimulus_ids, map(Path, self.image_paths)))
-        digest = abs(hash((tuple(self.stimulus_ids), tuple(self.image_paths)))) % 10 ** 8
-        stimuli.identifier = f'Shen2019_test-rsa-{digest:08d}'
-        return stimuli
+    def stimulus_set(self):
+        return stimulus_set(self.stimulus_ids, self.image_paths, 'Shen2019_test-rsa')
 
 
 @functools.lru_cache(maxsize=16)
