@@ -23,6 +23,7 @@ setup(
     python_requires='>=3.11',
     packages=packages,
     package_dir={f'realnet_brainscore.{folder}': folder for folder in MAPPED},
+    package_data={'': ['requirements.txt']},  # each Brain-Score plugin folder names its requirements
     install_requires=[
         'brainscore-vision>=2.4,<2.5',
         # the newest releases this environment serves; brainscore-vision needs torch>=2.6

@@ -69,6 +69,39 @@ def cmd_score(args):
         print(f'wrote {args.plot}')
 
 
+def cmd_plugins(args):
+    from . import submission
+    if args.action == 'install':
+        for folder in submission.install(args.brainscore_vision):
+            print(f'placed {folder}')
+    else:
+        for folder in submission.uninstall():
+            print(f'removed {folder}')
+
+
+def cmd_submission(args):
+    from . import submission
+    if args.words:
+        if len(args.words) != 2 or args.words[0] != 'check':
+            raise RealnetError(f'unknown submission words {" ".join(args.words)!r}: use `brainscore submission check ZIP`')
+        problems = submission.check(args.words[1])
+        for problem in problems:
+            print(f'{args.words[1]}: {problem}', file=sys.stderr)
+        if problems:
+            return 2
+        print(f'{args.words[1]}: passes every website rule this package knows')
+        return 0
+    if not args.out or not (args.model or args.benchmarks):
+        raise RealnetError('give --model MODEL (or --benchmarks) and --out DIR|ZIP, or `check ZIP`')
+    out = (submission.export_benchmarks(args.out) if args.benchmarks
+           else submission.export_model(args.model, args.out, args.weights, args.weights_url))
+    print(f'wrote {out}')
+    if out.suffix == '.zip':
+        problems = submission.check(out)
+        if problems:
+            raise RealnetError(f'the export breaks a website rule: {problems[0]}')
+
+
 def _score_every_region(model, benchmark, args):
     """The benchmark with each model region in turn: one row of the paper's layer × ROI table."""
     if not hasattr(benchmark, 'region'):
@@ -303,6 +336,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--plot', metavar='PNG', help='also draw the time course (temporal RSA benchmarks)')
     sub.set_defaults(run=cmd_score)
 
+    sub = commands.add_parser('plugins', parents=[common], help="place or remove our plugins in brainscore_vision",
+                              description="install: place this package's model plugin (realnet_s01 … realnet_s10) "
+                                          "and benchmark plugins into the brainscore_vision package, where "
+                                          "brainscore_vision.load_model/load_benchmark and `python -m "
+                                          "brainscore_vision score` find them; uninstall: remove exactly those.")
+    sub.add_argument('action', choices=['install', 'uninstall'])
+    sub.add_argument('--brainscore-vision', metavar='DIR', help='the brainscore_vision folder (default: the installed one)')
+    sub.set_defaults(run=cmd_plugins)
+
+    sub = commands.add_parser('submission', parents=[common], help='leaderboard zips: export and check',
+                              description='Export a Brain-Score website submission: `--model MODEL --out X.zip` '
+                                          '(models/<id>/ with __init__, model, test, requirements; weights by URL '
+                                          'and hash, never inside), `--benchmarks --out X.zip`; or `check ZIP` '
+                                          'against the website rules.')
+    sub.add_argument('words', nargs='*', metavar='check ZIP', help='check a zip against the website rules')
+    sub.add_argument('--model', metavar='MODEL')
+    sub.add_argument('--benchmarks', action='store_true', help="export this package's benchmark plugins")
+    sub.add_argument('--weights', metavar='FILE', help='your own checkpoint (needs --weights-url)')
+    sub.add_argument('--weights-url', metavar='URL', help='where the website can download --weights')
+    sub.add_argument('--out', metavar='DIR|ZIP')
+    sub.set_defaults(run=cmd_submission)
+
     sub = commands.add_parser('report', parents=[common], help='draw figures from score files',
                               description='From `brainscore score --json` files: EEG temporal RSA time courses '
                                           '(mean ± SEM over subjects, noise ceiling, cluster-significant '
@@ -324,8 +379,7 @@ def main(argv=None) -> int:
     # brainscore_core's Score class warns at import; it is not the user's concern.
     warnings.filterwarnings('ignore', message='xarray subclass .* __slots__', category=FutureWarning)
     try:
-        args.run(args)
-        return 0
+        return args.run(args) or 0
     except KeyboardInterrupt:
         print('brainscore: interrupted', file=sys.stderr)
         return 130
