@@ -48,6 +48,8 @@ def cmd_benchmarks(args):
 
 def cmd_score(args):
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
+    if args.benchmark is None:
+        return _score_suite(model, args)
     if args.benchmark in plugin.list_benchmarks():
         benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
                                           drop_nan_voxels=args.drop_nan_voxels or None)
@@ -100,6 +102,34 @@ def cmd_submission(args):
         problems = submission.check(out)
         if problems:
             raise RealnetError(f'the export breaks a website rule: {problems[0]}')
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise RealnetError(f'{out} exists and is not empty; choose a new --out')
+    run_demo(out)
+
+
+def _score_suite(model, args):
+    """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
+    from .suite import format_result, run_suite
+    print(f'{model.identifier}: the ReAlnet suite')
+    results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
+                        on_result=lambda result: print(format_result(result), flush=True))
+    records = [r['record'] for r in results if 'record' in r]
+    if args.json:
+        with atomic_path(args.json) as partial:
+            partial.write_text(json.dumps(results, indent=2) + '\n')
+        print(f'wrote {args.json}')
+    if args.plot and records:
+        from .report import plot_figures
+        for figure in plot_figures(records, args.plot):
+            print(f'wrote {figure}')
+    if not records:
+        raise RealnetError('no benchmark could run here (each is listed as unavailable above)')
+    return 0
 
 
 def _score_every_region(model, benchmark, args):
@@ -267,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('file', metavar='FILE')
     sub.set_defaults(run=cmd_weights_import)
 
+    sub = commands.add_parser('demo', parents=[common], help='the method end to end on in-silico subjects, offline',
+                              description='Generate in-silico THINGS-EEG2 and Shen 2019 data, align two subjects\' '
+                                          'ReAlnets from a baseline CORnet-S on the CPU, score all three on the EEG '
+                                          'and fMRI benchmarks, print the comparison and write a report with figures '
+                                          '(a few minutes on two cores).')
+    sub.add_argument('--out', default='realnet-demo', metavar='DIR', help='where everything goes (realnet-demo)')
+    sub.set_defaults(run=cmd_demo)
+
     sub = commands.add_parser('synth', parents=[common], help='write in-silico subjects in the THINGS-EEG2 format',
                               description='Write a miniature THINGS-EEG2 release (images, image_metadata.npy, '
                                           'preprocessed EEG per subject) generated from a hidden model brain.')
@@ -318,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                               description='Score a model on any benchmark brainscore_vision.load_benchmark '
                                           'knows, e.g. MajajHong2015public.IT-pls.')
     sub.add_argument('--model', required=True, metavar='MODEL', help='model identifier (see `brainscore models`)')
-    sub.add_argument('--benchmark', required=True, metavar='BENCH', help='benchmark identifier')
+    sub.add_argument('--benchmark', metavar='BENCH',
+                     help='benchmark identifier; without it, the whole suite: every EEG region, every fMRI ROI and '
+                          "Brain-Score's behavioural benchmarks (what cannot run here is listed as unavailable)")
     sub.add_argument('--weights', metavar='FILE',
                      help="use this checkpoint instead of the published weights (identifier gets '+<hash>')")
     sub.add_argument('--things-eeg2', metavar='DIR',
@@ -333,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N',
                      help='images per forward pass (default 64; Brain-Score pads the last batch to N)')
     sub.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
-    sub.add_argument('--plot', metavar='PNG', help='also draw the time course (temporal RSA benchmarks)')
+    sub.add_argument('--plot', metavar='PNG|DIR',
+                     help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
     sub.set_defaults(run=cmd_score)
 
     sub = commands.add_parser('plugins', parents=[common], help="place or remove our plugins in brainscore_vision",
@@ -378,6 +419,7 @@ def main(argv=None) -> int:
     os.environ.setdefault('BS_INSTALL_DEPENDENCIES', 'no')
     # brainscore_core's Score class warns at import; it is not the user's concern.
     warnings.filterwarnings('ignore', message='xarray subclass .* __slots__', category=FutureWarning)
+    warnings.filterwarnings('ignore', message="Pandas doesn't allow columns to be created", category=UserWarning)
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:

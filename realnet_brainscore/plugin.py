@@ -31,8 +31,9 @@ def list_benchmarks() -> list[str]:
     return list(_registrations())
 
 
-def load_benchmark(identifier: str, **data):
-    """Our benchmark ``identifier``; ``data`` overrides where it finds its data (e.g. ``things_eeg2=DIR``)."""
+def load_benchmark(identifier: str, strict: bool = True, **data):
+    """Our benchmark ``identifier``; ``data`` overrides where it finds its data (e.g. ``things_eeg2=DIR``).
+    An option the benchmark does not take is an error, or ignored with ``strict=False``."""
     folder = _registrations().get(identifier)
     if folder is None:
         raise RealnetError(f"unknown benchmark '{identifier}'; this package has: {', '.join(list_benchmarks())}")
@@ -43,6 +44,8 @@ def load_benchmark(identifier: str, **data):
         if value is None:
             continue
         if not hasattr(benchmark, option):
+            if not strict:
+                continue
             raise RealnetError(f'{identifier} takes no {option.replace("_", "-")} option')
         setattr(benchmark, option, value)
     return benchmark

@@ -116,3 +116,20 @@ def plot_roi_rsa(records: list[dict], out, baseline: str | None = None) -> dict:
         figure.savefig(partial, dpi=130, format='png')
     plt.close(figure)
     return p_values
+
+
+def plot_figures(records: list[dict], folder) -> list:
+    """Every figure the records allow, into ``folder``: eeg_time_courses.png, fmri_rois.png."""
+    from pathlib import Path
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    eeg = [r for r in records if _REGION.search(r.get('benchmark', '')) and 'time_course' in r]
+    fmri = [r for r in records if _ROI.match(r.get('benchmark', ''))]
+    if eeg:
+        plot_temporal_rsa(eeg, folder / 'eeg_time_courses.png')
+        written.append(folder / 'eeg_time_courses.png')
+    if fmri:
+        plot_roi_rsa(fmri, folder / 'fmri_rois.png')
+        written.append(folder / 'fmri_rois.png')
+    return written

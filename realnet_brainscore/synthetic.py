@@ -234,3 +234,22 @@ def _write_bdpy(path, voxels, rois, image_index, stimulus_names, runs, old_spell
         metadata.create_dataset('key', data=np.array([k.encode() for k in keys]))
         metadata.create_dataset('description', data=np.array([d.encode() for d in descriptions]))
         metadata.create_dataset('value', data=values)
+
+
+def insilico_cornet(image_paths, size: int, seed: int = 0):
+    """A CORnet-S with random weights whose batch-norm statistics are those of ``image_paths``, as a
+    trained network's would be: the offline stand-in for the ImageNet CORnet-S (without it, the first
+    training steps mostly re-estimate the statistics)."""
+    from .cornet import CORnetS
+    from .training.data import decode_image, to_input
+    torch.manual_seed(seed)
+    model = CORnetS()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the calibration batch
+    with torch.no_grad():
+        model.train()(to_input(np.stack([decode_image(p, size) for p in image_paths]), 'cpu'))
+    for norm in norms:
+        norm.momentum = 0.1
+    return model.eval()

@@ -30,14 +30,14 @@ def realnet_home(tmp_path, monkeypatch):
 def insilico(tmp_path_factory):
     """An in-silico THINGS-EEG2 release (10 subjects; 100 training, 30 test images × 20 repetitions)
     and a CORnet-S to start training from (random weights, batch norm calibrated on the images)."""
-    from factories import SIZE, calibrated_cornet, write_dicarlolab_checkpoint
+    from factories import SIZE, write_dicarlolab_checkpoint
     from realnet_brainscore.data.things_eeg2 import image_paths
-    from realnet_brainscore.synthetic import Design, write_things_eeg2
+    from realnet_brainscore.synthetic import Design, insilico_cornet, write_things_eeg2
     root = tmp_path_factory.mktemp('insilico')
     release = write_things_eeg2(root / 'things', Design(subjects=10, concepts=20, images_per_concept=5,
                                                         test_images=30, test_repetitions=20, image_size=SIZE))
     base = root / 'cornet.pth'
-    write_dicarlolab_checkpoint(base, calibrated_cornet(image_paths(release, 'training'), SIZE))
+    write_dicarlolab_checkpoint(base, insilico_cornet(image_paths(release, 'training'), SIZE))
     return release, base, root
 
 

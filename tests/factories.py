@@ -80,21 +80,3 @@ def independent_forward(model: CORnetS, stimuli) -> dict:
                           for i in stimuli['stimulus_id']])
     with torch.no_grad():
         return model.eval().forward_areas(images)
-
-
-def calibrated_cornet(image_paths, size: int, seed: int = 0) -> CORnetS:
-    """A random CORnet-S whose batch-norm statistics are those of ``image_paths``, as a trained
-    network's would be; without this, the first training steps mostly re-estimate them."""
-    from realnet_brainscore.training.data import decode_image, to_input
-    torch.manual_seed(seed)
-    model = CORnetS()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the calibration batch
-    with torch.no_grad():
-        model.train()(to_input(np.stack([decode_image(p, size) for p in image_paths]), 'cpu'))
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = 0.1
-    return model.eval()

@@ -9,11 +9,11 @@ import pytest
 import xarray as xr
 from brainscore_vision.model_interface import BrainModel
 
-from factories import SIZE, calibrated_cornet, write_dicarlolab_checkpoint
+from factories import SIZE, write_dicarlolab_checkpoint
 from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
 from realnet_brainscore.data.shen2019 import load_roi, read_stimulus_names, stimulus_name
 from realnet_brainscore.rsa import split_half_reliability
-from realnet_brainscore.synthetic import HiddenBrain, ShenDesign, write_shen2019
+from realnet_brainscore.synthetic import HiddenBrain, ShenDesign, insilico_cornet, write_shen2019
 
 ROIS = ['V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC']
 
@@ -159,7 +159,7 @@ def test_cornet_regions_follow_roi_depth(shen, tmp_path):
     """A random CORnet-S: its IT matches deep ROIs better than early ones, its V1 the reverse
     (measured: IT 0.07 -> 0.22, V1 0.66 -> 0.54 from ROI V1 to HVC)."""
     weights = tmp_path / 'cornet.pth'
-    write_dicarlolab_checkpoint(weights, calibrated_cornet(sorted((shen / 'images').glob('*.JPEG')), SIZE))
+    write_dicarlolab_checkpoint(weights, insilico_cornet(sorted((shen / 'images').glob('*.JPEG')), SIZE))
     model = load_model('cornet-s', weights=weights, batch_size=50, image_size=SIZE)
     deep, early = (_region_scores(model, shen, roi) for roi in ('HVC', 'V1'))
     assert deep['IT'] > early['IT'] + 0.05 and early['V1'] > deep['V1'] + 0.05
@@ -171,7 +171,7 @@ def test_benchmarks_listed_found_through_the_environment_and_scored_from_the_cli
     benchmark = load_benchmark('Shen2019.PPA-rsa')
     assert benchmark.region == 'IT' and 0.5 < float(benchmark.ceiling) <= 1
     weights = tmp_path / 'cornet.pth'
-    write_dicarlolab_checkpoint(weights, calibrated_cornet(sorted((shen / 'images').glob('*.JPEG'))[:8], SIZE))
+    write_dicarlolab_checkpoint(weights, insilico_cornet(sorted((shen / 'images').glob('*.JPEG'))[:8], SIZE))
     out = tmp_path / 'score.json'
     monkeypatch.delenv('REALNET_SHEN2019')
     assert cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark', 'Shen2019.V1-rsa',

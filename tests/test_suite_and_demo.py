@@ -1,0 +1,60 @@
+"""The whole evaluation in one command, and the offline demo."""
+import json
+
+import pytest
+
+from factories import SIZE
+from realnet_brainscore import cli, suite
+from realnet_brainscore.demo import run_demo
+from realnet_brainscore.synthetic import Design
+
+
+@pytest.fixture
+def offline_behaviour(monkeypatch):
+    """A behavioural benchmark no plugin registers: the suite must list it as unavailable, whatever
+    the network (Brain-Score's real ones would be downloaded where a network exists)."""
+    monkeypatch.setattr(suite, 'BEHAVIOUR', ['Nobody2099public-i2n'])
+
+
+def test_suite_scores_what_it_can_and_lists_the_rest(insilico, aligned, offline_behaviour, tmp_path, capsys):
+    release, _, _ = insilico
+    out = tmp_path / 'suite.json'
+    code = cli.main(['score', '--model', 'realnet-s01', '--weights', aligned[1]['best_checkpoint'], '--things-eeg2',
+                     str(release), '--batch-size', '30', '--json', str(out), '--plot', str(tmp_path / 'figures'), '-q'])
+    printed = capsys.readouterr().out
+    assert code == 0
+    for region in ('V1', 'V2', 'V4', 'IT'):
+        assert f'Gifford2022.{region}-temporal_rsa' in printed
+    assert printed.count('unavailable: no Shen 2019 data') == 8
+    assert "Nobody2099public-i2n" in printed and "unavailable: unknown benchmark" not in printed.split('Nobody')[0]
+    results = json.loads(out.read_text())
+    assert [r['benchmark'] for r in results if 'record' in r] == [f'Gifford2022.{r}-temporal_rsa'
+                                                                  for r in ('V1', 'V2', 'V4', 'IT')]
+    assert all('unavailable' in r for r in results if 'record' not in r)
+    assert (tmp_path / 'figures' / 'eeg_time_courses.png').stat().st_size > 10_000
+
+
+def test_suite_with_nothing_to_run_exits_2(insilico, aligned, offline_behaviour, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    monkeypatch.setenv('REALNET_THINGS_EEG2', str(empty))
+    monkeypatch.delenv('REALNET_SHEN2019', raising=False)
+    code = cli.main(['score', '--model', 'realnet-s01', '--weights', aligned[1]['best_checkpoint'], '-q'])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out.count('unavailable:') == 4 + 8 + 1
+    assert captured.err.strip() == 'brainscore: error: no benchmark could run here (each is listed as unavailable above)'
+
+
+def test_demo_aligns_and_beats_its_baseline_on_eeg(tmp_path):
+    said = []
+    report = run_demo(tmp_path / 'demo', subjects=(1,), epochs=3, say=said.append,
+                      design=Design(subjects=4, concepts=20, images_per_concept=5, test_images=30,
+                                    test_repetitions=20, image_size=SIZE))
+    scores = json.loads((report.parent / 'scores.json').read_text())
+    eeg = [b for b in scores['baseline'] if b.endswith('temporal_rsa')]
+    assert len(eeg) == 4 and len(scores['realnet-s01']) == 12
+    better = [b for b in eeg if scores['realnet-s01'][b]['score'] > scores['baseline'][b]['score']]
+    assert len(better) >= 3, {b: (scores['realnet-s01'][b]['score'], scores['baseline'][b]['score']) for b in eeg}
+    assert said[-1].endswith(f'the report is {report}')
+    assert (report.parent / 'eeg_time_courses.png').is_file() and (report.parent / 'fmri_rois.png').is_file()
+    assert 'Gifford2022.IT-temporal_rsa' in report.read_text()
