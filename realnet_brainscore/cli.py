@@ -352,9 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
                               description="List this package's Brain-Score benchmarks.")
     sub.set_defaults(run=cmd_benchmarks)
 
-    sub = commands.add_parser('score', parents=[common], help='score a model on a Brain-Score benchmark',
-                              description='Score a model on any benchmark brainscore_vision.load_benchmark '
-                                          'knows, e.g. MajajHong2015public.IT-pls.')
+    sub = commands.add_parser('score', parents=[common], help='score a model on a benchmark, or on the whole suite',
+                              description='Score a model on one of our benchmarks (`brainscore benchmarks`) or any '
+                                          'benchmark brainscore_vision.load_benchmark knows, e.g. '
+                                          'MajajHong2015public.IT-pls; without --benchmark, on the whole suite.')
     sub.add_argument('--model', required=True, metavar='MODEL', help='model identifier (see `brainscore models`)')
     sub.add_argument('--benchmark', metavar='BENCH',
                      help='benchmark identifier; without it, the whole suite: every EEG region, every fMRI ROI and '
