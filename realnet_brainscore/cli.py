@@ -7,13 +7,11 @@ import traceback
 import warnings
 from pathlib import Path
 
-import numpy as np
-import xarray as xr
-
 from . import __version__, models, plugin
 from . import weights as weight_table
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 from .files import atomic_path
+from .suite import load_benchmark, score_record
 
 
 def cmd_models(args):
@@ -50,21 +48,15 @@ def cmd_score(args):
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark is None:
         return _score_suite(model, args)
-    if args.benchmark in plugin.list_benchmarks():
-        benchmark = plugin.load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                                          drop_nan_voxels=args.drop_nan_voxels or None)
-    else:
-        benchmark = _load_benchmark(args.benchmark)
+    benchmark = load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
+                               drop_nan_voxels=args.drop_nan_voxels or None)
     from brainscore_core.benchmarks import score_benchmark
     if args.layers:
         return _score_every_region(model, benchmark, args)
     score = score_benchmark(benchmark, model)
     record = score_record(score, model.identifier, args.benchmark)
     print(f'{record["model"]} on {record["benchmark"]}: {record["score"]:.4f}')
-    if args.json:
-        with atomic_path(args.json) as partial:
-            partial.write_text(json.dumps(record, indent=2) + '\n')
-        print(f'wrote {args.json}')
+    _write_json(args.json, record)
     if args.plot:
         from .report import plot_temporal_rsa
         plot_temporal_rsa([record], args.plot)
@@ -119,10 +111,7 @@ def _score_suite(model, args):
     results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
                         on_result=lambda result: print(format_result(result), flush=True))
     records = [r['record'] for r in results if 'record' in r]
-    if args.json:
-        with atomic_path(args.json) as partial:
-            partial.write_text(json.dumps(results, indent=2) + '\n')
-        print(f'wrote {args.json}')
+    _write_json(args.json, results)
     if args.plot and records:
         from .report import plot_figures
         for figure in plot_figures(records, args.plot):
@@ -142,10 +131,15 @@ def _score_every_region(model, benchmark, args):
         benchmark.region = region
         records[region] = score_record(score_benchmark(benchmark, model), model.identifier, args.benchmark)
         print(f'{model.identifier} on {args.benchmark}, region {region}: {records[region]["score"]:.4f}')
-    if args.json:
-        with atomic_path(args.json) as partial:
-            partial.write_text(json.dumps({'regions': records}, indent=2) + '\n')
-        print(f'wrote {args.json}')
+    _write_json(args.json, {'regions': records})
+
+
+def _write_json(path, content):
+    """``--json OUT``, written atomically; nothing when the option was not given."""
+    if path:
+        with atomic_path(path) as partial:
+            partial.write_text(json.dumps(content, indent=2) + '\n')
+        print(f'wrote {path}')
 
 
 def cmd_report(args):
@@ -214,46 +208,6 @@ def _subject_range(text: str) -> list[int]:
     if not subjects or not all(1 <= s <= 10 for s in subjects):
         raise argparse.ArgumentTypeError(f'subjects are 1 to 10, got {text!r}')
     return subjects
-
-
-def _load_benchmark(identifier: str):
-    import brainscore_vision
-    try:
-        return brainscore_vision.load_benchmark(identifier)
-    except AssertionError as error:
-        if 'No registrations found' in str(error):
-            raise RealnetError(f"unknown benchmark '{identifier}': no Brain-Score plugin registers it") from None
-        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {error}") from None
-    except Exception as error:  # e.g. its data cannot be fetched offline
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {reason}") from None
-
-
-def score_record(score, model_identifier: str, benchmark_identifier: str) -> dict:
-    """A Brain-Score ``Score`` as plain JSON: the value and its numeric attributes."""
-    record = {'model': model_identifier, 'benchmark': benchmark_identifier, 'score': _plain(score)}
-    for key, value in score.attrs.items():
-        plain = _plain(value)
-        if plain is not None and key not in record:
-            record[key] = plain
-    return record
-
-
-def _plain(value):
-    """Numbers and arrays as JSON values, labelled arrays with their dims and coords; strings as
-    they are; anything else None."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, xr.DataArray) and value.ndim > 0 and all(d in value.coords for d in value.dims):
-        return {'dims': list(value.dims), 'coords': {d: _plain(value[d].values) for d in value.dims},
-                'values': _plain(value.values)}
-    if isinstance(value, np.ndarray) and value.dtype.kind in 'OUS':
-        return [str(v) for v in value.tolist()]
-    try:
-        array = np.asarray(getattr(value, 'values', value), dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return array.item() if array.ndim == 0 else array.tolist()
 
 
 def _positive(text: str) -> int:
@@ -435,8 +389,7 @@ def main(argv=None) -> int:
         if args.verbose:
             traceback.print_exc()
             return 1
-        line = str(error).splitlines()[0] if str(error) else ''
-        print(f'brainscore: unexpected {type(error).__name__}: {line} (rerun with -v for the traceback)',
+        print(f'brainscore: unexpected {type(error).__name__}: {first_line(error)} (rerun with -v for the traceback)',
               file=sys.stderr)
         return 1
 

@@ -8,7 +8,7 @@ from torch import nn
 from . import weights as weight_table
 from .cornet import CORnetS
 from .encoder import EncodingHead
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 
 LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
 REGION_LAYER_MAP = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
@@ -51,7 +51,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
         try:
             head = EncodingHead.from_state_dict(head_state)
         except (ValueError, RuntimeError) as error:
-            raise RealnetError(f'{path}: its encoding head does not load: {_first_line(error)}') from None
+            raise RealnetError(f'{path}: its encoding head does not load: {first_line(error)}') from None
     image_size = int(meta.get('config', {}).get('image_size', IMAGE_SIZE))
     return Network(model_identifier, backbone.eval(), head.eval() if head else None, image_size)
 
@@ -88,7 +88,7 @@ def _load_strict(module: nn.Module, state: dict, path, what: str) -> None:
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:  # shape mismatches
-        raise RealnetError(f'{path}: does not fit {what}: {_first_line(error, skip_header=True)}') from None
+        raise RealnetError(f'{path}: does not fit {what}: {first_line(error, skip_header=True)}') from None
 
 
 def _key_summary(kind: str, keys: list[str]) -> str:
@@ -97,9 +97,3 @@ def _key_summary(kind: str, keys: list[str]) -> str:
     shown = ', '.join(keys[:3]) + (', …' if len(keys) > 3 else '')
     return f'{len(keys)} {kind} ({shown})'
 
-
-def _first_line(error: Exception, skip_header: bool = False) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if skip_header and len(lines) > 1:
-        lines = lines[1:]  # "Error(s) in loading state_dict for X:" says nothing
-    return lines[0] if lines else type(error).__name__

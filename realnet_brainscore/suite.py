@@ -1,7 +1,10 @@
 """The paper's evaluation in one call: every EEG region, every fMRI ROI and Brain-Score's
 behavioural benchmarks; what cannot run here is reported as unavailable, never a crash."""
+import numpy as np
+import xarray as xr
+
 from . import plugin
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 
 # Brain-Score's behavioural benchmarks of the ReAlnet comparison (Figure 1D).
 BEHAVIOUR = ['Rajalingham2018public-i2n'] + [f'Geirhos2021{condition}-error_consistency' for condition in (
@@ -16,16 +19,10 @@ def suite_benchmarks(behaviour: bool = True) -> list[str]:
 def run_suite(model, identifiers=None, things_eeg2=None, shen2019=None, on_result=None) -> list[dict]:
     """One entry per benchmark: ``{'benchmark', 'record'}`` or ``{'benchmark', 'unavailable': why}``."""
     from brainscore_core.benchmarks import score_benchmark
-
-    from .cli import score_record  # one JSON form for single scores and the suite
     results = []
     for identifier in identifiers or suite_benchmarks():
         try:
-            if identifier in plugin.list_benchmarks():
-                benchmark = plugin.load_benchmark(identifier, strict=False, things_eeg2=things_eeg2, shen2019=shen2019)
-            else:
-                import brainscore_vision
-                benchmark = brainscore_vision.load_benchmark(identifier)
+            benchmark = load_benchmark(identifier, strict=False, things_eeg2=things_eeg2, shen2019=shen2019)
             result = {'benchmark': identifier,
                       'record': score_record(score_benchmark(benchmark, model), model.identifier, identifier)}
         except RealnetError as error:
@@ -47,8 +44,50 @@ def format_result(result: dict) -> str:
     return f"{result['benchmark']:42} unavailable: {result['unavailable']}"
 
 
+def load_benchmark(identifier: str, strict: bool = True, **data):
+    """Ours (with ``data`` options, see plugin.load_benchmark) or any of Brain-Score's; one-line errors."""
+    if identifier in plugin.list_benchmarks():
+        return plugin.load_benchmark(identifier, strict=strict, **data)
+    import brainscore_vision
+    try:
+        return brainscore_vision.load_benchmark(identifier)
+    except AssertionError as error:
+        if 'No registrations found' in str(error):
+            raise RealnetError(f"unknown benchmark '{identifier}': no Brain-Score plugin registers it") from None
+        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {first_line(error)}") from None
+    except Exception as error:  # e.g. its data cannot be fetched offline
+        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {_reason(error)}") from None
+
+
+def score_record(score, model_identifier: str, benchmark_identifier: str) -> dict:
+    """A Brain-Score ``Score`` as plain JSON: the value and its numeric attributes."""
+    record = {'model': model_identifier, 'benchmark': benchmark_identifier, 'score': _plain(score)}
+    for key, value in score.attrs.items():
+        plain = _plain(value)
+        if plain is not None and key not in record:
+            record[key] = plain
+    return record
+
+
+def _plain(value):
+    """Numbers and arrays as JSON values, labelled arrays with their dims and coords; strings as
+    they are; anything else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, xr.DataArray) and value.ndim > 0 and all(d in value.coords for d in value.dims):
+        return {'dims': list(value.dims), 'coords': {d: _plain(value[d].values) for d in value.dims},
+                'values': _plain(value.values)}
+    if isinstance(value, np.ndarray) and value.dtype.kind in 'OUS':
+        return [str(v) for v in value.tolist()]
+    try:
+        array = np.asarray(getattr(value, 'values', value), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return array.item() if array.ndim == 0 else array.tolist()
+
+
 def _reason(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = first_line(error)
     if 'Could not connect to the endpoint' in text or 'Unable to locate credentials' in text:
         url = text.split('URL: "')[-1].split('"')[0] if 'URL: "' in text else 'Brain-Score storage'
         return f'its data is not local and cannot be downloaded here ({url})'

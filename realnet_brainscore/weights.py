@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import torch
 from tqdm.auto import tqdm
 
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 from .files import atomic_path, file_digest
 
 
@@ -88,10 +88,13 @@ def cached_path(identifier: str) -> Path:
 
 def status(identifier: str) -> str:
     """'verified', 'missing' or 'hash mismatch' for the cached file of ``identifier``."""
-    path = cached_path(identifier)
+    return _state(source(identifier), cached_path(identifier))
+
+
+def _state(spec: WeightSource, path: Path) -> str:
     if not path.is_file():
         return 'missing'
-    return 'verified' if source(identifier).matches(path) else 'hash mismatch'
+    return 'verified' if spec.matches(path) else 'hash mismatch'
 
 
 def resolve(identifier: str, progress: bool = True) -> Path:
@@ -106,7 +109,7 @@ def fetch(spec: WeightSource, path: Path | None = None, progress: bool = True) -
     the expected hash and the exact path to put the file.
     """
     path = path or weights_dir() / f'{spec.algorithm}-{spec.digest}-{spec.filename}'
-    state = 'missing' if not path.is_file() else 'verified' if spec.matches(path) else 'hash mismatch'
+    state = _state(spec, path)
     if state == 'verified':
         return path
     try:
@@ -188,8 +191,7 @@ def read_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
         raise RealnetError(f'{path}: refused: it holds Python objects other than tensors and plain '
                            f'containers, which weights-only loading does not run') from None
     except Exception as error:  # damaged archive members, unsupported storage, ...
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RealnetError(f'{path}: not a readable PyTorch checkpoint: {reason}') from None
+        raise RealnetError(f'{path}: not a readable PyTorch checkpoint: {first_line(error)}') from None
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else checkpoint
     if not isinstance(state, dict) or not state or not all(
             isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):

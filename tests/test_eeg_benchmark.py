@@ -9,6 +9,7 @@ import pytest
 from factories import SIZE
 from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
 from realnet_brainscore.rsa import cluster_test
+from realnet_brainscore.suite import score_record
 
 REGIONS = ('V1', 'V2', 'V4', 'IT')
 
@@ -97,7 +98,7 @@ def test_bad_eeg_data_is_one_line(insilico, aligned, tmp_path, capsys):
 
 
 def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores, tmp_path, capsys):
-    records = [cli.score_record(score, name, 'Gifford2022.IT-temporal_rsa') for name, score in scores.items()]
+    records = [score_record(score, name, 'Gifford2022.IT-temporal_rsa') for name, score in scores.items()]
     records = [json.loads(json.dumps(r)) for r in records]  # as read back from --json files
     files = []
     for record in records:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RealnetError
+from ..errors import RealnetError, first_line
 
 CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
             'PO8', 'P6', 'P2')
@@ -128,8 +128,7 @@ def load_hosted(subject: int, split: str, average_repetitions: bool = False):
     try:
         assembly = brainscore_vision.load_dataset(identifier)
     except Exception as error:  # offline, no credentials, ...
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({reason}); point '
+        raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({first_line(error)}); point '
                            f'--things-eeg2 at a local copy of the OSF release instead') from None
     return from_gifford2022(assembly, subject, average_repetitions)
 
