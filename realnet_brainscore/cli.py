@@ -1,5 +1,6 @@
 """The ``brainscore`` command: models, weights and scores of ReAlnet in Brain-Score."""
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -94,6 +95,26 @@ def cmd_submission(args):
         problems = submission.check(out)
         if problems:
             raise RealnetError(f'the export breaks a website rule: {problems[0]}')
+
+
+def cmd_compare(args):
+    from . import compare
+    from .suite import suite_benchmarks
+    candidates = [compare.candidate(text) for text in args.models]
+    names = [c.name for c in candidates]
+    if len(set(names)) < len(names):
+        raise RealnetError(f'each model once, please: {" ".join(args.models)}')
+    baseline = args.baseline or ('cornet-s' if 'cornet-s' in names else names[0])
+    if baseline not in names:
+        raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')
+    benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
+    results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
+                                   shen2019=args.shen2019, batch_size=args.batch_size)
+    records = compare.records_by_model(results)
+    if not any(records.values()):
+        raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
+    print(compare.comparison_table(records))
+    print(f'the report is {compare.write_report(args.out, results, baseline)}')
 
 
 def cmd_demo(args):
@@ -332,6 +353,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
     sub.set_defaults(run=cmd_score)
 
+    sub = commands.add_parser('compare', parents=[common], help='several models on the suite, with statistics and '
+                                                                'a report',
+                              description='Score each model on the suite (scores kept in OUT/scores/ and reused while '
+                                          'weights and data folders stay the same; delete them to rescore), test the '
+                                          'other models against the baseline (EEG: cluster-based permutation test '
+                                          'across subjects; fMRI and behaviour: t-tests per benchmark) and write '
+                                          'OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
+                                          'behaviour.png (1D) and matched_subjects.png (ReAlnet k on subject k '
+                                          'against the other subjects), as far as the data present allow.')
+    sub.add_argument('--models', nargs='+', required=True, metavar='MODEL[=FILE]',
+                     help='e.g. cornet-s realnet-s01 … realnet-s10; MODEL=FILE scores your own checkpoint')
+    sub.add_argument('--baseline', metavar='MODEL', help='what the others are tested against (default: cornet-s '
+                                                         'when compared, else the first model)')
+    sub.add_argument('--out', required=True, metavar='DIR', help='report, figures and kept scores')
+    sub.add_argument('--benchmarks', nargs='+', metavar='BENCH', help='only these (default: the whole suite)')
+    sub.add_argument('--no-behaviour', action='store_true', help="leave out Brain-Score's behavioural benchmarks")
+    sub.add_argument('--things-eeg2', metavar='DIR', help='as for `score`')
+    sub.add_argument('--shen2019', metavar='DIR', help='as for `score`')
+    sub.add_argument('--batch-size', type=_positive, default=64, metavar='N', help='images per forward pass (64)')
+    sub.set_defaults(run=cmd_compare)
+
     sub = commands.add_parser('plugins', parents=[common], help="place or remove our plugins in brainscore_vision",
                               description="install: place this package's model plugin (realnet_s01 … realnet_s10) "
                                           "and benchmark plugins into the brainscore_vision package, where "
@@ -368,6 +410,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _progress_bars(shown: bool):
+    """With ``shown`` False, every tqdm bar (Brain-Score's per-call ones included) is disabled
+    for the duration, as TQDM_DISABLE=1 would do had it been set before tqdm was imported."""
+    if shown:
+        yield
+        return
+    import functools
+    from tqdm import std
+    original = std.tqdm.__init__
+    std.tqdm.__init__ = functools.partialmethod(original, disable=True)
+    try:
+        yield
+    finally:
+        std.tqdm.__init__ = original
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # Brain-Score otherwise pip-installs each plugin's requirements on every load.
@@ -376,7 +435,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings('ignore', message='xarray subclass .* __slots__', category=FutureWarning)
     warnings.filterwarnings('ignore', message="Pandas doesn't allow columns to be created", category=UserWarning)
     try:
-        return args.run(args) or 0
+        # -q silences Brain-Score's progress bars too; the demo prints its own steps instead.
+        with _progress_bars(shown=not (args.quiet or args.run is cmd_demo)):
+            return args.run(args) or 0
     except KeyboardInterrupt:
         print('brainscore: interrupted', file=sys.stderr)
         return 130

@@ -1,5 +1,5 @@
-"""Figures from score records: EEG temporal RSA time courses (ReAlnet's Figure 1B) and fMRI ROI
-similarities (its Figure 1C).
+"""Figures from score records: EEG temporal RSA time courses (ReAlnet's Figure 1B), fMRI ROI
+similarities (its Figure 1C), behavioural scores (1D) and the matched-subject view.
 
 A score record is what ``brainscore score --json`` writes: model, benchmark, score, raw, ceiling,
 and for the temporal RSA benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course``.
@@ -17,8 +17,8 @@ from .errors import RealnetError  # noqa: E402
 from .files import atomic_path  # noqa: E402
 from .rsa import cluster_test  # noqa: E402
 
-_REGION = re.compile(r'\.(\w+)-temporal_rsa$')
-_ROI = re.compile(r'^Shen2019\.(\w+)-rsa$')
+EEG_REGION = re.compile(r'\.(\w+)-temporal_rsa$')
+SHEN_ROI = re.compile(r'^Shen2019\.(\w+)-rsa$')
 
 
 def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = None, seed: int = 0) -> dict:
@@ -27,19 +27,19 @@ def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = N
     Returns {region: significant time points (s)} for the pair."""
     by_region = defaultdict(dict)
     for record in records:
-        match = _REGION.search(record.get('benchmark', ''))
+        match = EEG_REGION.search(record.get('benchmark', ''))
         if not match or 'time_course' not in record:
             raise RealnetError(f"{record.get('benchmark')!r} is not a temporal RSA score with a time course")
         by_region[match.group(1)][record['model']] = record
     regions = [r for r in ('V1', 'V2', 'V4', 'IT') if r in by_region] + sorted(set(by_region) - {'V1', 'V2', 'V4', 'IT'})
-    figure, axes = plt.subplots(1, len(regions), figsize=(4.2 * len(regions), 3.6), sharey=True, squeeze=False)
+    figure, axes = plt.subplots(1, len(regions), figsize=(4.6 * len(regions), 3.6), sharey=True, squeeze=False)
     significant = {}
     for axis, region in zip(axes[0], regions):
         significant[region] = _panel(axis, region, by_region[region], pair, seed)
     axes[0][0].set_ylabel("Spearman ρ (model RDM, EEG RDM)")
     figure.tight_layout()
     with atomic_path(out) as partial:
-        figure.savefig(partial, dpi=130, format='png')
+        figure.savefig(partial, dpi=130, format='png', bbox_inches='tight')
     plt.close(figure)
     return significant
 
@@ -56,7 +56,8 @@ def _panel(axis, region, models: dict, pair, seed):
         courses[model] = values
         mean, sem = values.mean(0), values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0 * values[0]
         colour = colours[index % len(colours)]
-        axis.plot(times, mean, color=colour, lw=1.6, label=f'{model} ({record["score"]:.2f})')
+        label = f'{model} ({record["score"]:.2f})' if 'score' in record else model
+        axis.plot(times, mean, color=colour, lw=1.6, label=label)
         axis.fill_between(times, mean - sem, mean + sem, color=colour, alpha=0.25, lw=0)
     found = np.array([])
     names = list(pair) if pair else list(courses)[:2]
@@ -69,53 +70,98 @@ def _panel(axis, region, models: dict, pair, seed):
     axis.axvline(0, color='0.5', lw=0.8, ls=':')
     axis.set_title(f'{region}: model–EEG similarity')
     axis.set_xlabel('time from image onset (ms)')
-    axis.legend(fontsize=7, loc='center right', frameon=False)
+    axis.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.2), frameon=False)  # below: no data hidden
     return found
 
 
 def plot_roi_rsa(records: list[dict], out, baseline: str | None = None) -> dict:
-    """Per ROI: a bar for the baseline model, a dot for each other model (ceiling-normalised
-    scores), and a star where the others differ from the baseline (paired t-test across the other
-    models when there are several, across subjects when there is one; p < .05).
-    Returns {roi: p value}."""
-    from scipy.stats import ttest_1samp, ttest_rel
-    by_roi = defaultdict(dict)
+    """Shen 2019 ROI scores (ReAlnet's Figure 1C): see ``plot_benchmark_scores``. Returns {roi: p}."""
     for record in records:
-        match = _ROI.match(record.get('benchmark', ''))
-        if not match:
+        if not SHEN_ROI.match(record.get('benchmark', '')):
             raise RealnetError(f"{record.get('benchmark')!r} is not a Shen 2019 ROI score")
-        by_roi[match.group(1)][record['model']] = record
-    rois = [r for r in ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC') if r in by_roi]
-    models = list(dict.fromkeys(m for roi in rois for m in by_roi[roi]))
+    order = ['V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC']
+    records = sorted(records, key=lambda r: order.index(SHEN_ROI.match(r['benchmark']).group(1)))
+    p_values = plot_benchmark_scores(records, out, baseline, label=lambda b: SHEN_ROI.match(b).group(1),
+                                     ylabel='similarity to fMRI (ceiling-normalised)', title='model–fMRI RSA per ROI')
+    return {SHEN_ROI.match(b).group(1): p for b, p in p_values.items()}
+
+
+def plot_benchmark_scores(records: list[dict], out, baseline: str | None = None, label=str,
+                          ylabel: str = 'score', title: str = 'scores') -> dict:
+    """Per benchmark: a bar for the baseline model, a dot for each other model, and a star where the
+    others differ from the baseline (p < .05; see ``paired_p``). Returns {benchmark: p}."""
+    by_benchmark = defaultdict(dict)
+    for record in records:
+        by_benchmark[record['benchmark']][record['model']] = record
+    benchmarks = list(by_benchmark)
+    models = list(dict.fromkeys(m for b in benchmarks for m in by_benchmark[b]))
     baseline = baseline or models[0]
     others = [m for m in models if m != baseline]
-    figure, axis = plt.subplots(figsize=(1.1 * len(rois) + 2, 3.6))
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(benchmarks) + 2), 3.8))
     p_values = {}
-    for x, roi in enumerate(rois):
-        scores = by_roi[roi]
+    for x, benchmark in enumerate(benchmarks):
+        scores = by_benchmark[benchmark]
         if baseline in scores:
             axis.bar(x, scores[baseline]['score'], width=0.6, color='0.75', label=baseline if x == 0 else None)
         values = [scores[m]['score'] for m in others if m in scores]
         axis.plot(np.full(len(values), x) + np.linspace(-0.15, 0.15, len(values)), values, 'o', ms=4,
-                  color='tab:orange', label=f'{len(others)} other models' if x == 0 and values else None)
-        if baseline in scores and len(values) > 1:
-            p_values[roi] = ttest_1samp(np.array(values) - scores[baseline]['score'], 0).pvalue
-        elif baseline in scores and len(values) == 1:
-            other = next(m for m in others if m in scores)
-            a, b = (np.asarray(scores[m]['raw']['values']) for m in (other, baseline))
-            p_values[roi] = ttest_rel(a, b).pvalue if len(a) > 1 else np.nan
-        if p_values.get(roi, 1) < 0.05:
-            axis.text(x, max([scores[baseline]['score']] + values) * 1.04, '*', ha='center', fontsize=14)
+                  color='tab:orange', label=', '.join(others) if len(others) < 3 else f'{len(others)} other models')
+        if baseline in scores and values:
+            p_values[benchmark] = paired_p(scores, baseline, [m for m in others if m in scores])
+            if p_values[benchmark] < 0.05:
+                axis.text(x, max([scores[baseline]['score']] + values) * 1.04, '*', ha='center', fontsize=14)
+    handles, labels = axis.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    axis.legend(unique.values(), unique.keys(), fontsize=7, frameon=False)
     axis.set_ylim(top=axis.get_ylim()[1] * 1.1)
-    axis.set_xticks(range(len(rois)), rois)
-    axis.set_ylabel('similarity to fMRI (ceiling-normalised)')
-    axis.set_title(f'model–fMRI RSA per ROI (* p < .05 vs {baseline})', fontsize=9)
-    axis.legend(fontsize=7, frameon=False)
+    axis.set_xticks(range(len(benchmarks)), [label(b) for b in benchmarks], rotation=30 if len(benchmarks) > 8 else 0,
+                    ha='right' if len(benchmarks) > 8 else 'center', fontsize=8)
+    axis.set_ylabel(ylabel)
+    axis.set_title(f'{title} (* p < .05 vs {baseline})', fontsize=9)
     figure.tight_layout()
     with atomic_path(out) as partial:
-        figure.savefig(partial, dpi=130, format='png')
+        figure.savefig(partial, dpi=130, format='png', bbox_inches='tight')
     plt.close(figure)
     return p_values
+
+
+def paired_p(scores: dict, baseline: str, others: list[str]) -> float:
+    """p of the others against the baseline on one benchmark: a one-sample t-test of their score
+    differences when there are several models; with one, a paired t-test across the subjects the
+    score's ``raw`` attribute holds; nan when neither is possible."""
+    from scipy.stats import ttest_1samp, ttest_rel
+    if len(others) > 1:
+        return float(ttest_1samp([scores[m]['score'] - scores[baseline]['score'] for m in others], 0).pvalue)
+    raws = [scores[m].get('raw') for m in (others[0], baseline)]
+    if not all(isinstance(r, dict) and 'subject' in r.get('dims', []) for r in raws):
+        return float('nan')
+    a, b = (np.asarray(r['values'], dtype=float) for r in raws)
+    return float(ttest_rel(a, b).pvalue) if len(a) > 1 and a.shape == b.shape else float('nan')
+
+
+def plot_matched_subjects(rows: list[dict], out) -> None:
+    """One panel per region: for each personal model, its window-mean similarity to its own
+    subject minus that to the other subjects, beside the same difference for the baseline (which
+    shows how much of it is that subject's data rather than the alignment)."""
+    regions = list(dict.fromkeys(row['region'] for row in rows))
+    figure, axes = plt.subplots(1, len(regions), figsize=(max(3.2, 0.5 * len(rows) / len(regions) + 2) * len(regions),
+                                                            3.4), sharey=True, squeeze=False)
+    for axis, region in zip(axes[0], regions):
+        chosen = [row for row in rows if row['region'] == region]
+        x = np.arange(len(chosen))
+        axis.bar(x - 0.18, [r['own'] - r['others'] for r in chosen], width=0.36, color='tab:orange',
+                 label='model: own subject − others')
+        axis.bar(x + 0.18, [r['baseline_own'] - r['baseline_others'] for r in chosen], width=0.36, color='0.7',
+                 label='baseline: same subject − others')
+        axis.axhline(0, color='k', lw=0.6)
+        axis.set_xticks(x, [r['model'] for r in chosen], rotation=45, ha='right', fontsize=7)
+        axis.set_title(f'{region}: matched subject', fontsize=9)
+    axes[0][0].set_ylabel('Δ Spearman ρ (window mean)')
+    axes[0][0].legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    with atomic_path(out) as partial:
+        figure.savefig(partial, dpi=130, format='png', bbox_inches='tight')
+    plt.close(figure)
 
 
 def plot_figures(records: list[dict], folder) -> list:
@@ -124,8 +170,8 @@ def plot_figures(records: list[dict], folder) -> list:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    eeg = [r for r in records if _REGION.search(r.get('benchmark', '')) and 'time_course' in r]
-    fmri = [r for r in records if _ROI.match(r.get('benchmark', ''))]
+    eeg = [r for r in records if EEG_REGION.search(r.get('benchmark', '')) and 'time_course' in r]
+    fmri = [r for r in records if SHEN_ROI.match(r.get('benchmark', ''))]
     if eeg:
         plot_temporal_rsa(eeg, folder / 'eeg_time_courses.png')
         written.append(folder / 'eeg_time_courses.png')

@@ -16,15 +16,27 @@ def suite_benchmarks(behaviour: bool = True) -> list[str]:
     return plugin.list_benchmarks() + (BEHAVIOUR if behaviour else [])
 
 
-def run_suite(model, identifiers=None, things_eeg2=None, shen2019=None, on_result=None) -> list[dict]:
-    """One entry per benchmark: ``{'benchmark', 'record'}`` or ``{'benchmark', 'unavailable': why}``."""
+def run_suite(model, identifiers=None, things_eeg2=None, shen2019=None, on_result=None, loaded=None) -> list[dict]:
+    """One entry per benchmark: ``{'benchmark', 'record'}`` or ``{'benchmark', 'unavailable': why}``.
+
+    ``loaded``: a dict that keeps the benchmarks (or why they cannot load) for the next model, so
+    that several models do not each wait for the same unreachable data.
+    """
     from brainscore_core.benchmarks import score_benchmark
+    loaded = {} if loaded is None else loaded
     results = []
     for identifier in identifiers or suite_benchmarks():
         try:
-            benchmark = load_benchmark(identifier, strict=False, things_eeg2=things_eeg2, shen2019=shen2019)
+            if identifier not in loaded:
+                try:
+                    loaded[identifier] = load_benchmark(identifier, strict=False, things_eeg2=things_eeg2,
+                                                        shen2019=shen2019)
+                except RealnetError as error:
+                    loaded[identifier] = error
+            if isinstance(loaded[identifier], RealnetError):
+                raise loaded[identifier]
             result = {'benchmark': identifier,
-                      'record': score_record(score_benchmark(benchmark, model), model.identifier, identifier)}
+                      'record': score_record(score_benchmark(loaded[identifier], model), model.identifier, identifier)}
         except RealnetError as error:
             result = {'benchmark': identifier, 'unavailable': str(error)}
         except Exception as error:  # Brain-Score's data cannot be fetched offline, and the like

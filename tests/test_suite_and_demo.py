@@ -50,11 +50,12 @@ def test_demo_aligns_and_beats_its_baseline_on_eeg(tmp_path):
     report = run_demo(tmp_path / 'demo', subjects=(1,), epochs=3, say=said.append,
                       design=Design(subjects=4, concepts=20, images_per_concept=5, test_images=30,
                                     test_repetitions=20, image_size=SIZE))
-    scores = json.loads((report.parent / 'scores.json').read_text())
-    eeg = [b for b in scores['baseline'] if b.endswith('temporal_rsa')]
+    scores = json.loads((report.parent / 'comparison.json').read_text())['records']
+    eeg = [b for b in scores['cornet-s'] if b.endswith('temporal_rsa')]
     assert len(eeg) == 4 and len(scores['realnet-s01']) == 12
-    better = [b for b in eeg if scores['realnet-s01'][b]['score'] > scores['baseline'][b]['score']]
-    assert len(better) >= 3, {b: (scores['realnet-s01'][b]['score'], scores['baseline'][b]['score']) for b in eeg}
+    better = [b for b in eeg if scores['realnet-s01'][b]['score'] > scores['cornet-s'][b]['score']]
+    assert len(better) >= 3, {b: (scores['realnet-s01'][b]['score'], scores['cornet-s'][b]['score']) for b in eeg}
     assert said[-1].endswith(f'the report is {report}')
-    assert (report.parent / 'eeg_time_courses.png').is_file() and (report.parent / 'fmri_rois.png').is_file()
-    assert 'Gifford2022.IT-temporal_rsa' in report.read_text()
+    assert {p.name for p in report.parent.glob('*.png')} == {'eeg_time_courses.png', 'fmri_rois.png',
+                                                             'matched_subjects.png'}
+    assert 'Gifford2022.IT-temporal_rsa' in report.read_text() and 'in-silico' in report.read_text()

@@ -1,0 +1,158 @@
+"""`brainscore compare`: kept scores, paired statistics and the report, on planted records and
+end to end on the in-silico subjects."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from factories import SIZE
+from realnet_brainscore import cli, compare
+
+TIMES = np.round(np.arange(-0.1, 0.5, 0.01), 2)
+WINDOW = (0.05, 0.35)
+SUBJECTS = [f'sub-{s:02d}' for s in range(1, 11)]
+
+
+def eeg_record(model, region, rho):
+    """A temporal RSA score record as `brainscore score --json` writes it (subjects × times ρ)."""
+    return {'model': model, 'benchmark': f'Gifford2022.{region}-temporal_rsa', 'score': float(rho.mean()),
+            'window': list(WINDOW),
+            'time_course': {'dims': ['subject', 'time_bin'], 'values': rho.tolist(),
+                            'coords': {'subject': SUBJECTS, 'time_bin': TIMES.tolist()}},
+            'ceiling_time_course': {'dims': ['bound', 'time_bin'], 'values': np.full((2, len(TIMES)), 0.5).tolist(),
+                                    'coords': {'bound': ['lower', 'upper'], 'time_bin': TIMES.tolist()}}}
+
+
+def planted_results(personal_boost=0.1, subject_offset=0.02):
+    """cornet-s and realnet-s01 … s06 on the IT benchmark: subject k's EEG is a little more
+    similar to every model (subject_offset × k), and ReAlnet k gains ``personal_boost`` on its own
+    subject only, inside 100-200 ms."""
+    rng = np.random.default_rng(0)
+    base = 0.2 + subject_offset * np.arange(10)[:, None] + 0.005 * rng.standard_normal((10, len(TIMES)))
+    inside = (TIMES >= 0.1) & (TIMES <= 0.2)
+    results = {'cornet-s': [{'benchmark': 'Gifford2022.IT-temporal_rsa', 'record': eeg_record('cornet-s', 'IT', base)}]}
+    for k in range(1, 7):
+        rho = base + 0.005 * rng.standard_normal(base.shape)
+        rho[k - 1, inside] += personal_boost
+        name = f'realnet-s{k:02d}'
+        results[name] = [{'benchmark': 'Gifford2022.IT-temporal_rsa', 'record': eeg_record(name, 'IT', rho)}]
+    return results, base
+
+
+def test_matched_subjects_recover_the_planted_personal_advantage():
+    results, base = planted_results()
+    rows = compare.matched_subject_rows(compare.records_by_model(results), 'cornet-s')
+    assert [r['model'] for r in rows] == [f'realnet-s{k:02d}' for k in range(1, 7)]
+    in_window = (TIMES >= WINDOW[0]) & (TIMES < WINDOW[1])
+    boost = 0.1 * ((TIMES >= 0.1) & (TIMES <= 0.2))[in_window].mean()  # the boost's share of the window
+    for k, row in enumerate(rows):
+        assert row['baseline_own'] == pytest.approx(base[k, in_window].mean())
+        assert row['own'] - row['baseline_own'] == pytest.approx(boost, abs=0.005)
+    summary = compare.matched_subject_statistics(rows)['IT']
+    assert summary['models'] == 6 and summary['advantage'] == pytest.approx(boost, abs=0.005) and summary['p'] < 0.01
+    # no boost: no advantage, though subject 10's EEG is more similar to every model than subject 1's
+    null = compare.matched_subject_statistics(compare.matched_subject_rows(
+        compare.records_by_model(planted_results(personal_boost=0)[0]), 'cornet-s'))['IT']
+    assert abs(null['advantage']) < 0.005 and null['p'] > 0.05
+
+
+def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
+    results, base = planted_results()
+    drawn, pair = compare.eeg_view(compare.records_by_model(results), 'cornet-s')
+    group, same = drawn
+    assert pair == (group['model'], same['model']) == ('ReAlnets on own subject (n=6)', 'cornet-s on the same subjects')
+    assert group['time_course']['coords']['subject'] == SUBJECTS[:6]
+    np.testing.assert_allclose(same['time_course']['values'], base[:6])
+    for k in range(6):
+        np.testing.assert_allclose(group['time_course']['values'][k],
+                                   results[f'realnet-s{k + 1:02d}'][0]['record']['time_course']['values'][k])
+
+    report = compare.write_report(tmp_path, results, 'cornet-s')
+    clusters = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['eeg']['clusters']['IT']
+    # one cluster: the planted window (a cluster's edges may take in a noisy neighbour sample)
+    assert len(clusters) == 1 and 0.09 <= clusters[0]['start_s'] <= 0.1 and 0.2 <= clusters[0]['stop_s'] <= 0.21
+    in_cluster = (TIMES >= clusters[0]['start_s'] - 1e-9) & (TIMES <= clusters[0]['stop_s'] + 1e-9)
+    planted = 0.1 * ((TIMES >= 0.1) & (TIMES <= 0.2))[in_cluster].mean()
+    assert clusters[0]['difference'] == pytest.approx(planted, abs=0.003)
+    assert f"ms (ReAlnets on own subject (n=6) above, mean Δρ {clusters[0]['difference']:+.3f})" in report.read_text()
+    assert {p.name for p in tmp_path.glob('*.png')} == {'eeg_time_courses.png', 'matched_subjects.png'}
+
+
+def test_behaviour_and_fmri_are_tested_against_the_baseline(tmp_path):
+    """Four ReAlnets above cornet-s on two behavioural benchmarks (planted) and equal on a third."""
+    rng = np.random.default_rng(1)
+    results = {}
+    for index, name in enumerate(['cornet-s', 'realnet-s01', 'realnet-s02', 'realnet-s03', 'realnet-s04']):
+        gain = 0 if name == 'cornet-s' else 0.05
+        scores = {'Rajalingham2018public-i2n': 0.5 + gain, 'Geirhos2021colour-error_consistency': 0.3 + gain,
+                  'Geirhos2021edge-error_consistency': 0.2 + (0.01 * (-1) ** index if index else 0)}
+        results[name] = [{'benchmark': b, 'record': {'model': name, 'benchmark': b,
+                                                     'score': s + 0.002 * rng.standard_normal()}}
+                         for b, s in scores.items()]
+        results[name].append({'benchmark': 'Shen2019.V1-rsa', 'unavailable': 'no Shen 2019 data'})
+    report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
+    p = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['behaviour_p']
+    assert p['Rajalingham2018public-i2n'] < 0.001 and p['Geirhos2021colour-error_consistency'] < 0.001
+    assert p['Geirhos2021edge-error_consistency'] > 0.05
+    assert (tmp_path / 'behaviour.png').stat().st_size > 10_000 and not (tmp_path / 'fmri_rois.png').exists()
+    assert '- Shen2019.V1-rsa (every model): no Shen 2019 data' in report
+
+
+@pytest.fixture
+def baseline_file(insilico, tmp_path):
+    """The in-silico CORnet-S with the image size it goes with, as `brainscore demo` writes it."""
+    _, base, _ = insilico
+    path = tmp_path / 'cornet-s-insilico.pth'
+    torch.save({'state_dict': torch.load(base, weights_only=True)['state_dict'],
+                'meta': {'config': {'image_size': SIZE}}}, path)
+    return path
+
+
+def test_compare_scores_keeps_and_reports(insilico, aligned, baseline_file, tmp_path, monkeypatch, capsys):
+    release, _, _ = insilico
+    out = tmp_path / 'compare'
+    argv = ['compare', '--models', f'cornet-s={baseline_file}', f'realnet-s01={aligned[1]["best_checkpoint"]}',
+            '--things-eeg2', str(release), '--benchmarks', 'Gifford2022.V4-temporal_rsa',
+            'Gifford2022.IT-temporal_rsa', 'Shen2019.V1-rsa', '--out', str(out), '--batch-size', '30', '-q']
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count('unavailable: no Shen 2019 data') == 2
+    assert printed.strip().endswith(f'the report is {out / "report.md"}')
+    report = (out / 'report.md').read_text()
+    assert 'Where realnet-s01 and cornet-s differ' in report and '| realnet-s01 | IT |' in report
+    assert {p.name for p in out.glob('*.png')} == {'eeg_time_courses.png', 'matched_subjects.png'}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (out / 'report.md').stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
+    first = json.loads((out / 'comparison.json').read_text())['records']
+
+    # a second run reuses every score: no model is even loaded
+    def refuse(*args, **options):
+        raise RuntimeError('a kept score was rerun')
+
+    monkeypatch.setattr('realnet_brainscore.models.load_model', refuse)
+    argv_kept = [a for a in argv if a != 'Shen2019.V1-rsa']
+    assert cli.main(argv_kept) == 0
+    assert capsys.readouterr().out.count('2 scores kept') == 2
+    assert json.loads((out / 'comparison.json').read_text())['records'] == first
+
+    # other weights under the same name: scored afresh
+    other = tmp_path / 'other.pth'
+    torch.save({**torch.load(baseline_file, weights_only=True), 'epoch': 1}, other)
+    assert cli.main([a.replace(str(baseline_file), str(other)) for a in argv_kept]) == 1  # load_model refuses
+    assert 'a kept score was rerun' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('models, message', [
+    (['cornet-s', 'alexnet'], "unknown model 'alexnet'"),
+    (['cornet-s', 'realnet-s01=/nonexistent.pth'], '/nonexistent.pth: no such weights file (given for realnet-s01)'),
+    (['realnet-s01', 'realnet-s01'], 'each model once'),
+    (['realnet-s01', 'realnet-s02', '--baseline', 'cornet-s'], '--baseline cornet-s is not among --models'),
+])
+def test_compare_refuses_bad_input_in_one_line(models, message, tmp_path, capsys):
+    assert cli.main(['compare', '--models', *models, '--out', str(tmp_path / 'out'), '-q']) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and message in error
+    assert not (tmp_path / 'out').exists()
