@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description='Generate in-silico THINGS-EEG2 and Shen 2019 data, align two subjects\' '
                                           'ReAlnets from a baseline CORnet-S on the CPU, score all three on the EEG '
                                           'and fMRI benchmarks, print the comparison and write a report with figures '
-                                          '(a few minutes on two cores).')
+                                          'and statistics (under two minutes on two cores).')
     sub.add_argument('--out', default='realnet-demo', metavar='DIR', help='where everything goes (realnet-demo)')
     sub.set_defaults(run=cmd_demo)
 

@@ -80,7 +80,8 @@ def plot_roi_rsa(records: list[dict], out, baseline: str | None = None) -> dict:
         if not SHEN_ROI.match(record.get('benchmark', '')):
             raise RealnetError(f"{record.get('benchmark')!r} is not a Shen 2019 ROI score")
     order = ['V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC']
-    records = sorted(records, key=lambda r: order.index(SHEN_ROI.match(r['benchmark']).group(1)))
+    rank = {roi: index for index, roi in enumerate(order)}
+    records = sorted(records, key=lambda r: rank.get(SHEN_ROI.match(r['benchmark']).group(1), len(order)))
     p_values = plot_benchmark_scores(records, out, baseline, label=lambda b: SHEN_ROI.match(b).group(1),
                                      ylabel='similarity to fMRI (ceiling-normalised)', title='model–fMRI RSA per ROI')
     return {SHEN_ROI.match(b).group(1): p for b, p in p_values.items()}
