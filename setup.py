@@ -35,10 +35,13 @@ setup(
         # fails at import. 0.2.0 is the newest release that works beside it.
         'rsatoolbox==0.2.0',
         'mne>=1.6,<1.13',       # cluster permutation tests; 1.13 needs numpy 2
+        'numba>=0.59',          # the decoding EEG RDMs' SVM solver, compiled
         'matplotlib',
         'tqdm',
         'pillow',
     ],
-    extras_require={'test': ['pytest>=7']},
+    # neurora: the authors' toolbox (1.1.6.12 has the `smooth` argument they used), to check the
+    # decoding RDMs against it
+    extras_require={'test': ['pytest>=7', 'neurora==1.1.6.12']},
     entry_points={'console_scripts': ['brainscore = realnet_brainscore.cli:main']},
 )

@@ -46,11 +46,12 @@ def cmd_benchmarks(args):
 
 
 def cmd_score(args):
+    options = _benchmark_options(args)  # first: a bad value fails before the model loads
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark is None:
-        return _score_suite(model, args)
+        return _score_suite(model, args, options)
     benchmark = load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                               drop_nan_voxels=args.drop_nan_voxels or None)
+                               drop_nan_voxels=args.drop_nan_voxels or None, **options)
     from brainscore_core.benchmarks import score_benchmark
     if args.layers:
         return _score_every_region(model, benchmark, args)
@@ -100,6 +101,7 @@ def cmd_submission(args):
 def cmd_compare(args):
     from . import compare
     from .suite import suite_benchmarks
+    options = _benchmark_options(args, paper=compare.PAPER_OPTIONS if args.paper else None)
     candidates = [compare.candidate(text) for text in args.models]
     names = [c.name for c in candidates]
     if len(set(names)) < len(names):
@@ -109,12 +111,27 @@ def cmd_compare(args):
         raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
-                                   shen2019=args.shen2019, batch_size=args.batch_size)
+                                   shen2019=args.shen2019, batch_size=args.batch_size, options=options)
     records = compare.records_by_model(results)
     if not any(records.values()):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
     print(compare.comparison_table(records))
-    print(f'the report is {compare.write_report(args.out, results, baseline)}')
+    time_range = compare.PAPER_TIME_RANGE if args.paper else None
+    print(f'the report is {compare.write_report(args.out, results, baseline, time_range=time_range)}')
+
+
+def _benchmark_options(args, paper: dict | None = None) -> dict:
+    """--screen and --rdm as benchmark options (None: each benchmark's default), checked before any
+    work; ``paper``: the options --paper implies, for those not given explicitly (an explicit flag
+    wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
+    from .recording import check_screen
+    from .rsa import EEG_RDM_METHODS
+    if args.screen is not None:
+        check_screen(args.screen)
+    if args.rdm is not None and args.rdm not in EEG_RDM_METHODS:
+        raise RealnetError(f"unknown --rdm {args.rdm!r}: choose {', '.join(EEG_RDM_METHODS)}")
+    given = {'screen': args.screen, 'method': args.rdm}
+    return {option: given[option] or (paper or {}).get(option) for option in given}
 
 
 def cmd_demo(args):
@@ -125,12 +142,12 @@ def cmd_demo(args):
     run_demo(out)
 
 
-def _score_suite(model, args):
+def _score_suite(model, args, options):
     """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
     from .suite import format_result, run_suite
     print(f'{model.identifier}: the ReAlnet suite')
     results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                        on_result=lambda result: print(format_result(result), flush=True))
+                        on_result=lambda result: print(format_result(result), flush=True), **options)
     records = [r['record'] for r in results if 'record' in r]
     _write_json(args.json, results)
     if args.plot and records:
@@ -202,13 +219,29 @@ def cmd_train(args):
             things_eeg2=Path(args.things_eeg2), subject=subject, out=Path(args.out),
             cornet_weights=Path(args.cornet_weights) if args.cornet_weights else None, epochs=args.epochs,
             batch_size=args.batch_size, lr=args.lr, beta=args.beta, seed=args.seed, window=tuple(args.window),
-            channels=tuple(args.channels) if args.channels else None, classification=args.classification,
-            validation_fraction=args.validation_fraction, image_size=args.image_size, device=args.device,
-            compile=args.compile, workers=args.workers, resume=args.resume, progress=not args.quiet)
+            channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
+            classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
+            select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
+            device=args.device, compile=args.compile, workers=args.workers, resume=args.resume, progress=not args.quiet)
         summary = train(config, on_epoch_end=None if args.quiet else _print_epoch)
         if summary:
-            print(f'sub-{subject:02d}: best epoch {summary["best_epoch"]} (validation loss '
+            print(f'sub-{subject:02d}: best epoch {summary["best_epoch"]} ({args.select_on} loss '
                   f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
+
+
+TRAIN_RECIPES = """\
+recipes (--recipe; a flag given explicitly overrides the recipe's value):
+  paper     (default) the authors' notebook: cross-entropy against the frozen teacher's argmax
+            (--classification hard); generation loss MSE + (1 - mean matched r + mean unmatched r)
+            with the correlation part logged but carrying no gradient (--no-correlation-gradient),
+            so the objective is CE + beta*MSE; EEG targets z-scored with one mean and one SD per
+            subject (--zscore subject)
+  improved  teacher probabilities (--classification soft), differentiable correlation part
+            (--correlation-gradient), per-feature z-score over the training part (--zscore feature)
+both: Adam lr 2e-5, batch 16, 30 epochs, beta 100, seed 2023, ImageNet CORnet-S start; the
+checkpoint records the resolved settings and the recipe, and --resume must match them.
+model selection: --select-on validation (default) keeps the epoch with the lowest loss on held-out
+training images; --select-on test selects on the test images as the authors did."""
 
 
 def _print_epoch(record):
@@ -276,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description='Generate in-silico THINGS-EEG2 and Shen 2019 data, align two subjects\' '
                                           'ReAlnets from a baseline CORnet-S on the CPU, score all three on the EEG '
                                           'and fMRI benchmarks, print the comparison and write a report with figures '
-                                          'and statistics (under two minutes on two cores).')
+                                          'and statistics (about two and a half minutes on two cores).')
     sub.add_argument('--out', default='realnet-demo', metavar='DIR', help='where everything goes (realnet-demo)')
     sub.set_defaults(run=cmd_demo)
 
@@ -294,9 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(run=cmd_synth)
 
     sub = commands.add_parser('train', parents=[common], help='align CORnet-S with a subject\'s EEG',
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
                               description='Fine-tune CORnet-S to generate a THINGS-EEG2 subject\'s EEG while '
-                                          'classifying like its frozen copy; writes RUNDIR/sub-XX/{last,best}.pt, '
-                                          'log.jsonl and summary.json.')
+                                          'classifying like its frozen copy;\nwrites RUNDIR/sub-XX/{last,best}.pt, '
+                                          'log.jsonl and summary.json.\n\n' + TRAIN_RECIPES)
     who = sub.add_mutually_exclusive_group(required=True)
     who.add_argument('--subject', type=int, choices=range(1, 11), metavar='N', help='one subject, 1-10')
     who.add_argument('--subjects', type=_subject_range, metavar='LIST', help='several, e.g. 1-10 or 1,3')
@@ -311,10 +345,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--window', type=float, nargs=2, default=(0.0, 0.2), metavar=('START', 'END'),
                      help='EEG window in seconds (default 0 0.2: 20 samples)')
     sub.add_argument('--channels', nargs='+', metavar='CH', help='EEG channels (default: all 17)')
-    sub.add_argument('--classification', choices=['soft', 'hard', 'mse'], default='soft',
-                     help="agreement with the frozen teacher: its probabilities (soft), argmax (hard) or logits (mse)")
+    sub.add_argument('--recipe', choices=['paper', 'improved'], default='paper',
+                     help="paper: the authors' notebook (default); improved: this package's variant (see above)")
+    sub.add_argument('--classification', choices=['soft', 'hard', 'mse'],
+                     help="agreement with the frozen teacher: its probabilities (soft), argmax (hard) or logits "
+                          "(mse); overrides the recipe (paper: hard, improved: soft)")
+    sub.add_argument('--correlation-gradient', action=argparse.BooleanOptionalAction,
+                     help='whether the correlation part of the generation loss trains the network (it is logged '
+                          'either way); overrides the recipe (paper: no, improved: yes)')
+    sub.add_argument('--zscore', choices=['subject', 'feature'],
+                     help='EEG targets z-scored with one mean and SD per subject (over all its training images) '
+                          'or per feature (over the training part); overrides the recipe (paper: subject, '
+                          'improved: feature)')
+    sub.add_argument('--select-on', choices=['validation', 'test'], default='validation',
+                     help='the epoch kept as best.pt has the lowest loss on: a held-out part of the training '
+                          'images (validation, default) or, as the authors did, the test images, the evaluation '
+                          'set (test: trains on every training image and warns)')
     sub.add_argument('--validation-fraction', type=float, default=0.1, metavar='F',
-                     help='training images held out for model selection (0.1); the test images are never used')
+                     help='training images held out for model selection (0.1; unused with --select-on test)')
     sub.add_argument('--image-size', type=_positive, default=224, metavar='PX')
     sub.add_argument('--device', help='cuda, cuda:1, cpu (default: cuda if available)')
     sub.add_argument('--compile', choices=['none', 'default', 'reduce-overhead'], default='none',
@@ -348,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help='score the benchmark with every model region (V1 V2 V4 IT) instead of its own')
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N',
                      help='images per forward pass (default 64; Brain-Score pads the last batch to N)')
+    _add_option_flags(sub)
     sub.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
     sub.add_argument('--plot', metavar='PNG|DIR',
                      help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
@@ -356,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser('compare', parents=[common], help='several models on the suite, with statistics and '
                                                                 'a report',
                               description='Score each model on the suite (scores kept in OUT/scores/ and reused while '
-                                          'weights and data folders stay the same; delete them to rescore), test the '
+                                          'weights, data folders and benchmark settings stay the same; delete them '
+                                          'to rescore), test the '
                                           'other models against the baseline (EEG: cluster-based permutation test '
                                           'across subjects; fMRI and behaviour: t-tests per benchmark) and write '
                                           'OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
@@ -371,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--no-behaviour', action='store_true', help="leave out Brain-Score's behavioural benchmarks")
     sub.add_argument('--things-eeg2', metavar='DIR', help='as for `score`')
     sub.add_argument('--shen2019', metavar='DIR', help='as for `score`')
+    _add_option_flags(sub)
+    sub.add_argument('--paper', action='store_true',
+                     help="Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG "
+                          "figure and its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, "
+                          "the authors' analysis range; the scores' window is unchanged). An explicit --screen or "
+                          "--rdm overrides its value (e.g. --rdm correlation, much faster); report.md and "
+                          "comparison.json state the settings used")
     sub.add_argument('--batch-size', type=_positive, default=64, metavar='N', help='images per forward pass (64)')
     sub.set_defaults(run=cmd_compare)
 
@@ -408,6 +465,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help='models to compare (default: the first two); for fMRI scores the second is the baseline')
     sub.set_defaults(run=cmd_report)
     return parser
+
+
+def _add_option_flags(sub):
+    """--screen and --rdm; values are checked by _benchmark_options (one line, exit 2), not argparse."""
+    sub.add_argument('--screen', metavar='{brainscore,whole}',
+                     help="how our EEG and fMRI benchmarks show the images: brainscore (default) places each at its "
+                          "visual angle on the model's 8° field of view as Brain-Score does (THINGS-EEG2, 7°: shrunk "
+                          "onto grey; Shen 2019, 12°: its central two thirds); whole feeds the whole image resized to "
+                          "the model's input, as the authors did. Brain-Score's own benchmarks keep their own "
+                          "screen (in the suite; named alone with --benchmark, they refuse the option)")
+    sub.add_argument('--rdm', metavar='{decoding,correlation,crossvalidated}',
+                     help="the EEG RDMs of the temporal RSA benchmarks: decoding (default) = pairwise linear-SVM "
+                          "decoding accuracy, as the authors (minutes per subject the first time, then kept in "
+                          "$REALNET_HOME/cache); correlation = 1 - Pearson r of repetition-averaged channel patterns "
+                          "(seconds); crossvalidated = cross-validated squared Euclidean distance. "
+                          "The other benchmarks go without it (in the suite; named alone with --benchmark, they "
+                          "refuse it)")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 the weights and data stay the same), the paired statistics of the ReAlnets against their baseline,
 and one report with the paper's Figure 1 B (EEG), C (fMRI) and D (behaviour) and the
 matched-subject view (ReAlnet k on subject k against the other subjects)."""
+import functools
 import json
 import os
 import re
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import plugin
 from . import weights as weight_table
 from .errors import RealnetError
 from .files import atomic_path
+from .recording import SCREENS
 from .report import (EEG_REGION, SHEN_ROI, plot_benchmark_scores, plot_matched_subjects, plot_roi_rsa,
                      plot_temporal_rsa)
 
@@ -20,6 +23,11 @@ PERSONAL = re.compile(r'^realnet-s(\d\d)$')
 # Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
 # paired sign-flip permutation test cannot reach p < .05 (2 / 2**5 > .05).
 MATCHED_GROUP = 6
+# `brainscore compare --paper`: Figure 1B/C as the authors computed them (PROTOCOL.md; their RSA.ipynb):
+# whole images, pairwise-decoding EEG RDMs, and the EEG time points they analysed (10-69 of the
+# -200 … 790 ms epoch), which restricts the EEG figure and its cluster test, not the scores.
+PAPER_OPTIONS = {'screen': 'whole', 'method': 'decoding'}
+PAPER_TIME_RANGE = (-0.1, 0.49)  # s, first and last time point
 
 
 @dataclass(frozen=True)
@@ -43,18 +51,22 @@ def candidate(text: str) -> Candidate:
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
-                 batch_size: int = 64, say=print) -> dict[str, list[dict]]:
-    """Each candidate's suite results, by name. Scores are kept in ``scores_dir/<name>.json`` and
-    reused for the same weights and data folders; what was unavailable is tried again."""
+                 batch_size: int = 64, say=print, options: dict | None = None) -> dict[str, list[dict]]:
+    """Each candidate's suite results, by name. ``options``: our benchmarks' further options
+    (``screen``, ``method``; None or absent: their defaults). Scores are kept in
+    ``scores_dir/<name>.json`` and reused for the same weights, data folders and benchmark settings;
+    what was unavailable is tried again."""
     from .models import load_model
     from .suite import format_result, run_suite
     scores_dir = Path(scores_dir)
     scores_dir.mkdir(parents=True, exist_ok=True)
+    options = {key: value for key, value in (options or {}).items() if value is not None}
     data = _data_sources(things_eeg2, shen2019)
+    settings = benchmark_settings(benchmarks, options)
     loaded, results = {}, {}
     for candidate in candidates:
         path = scores_dir / f'{candidate.name}.json'
-        kept = _kept_records(path, candidate.identifier, data)
+        kept = _kept_records(path, candidate.identifier, data, settings)
         todo = [b for b in benchmarks if b not in kept]
         say(f'{candidate.name}: {len(benchmarks) - len(todo)} scores kept in {path}, {len(todo)} to run')
         fresh = {}
@@ -66,11 +78,11 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
                 say(f'{candidate.name}: unavailable: {error}')
             else:
                 fresh = {r['benchmark']: r for r in run_suite(
-                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded,
+                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded, **options,
                     on_result=lambda result: say(f'{candidate.name}  {format_result(result)}'))}
         results[candidate.name] = [{'benchmark': b, 'record': kept[b]} if b in kept else fresh[b] for b in benchmarks]
         with atomic_path(path) as partial:
-            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data,
+            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
                                            'results': results[candidate.name]}, indent=1) + '\n')
     return results
 
@@ -82,14 +94,25 @@ def _data_sources(things_eeg2, shen2019) -> dict:
     return {key: str(Path(folder).resolve()) if folder else None for key, folder in folders.items()}
 
 
-def _kept_records(path: Path, identifier: str, data: dict) -> dict:
+def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
+    """{benchmark: what its score depends on besides the model and the data}, for ours loaded with
+    ``options`` (their own defaults filling the rest); {} for Brain-Score's, which take no options."""
+    ours = set(plugin.list_benchmarks())
+    return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
+
+
+def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict:
+    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings."""
     try:
         kept = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(kept, dict) or kept.get('model') != identifier or kept.get('data') != data:
         return {}
-    return {r['benchmark']: r['record'] for r in kept.get('results', []) if 'record' in r}
+    computed_with = kept.get('settings') if isinstance(kept.get('settings'), dict) else {}
+    return {r['benchmark']: r['record'] for r in kept.get('results', [])
+            if 'record' in r and r['benchmark'] in settings
+            and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
 
 
 def records_by_model(results: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
@@ -198,46 +221,74 @@ def _own_and_others(record: dict, subject: str) -> tuple[float, float]:
 
 
 def write_report(folder, results: dict[str, list[dict]], baseline: str, title: str = 'ReAlnet comparison',
-                 preface: str = '') -> Path:
-    """Figures, comparison.json and report.md into ``folder``; returns the report's path."""
+                 preface: str = '', time_range: tuple[float, float] | None = None) -> Path:
+    """Figures, comparison.json and report.md into ``folder``; returns the report's path.
+    ``time_range``: first and last EEG time point (s) that the EEG figure draws and its cluster test
+    examines (default: all)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     records = records_by_model(results)
+    settings = report_settings(records, time_range)
     statistics = {}
     sections = [section(folder, records, baseline, statistics) for section in (
-        _eeg_section, _fmri_section, _behaviour_section, _matched_section)]
+        functools.partial(_eeg_section, time_range=time_range), _fmri_section, _behaviour_section, _matched_section)]
     unavailable = _unavailable(results)
     if unavailable:
         sections.append('## Not scored here\n\n' + '\n'.join(
             f"- {u['benchmark']} ({'every model' if len(u['models']) == len(results) else ', '.join(u['models'])})"
             f": {u['why']}" for u in unavailable))
     with atomic_path(folder / 'comparison.json') as partial:
-        partial.write_text(json.dumps({'baseline': baseline, 'records': records, 'statistics': statistics,
-                                       'unavailable': unavailable}, indent=1) + '\n')
+        partial.write_text(json.dumps({'baseline': baseline, 'settings': settings, 'records': records,
+                                       'statistics': statistics, 'unavailable': unavailable}, indent=1) + '\n')
     report = folder / 'report.md'
     with atomic_path(report) as partial:
         partial.write_text(f'# {title}\n\n{preface}Baseline: {baseline}. Scores are ceiling-normalised.\n\n'
+                           f'{_settings_text(settings)}\n\n'
                            f'```\n{comparison_table(records)}\n```\n\n' + '\n\n'.join(filter(None, sections)) + '\n')
     return report
 
 
-def _eeg_section(folder, records, baseline, statistics) -> str | None:
+def report_settings(records: dict[str, dict[str, dict]], time_range) -> dict:
+    """How the reported scores were computed, as their records say: each setting's values (one,
+    unless kept scores of other settings were mixed in) and the EEG figure's time range."""
+    found = {'screen': [], 'rdm_method': []}
+    for scores in records.values():
+        for record in scores.values():
+            for key, values in found.items():
+                if key in record and record[key] not in values:
+                    values.append(record[key])
+    return {**found, 'eeg_time_range_s': list(time_range) if time_range else None}
+
+
+def _settings_text(settings: dict) -> str:
+    screen = '; '.join(f'{s} ({SCREENS.get(s, "?")})' for s in settings['screen']) or 'no benchmark of ours ran'
+    methods = ', '.join(settings['rdm_method']) or 'no EEG benchmark ran'
+    return (f'Settings: images (EEG and fMRI benchmarks): {screen}. EEG RDMs: {methods}. EEG figure and '
+            f'cluster test: {_span(settings["eeg_time_range_s"])}.')
+
+
+def _span(time_range) -> str:
+    return f'{time_range[0] * 1000:.0f} … {time_range[1] * 1000:.0f} ms' if time_range else 'the whole epoch'
+
+
+def _eeg_section(folder, records, baseline, statistics, time_range=None) -> str | None:
     drawn, pair = eeg_view(records, baseline)
     if not drawn:
         return None
-    significant = plot_temporal_rsa(drawn, folder / 'eeg_time_courses.png', pair=pair)
+    significant = plot_temporal_rsa(drawn, folder / 'eeg_time_courses.png', pair=pair, time_range=time_range)
     if not pair:
         return '## EEG: temporal RSA (Figure 1B, `eeg_time_courses.png`)\n\nOne model: nothing to test.'
     step = float(np.min(np.diff(drawn[0]['time_course']['coords']['time_bin']), initial=1.0))
     clusters = {region: [{'start_s': a, 'stop_s': b, 'difference': _pair_difference(drawn, pair, region, a, b)}
                          for a, b in _ranges(times, step)] for region, times in significant.items()}
-    statistics['eeg'] = {'pair': list(pair), 'clusters': clusters}
+    statistics['eeg'] = {'pair': list(pair), 'time_range_s': list(time_range) if time_range else None,
+                         'clusters': clusters}
     lines = '\n'.join(f'- {region}: ' + ('; '.join(
         f"{c['start_s'] * 1000:.0f}–{c['stop_s'] * 1000:.0f} ms ({pair[0]} {'above' if c['difference'] > 0 else 'below'}"
         f", mean Δρ {c['difference']:+.3f})" for c in found) if found else 'no cluster') for region, found in clusters.items())
     return ('## EEG: temporal RSA (Figure 1B, `eeg_time_courses.png`)\n\nMean ± SEM over subjects; grey band: noise '
-            f'ceiling. Where {pair[0]} and {pair[1]} differ (paired cluster-based permutation test across subjects, '
-            f'p < .05):\n{lines}')
+            f'ceiling; time points: {_span(time_range)}. Where {pair[0]} and {pair[1]} differ (paired cluster-based '
+            f'permutation test across subjects over those time points, p < .05):\n{lines}')
 
 
 def _fmri_section(folder, records, baseline, statistics) -> str | None:

@@ -3,7 +3,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RealnetError
+
 TIME_BINS = [(70, 170)]
+# How the benchmark images reach the model (the benchmarks' ``screen`` option).
+SCREENS = {
+    'brainscore': "Brain-Score's screen: each image at its visual angle on the model's field of view, shrunk onto "
+                  "grey when it spans fewer degrees, centre-cropped when more, then resized to the model's input",
+    'whole': "the whole image resized to the model's input size, no crop and no padding, as the authors fed it",
+}
 
 
 def stimulus_set(stimulus_ids: list, image_paths: list, name: str):
@@ -18,13 +26,36 @@ def stimulus_set(stimulus_ids: list, image_paths: list, name: str):
     return stimuli
 
 
-def region_features(candidate, region: str, stimuli, source_visual_degrees: float) -> np.ndarray:
-    """images × features of ``region``, in the order of ``stimuli``, with the images placed on the
-    model's screen as Brain-Score's benchmarks do."""
-    from brainscore_vision.benchmark_helpers.screen import place_on_screen
+def check_screen(screen: str) -> str:
+    if screen not in SCREENS:
+        raise RealnetError(f"unknown screen {screen!r}: choose {' or '.join(map(repr, SCREENS))}")
+    return screen
+
+
+def on_screen(stimuli, screen: str, model_visual_degrees: float, source_visual_degrees: float):
+    """The images as ``screen`` shows them to the model. 'whole' leaves the files as they are: the
+    model's own preprocessing (Brain-Score's ``load_preprocess_images``: ``Resize((size, size))``,
+    no crop) then resizes each whole image to its input, as the authors' ``transforms.Resize((224,
+    224))`` did. Its identifier is marked, so that Brain-Score's activation cache (keyed by model and
+    stimulus-set identifier) never serves one screen's activations for the other."""
+    if check_screen(screen) == 'brainscore':
+        from brainscore_vision.benchmark_helpers.screen import place_on_screen
+        return place_on_screen(stimuli, target_visual_degrees=model_visual_degrees,
+                               source_visual_degrees=source_visual_degrees)
+    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
+    whole = StimulusSet(stimuli.copy(deep=True))
+    whole.stimulus_paths = dict(stimuli.stimulus_paths)
+    # '--<marker>' is Brain-Score's convention for a set derived from another (cache_key.py)
+    whole.identifier = f'{stimuli.identifier}--whole'
+    return whole
+
+
+def region_features(candidate, region: str, stimuli, source_visual_degrees: float,
+                    screen: str = 'brainscore') -> np.ndarray:
+    """images × features of ``region``, in the order of ``stimuli``, with the images shown as
+    ``screen`` says (see ``on_screen``)."""
     from brainscore_vision.model_interface import BrainModel
-    placed = place_on_screen(stimuli, target_visual_degrees=candidate.visual_degrees(),
-                             source_visual_degrees=source_visual_degrees)
+    placed = on_screen(stimuli, screen, candidate.visual_degrees(), source_visual_degrees)
     candidate.start_task(BrainModel.Task.passive)
     candidate.start_recording(region, time_bins=TIME_BINS)
     features = candidate.look_at(placed, number_of_trials=1)

@@ -21,16 +21,18 @@ EEG_REGION = re.compile(r'\.(\w+)-temporal_rsa$')
 SHEN_ROI = re.compile(r'^Shen2019\.(\w+)-rsa$')
 
 
-def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = None, seed: int = 0) -> dict:
+def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = None, seed: int = 0,
+                      time_range: tuple[float, float] | None = None) -> dict:
     """One panel per region: each model's mean ± SEM over subjects, the noise-ceiling band, and dots
     where the cluster test finds the ``pair`` of models (default: the first two) different.
+    ``time_range``: the first and last time point (s) drawn and tested (default: all).
     Returns {region: significant time points (s)} for the pair."""
     by_region = defaultdict(dict)
     for record in records:
         match = EEG_REGION.search(record.get('benchmark', ''))
         if not match or 'time_course' not in record:
             raise RealnetError(f"{record.get('benchmark')!r} is not a temporal RSA score with a time course")
-        by_region[match.group(1)][record['model']] = record
+        by_region[match.group(1)][record['model']] = within(record, time_range)
     regions = [r for r in ('V1', 'V2', 'V4', 'IT') if r in by_region] + sorted(set(by_region) - {'V1', 'V2', 'V4', 'IT'})
     figure, axes = plt.subplots(1, len(regions), figsize=(4.6 * len(regions), 3.6), sharey=True, squeeze=False)
     significant = {}
@@ -42,6 +44,24 @@ def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = N
         figure.savefig(partial, dpi=130, format='png', bbox_inches='tight')
     plt.close(figure)
     return significant
+
+
+def within(record: dict, time_range) -> dict:
+    """A temporal RSA record with its time courses cut to ``time_range`` (first, last time point in s)."""
+    if time_range is None:
+        return record
+    times = np.asarray(record['time_course']['coords']['time_bin'], dtype=float)
+    keep = (times >= time_range[0] - 1e-9) & (times <= time_range[1] + 1e-9)
+    if not keep.any():
+        raise RealnetError(f"{record['benchmark']} has no time point in {time_range[0] * 1000:.0f} … "
+                           f"{time_range[1] * 1000:.0f} ms")
+    cut = {}
+    for key in ('time_course', 'ceiling_time_course'):
+        if key in record:
+            course = record[key]
+            cut[key] = {**course, 'values': np.asarray(course['values'], dtype=float)[:, keep].tolist(),
+                        'coords': {**course['coords'], 'time_bin': times[keep].tolist()}}
+    return {**record, **cut}
 
 
 def _panel(axis, region, models: dict, pair, seed):

@@ -2,7 +2,12 @@
 
 RDMs are condensed upper triangles (pairs in ``numpy.triu_indices(n, 1)`` order). Comparisons and
 noise ceilings go through rsatoolbox, cluster-based permutation tests through mne.stats; only the
-EEG RDMs are computed here, batched over time points, because rsatoolbox works one RDM at a time.
+EEG RDMs are computed here, batched over time points, because rsatoolbox works one RDM at a time
+(and has no pairwise-decoding RDM: that one is ``decoding.decoding_rdms``).
+
+What the paper used (PROTOCOL.md): model RDMs 1 − Pearson r over the flattened layer outputs
+(``model_rdm``); EEG RDMs by pairwise decoding (``eeg_rdms(method='decoding')``); Spearman ρ
+between them per time point (``spearman``); NeuroRA's cluster-based permutation test.
 """
 import warnings
 
@@ -18,13 +23,23 @@ def model_rdm(features: np.ndarray) -> np.ndarray:
     return calc_rdm(Dataset(features), method='correlation').dissimilarities[0]
 
 
-def eeg_rdms(trials: np.ndarray, method: str = 'correlation', folds: int | None = None) -> np.ndarray:
+EEG_RDM_METHODS = ('decoding', 'correlation', 'crossvalidated')  # what eeg_rdms's ``method`` takes
+
+
+def eeg_rdms(trials: np.ndarray, method: str = 'decoding', folds: int | None = None, seed: int = 0,
+             progress: bool = False) -> np.ndarray:
     """RDMs of ``trials`` (images × repetitions × channels × times) at every time point -> times × pairs.
 
-    'correlation': 1 − Pearson r between repetition-averaged channel patterns (the paper's).
+    'decoding' (the paper's, PROTOCOL.md): pairwise linear-SVM decoding accuracy on pseudo-trials,
+    cross-validated, smoothed over time — ``decoding.decoding_rdms`` with the authors' settings
+    (``seed`` draws its pseudo-trials and folds; ``progress`` shows a bar).
+    'correlation': 1 − Pearson r between repetition-averaged channel patterns (fast; not the paper's).
     'crossvalidated': squared Euclidean distance per channel, cross-validated across folds of
     repetitions (``folds`` groups, default one per repetition), so noise adds no bias.
     """
+    if method == 'decoding':
+        from .decoding import decoding_rdms
+        return decoding_rdms(trials, seed=seed, progress=progress)
     trials = np.asarray(trials, dtype=np.float64)
     n_images, n_repetitions, n_channels, _ = trials.shape
     upper = np.triu_indices(n_images, 1)
@@ -41,7 +56,7 @@ def eeg_rdms(trials: np.ndarray, method: str = 'correlation', folds: int | None 
         # sum over fold pairs f != g of u_f . u_g = |sum_f u_f|^2 - sum_f |u_f|^2, with u = x_i - x_j
         distance = _squared_distances(means.sum(axis=0)) - sum(_squared_distances(m) for m in means)
         return distance[:, upper[0], upper[1]] / (folds * (folds - 1) * n_channels)
-    raise ValueError(f"unknown RDM method {method!r}: choose 'correlation' or 'crossvalidated'")
+    raise ValueError(f"unknown RDM method {method!r}: choose from {', '.join(EEG_RDM_METHODS)}")
 
 
 def _squared_distances(patterns):

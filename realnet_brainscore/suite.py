@@ -16,9 +16,11 @@ def suite_benchmarks(behaviour: bool = True) -> list[str]:
     return plugin.list_benchmarks() + (BEHAVIOUR if behaviour else [])
 
 
-def run_suite(model, identifiers=None, things_eeg2=None, shen2019=None, on_result=None, loaded=None) -> list[dict]:
+def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -> list[dict]:
     """One entry per benchmark: ``{'benchmark', 'record'}`` or ``{'benchmark', 'unavailable': why}``.
 
+    ``options``: our benchmarks' options (``things_eeg2``, ``shen2019``, ``screen``, ``method``…),
+    each given to the benchmarks that take it; None leaves a benchmark's default.
     ``loaded``: a dict that keeps the benchmarks (or why they cannot load) for the next model, so
     that several models do not each wait for the same unreachable data.
     """
@@ -29,8 +31,7 @@ def run_suite(model, identifiers=None, things_eeg2=None, shen2019=None, on_resul
         try:
             if identifier not in loaded:
                 try:
-                    loaded[identifier] = load_benchmark(identifier, strict=False, things_eeg2=things_eeg2,
-                                                        shen2019=shen2019)
+                    loaded[identifier] = load_benchmark(identifier, strict=False, **options)
                 except RealnetError as error:
                     loaded[identifier] = error
             if isinstance(loaded[identifier], RealnetError):
@@ -57,9 +58,14 @@ def format_result(result: dict) -> str:
 
 
 def load_benchmark(identifier: str, strict: bool = True, **data):
-    """Ours (with ``data`` options, see plugin.load_benchmark) or any of Brain-Score's; one-line errors."""
+    """Ours (with ``data`` options, see plugin.load_benchmark) or any of Brain-Score's, which take
+    none (an error with ``strict``, ignored without); one-line errors."""
     if identifier in plugin.list_benchmarks():
         return plugin.load_benchmark(identifier, strict=strict, **data)
+    given = [option for option, value in data.items() if value is not None]
+    if strict and given:  # e.g. --screen whole would be silently ignored
+        raise RealnetError(f"{identifier} is Brain-Score's own benchmark: it takes no {given[0].replace('_', '-')} "
+                           'option')
     import brainscore_vision
     try:
         return brainscore_vision.load_benchmark(identifier)

@@ -43,7 +43,8 @@ def insilico(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def aligned(insilico):
-    """ReAlnet of in-silico subject 1: 3 epochs at lr 6e-5, 64 px (about 40 s on two cores)."""
+    """ReAlnet of in-silico subject 1: the default `paper` recipe, 3 epochs at lr 6e-5, 64 px (about 50 s on
+    two cores)."""
     from factories import SIZE
     from realnet_brainscore.training import TrainConfig, train
     release, base, root = insilico

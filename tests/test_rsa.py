@@ -23,7 +23,7 @@ def test_model_rdm_is_one_minus_pearson():
 def test_batched_eeg_rdms_equal_the_per_time_point_loop():
     rng = np.random.default_rng(0)
     trials = rng.normal(size=(6, 5, 4, 9))
-    batched = eeg_rdms(trials)
+    batched = eeg_rdms(trials, 'correlation')
     averaged = trials.mean(axis=1)
     for t in range(9):
         loop = calc_rdm(Dataset(averaged[:, :, t]), method='correlation').dissimilarities[0]
@@ -82,7 +82,7 @@ def test_a_model_made_of_a_subjects_eeg_scores_one_there_and_noise_scores_zero()
     rng = np.random.default_rng(0)
     shared = rng.normal(size=(20, 1, 17, 10))
     subjects = [shared + 0.5 * rng.normal(size=(20, 4, 17, 10)) for _ in range(3)]
-    rdms = np.stack([eeg_rdms(s) for s in subjects])
+    rdms = np.stack([eeg_rdms(s, 'correlation') for s in subjects])
     k, t = 1, 6
     rho = spearman(model_rdm(subjects[k].mean(axis=1)[:, :, t]), rdms)
     assert rho[k, t] == pytest.approx(1.0)

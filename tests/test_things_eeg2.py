@@ -104,12 +104,12 @@ def test_missing_things_are_named(release, tmp_path):
         load_subject(copy, 1, 'test')
 
 
-def _brainscore_style(release, split):
+def _brainscore_style(release, split, subjects=(1, 2)):
     """All subjects in one assembly, as Brain-Score's Gifford2022 packaging builds it (z-scored)."""
     from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
     paths = image_paths(release, split)
     blocks = []
-    for subject in (1, 2):
+    for subject in subjects:
         data = _raw(release, subject, split)['preprocessed_eeg_data']
         data = (data - data.mean(axis=(0, 1))) / data.std(axis=(0, 1))
         blocks.append(data.reshape(-1, 17, 100))
@@ -118,9 +118,9 @@ def _brainscore_style(release, split):
     return NeuroidAssembly(np.concatenate(blocks, axis=1), dims=['presentation', 'neuroid', 'time_bin'], coords={
         'stimulus_id': ('presentation', np.repeat([p.stem for p in paths], n_repetitions)),
         'repetition': ('presentation', np.tile(np.arange(n_repetitions), len(paths))),
-        'subject': ('neuroid', ['sub-01'] * 17 + ['sub-02'] * 17),
-        'neuroid_id': ('neuroid', list(range(17)) * 2),
-        'channel': ('neuroid', list(CHANNELS) * 2),
+        'subject': ('neuroid', [f'sub-{s:02d}' for s in subjects for _ in CHANNELS]),
+        'neuroid_id': ('neuroid', list(range(17)) * len(subjects)),
+        'channel': ('neuroid', list(CHANNELS) * len(subjects)),
         'time_bin_start': ('time_bin', np.round(times, 2)),
         'time_bin_end': ('time_bin', np.round(times + 0.01, 2))})
 
@@ -172,3 +172,28 @@ def test_hosted_data_goes_through_brainscore(release, monkeypatch):
     monkeypatch.setattr(brainscore_vision, 'load_dataset', offline)
     with pytest.raises(RealnetError, match='Gifford2022_train could not be loaded .Could not connect'):
         load_hosted(1, 'training')
+
+
+@pytest.mark.parametrize('method', ['correlation', 'decoding'])
+def test_osf_files_and_brainscores_packaging_give_the_same_rdms(tmp_path, monkeypatch, method):
+    """One in-silico set read from the OSF files and packaged as Brain-Score packages Gifford2022_test
+    (z-scored per channel × time, stored as float32): the benchmark's EEG RDMs agree, while the
+    raw files' correlation RDMs (what the package computed before) differ from the packaged ones."""
+    import brainscore_vision
+    from realnet_brainscore.benchmarks.gifford2022_temporal_rsa.benchmark import eeg_reference
+    from realnet_brainscore.data.things_eeg2 import trials
+    from realnet_brainscore.rsa import eeg_rdms
+    release = write_things_eeg2(tmp_path / 'things', Design(subjects=2, concepts=2, images_per_concept=1,
+                                                            test_images=6, test_repetitions=20, image_size=16))
+    hosted = _brainscore_style(release, 'test').astype(np.float32)
+    monkeypatch.setattr(brainscore_vision, 'load_dataset', lambda identifier: hosted)
+    osf, packaged = (eeg_reference.__wrapped__(folder, (1, 2), method) for folder in (str(release), None))
+    assert osf.stimulus_ids == packaged.stimulus_ids and np.allclose(osf.times, packaged.times)
+    difference = np.abs(osf.rdms - packaged.rdms)
+    print(f'{method}: max |OSF − packaged| = {difference.max():.2g}, mean {difference.mean():.2g}')
+    if method == 'correlation':
+        assert difference.max() < 1e-4
+        raw = eeg_rdms(trials(load_subject(release, 1, 'test'))[3], 'correlation')
+        assert np.abs(raw - packaged.rdms[0]).mean() > 0.01
+    else:  # float32 rounding may flip a rare SVM prediction: one flip moves an entry by ≤ 1/40
+        assert difference.mean() < 1e-3 and difference.max() <= 0.025

@@ -2,8 +2,10 @@
 
 Loss = L_cls + β · L_gen with L_gen = MSE(pred, eeg) + (1 − mean matched r + mean unmatched r),
 where r is the Pearson correlation between a predicted and a recorded EEG vector over the batch.
-The published script computed Spearman correlations in a Python loop and detached them (no
-gradient); here the whole batch's correlation matrix is one matrix product and differentiable.
+The authors' notebook gathered its r values in a Python list and wrapped them in a new tensor,
+which detaches them: their correlation part is logged but carries no gradient (the `paper`
+recipe, ``correlation_gradient=False``). Here the batch's correlation matrix is one matrix product,
+differentiable when ``correlation_gradient=True`` (the `improved` recipe).
 """
 import torch
 from torch.nn import functional as F
@@ -20,9 +22,14 @@ def correlation_matrix(pred: torch.Tensor, eeg: torch.Tensor, eps: float = 1e-8)
     return p @ e.T
 
 
-def generation_loss(pred: torch.Tensor, eeg: torch.Tensor) -> dict[str, torch.Tensor]:
-    """{'mse', 'matched_r', 'unmatched_r', 'gen'}; unmatched_r is 0 for a batch of one."""
-    r = correlation_matrix(pred, eeg)
+def generation_loss(pred: torch.Tensor, eeg: torch.Tensor,
+                    correlation_gradient: bool = True) -> dict[str, torch.Tensor]:
+    """{'mse', 'matched_r', 'unmatched_r', 'gen'}; unmatched_r is 0 for a batch of one.
+
+    Without ``correlation_gradient`` the correlation part still counts in 'gen' (as the authors'
+    loss value does) but only the MSE part moves the weights.
+    """
+    r = correlation_matrix(pred if correlation_gradient else pred.detach(), eeg)
     n = r.shape[0]
     matched = r.diagonal().mean()
     unmatched = (r.sum() - r.diagonal().sum()) / (n * n - n) if n > 1 else r.new_zeros(())

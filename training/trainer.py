@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,19 @@ from .loss import CLASSIFICATION_LOSSES, classification_loss, generation_loss
 
 FORMAT = 'realnet-brainscore/1'
 
+# Where the two named recipes differ (shared PROTOCOL.md, "Training"); everything else (lr 2e-5,
+# batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
+RECIPES = {
+    # The authors' notebook: teacher argmax, correlation term logged but detached, one mean and SD per subject.
+    'paper': {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'},
+    # This package's variant: teacher probabilities, differentiable correlation term, per-feature z-score.
+    'improved': {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'},
+}
+ZSCORES = ('subject', 'feature')
+SELECT_ON = ('validation', 'test')
+SELECT_ON_TEST_WARNING = ('--select-on test selects the epoch on the test images, the evaluation set of the EEG '
+                          'benchmarks (as the authors did): scores on them are no longer held out')
+
 
 @dataclass
 class TrainConfig:
@@ -40,7 +54,11 @@ class TrainConfig:
     seed: int = 2023
     window: tuple[float, float] = (0.0, 0.2)
     channels: tuple[str, ...] | None = None  # default: all 17
-    classification: str = 'soft'
+    recipe: str = 'paper'
+    classification: str | None = None         # None: the recipe's
+    correlation_gradient: bool | None = None  # None: the recipe's
+    zscore: str | None = None                 # None: the recipe's
+    select_on: str = 'validation'             # validation: held-out training images; test: the authors' choice
     validation_fraction: float = 0.1
     image_size: int = 224
     device: str | None = None
@@ -50,9 +68,21 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
 
+    def resolved(self) -> 'TrainConfig':
+        """A copy with every setting left as None taken from the recipe."""
+        if self.recipe not in RECIPES:
+            raise RealnetError(f'unknown recipe {self.recipe!r}; choose {" or ".join(RECIPES)}')
+        recipe = RECIPES[self.recipe]
+        return dataclasses.replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
+
     def check(self):
+        """Refuses bad settings of a resolved config in one line."""
         if self.classification not in CLASSIFICATION_LOSSES:
             raise RealnetError(f'unknown classification loss {self.classification!r}; choose {CLASSIFICATION_LOSSES}')
+        if self.zscore not in ZSCORES:
+            raise RealnetError(f'unknown z-score {self.zscore!r}; choose {" or ".join(ZSCORES)}')
+        if self.select_on not in SELECT_ON:
+            raise RealnetError(f'unknown --select-on {self.select_on!r}; choose {" or ".join(SELECT_ON)}')
         for name in ('epochs', 'batch_size', 'image_size'):
             if getattr(self, name) < 1:
                 raise RealnetError(f'{name.replace("_", "-")} must be at least 1')
@@ -62,10 +92,10 @@ class TrainConfig:
             raise RealnetError(f'unknown compile mode {self.compile!r}')
 
     def record(self) -> dict:
-        """The settings a checkpoint records (and --resume must match): what shapes the result."""
+        """The resolved settings a checkpoint records (and --resume must match): what shapes the result."""
         skip = {'things_eeg2', 'out', 'resume', 'progress', 'device', 'workers', 'cache_dir'}
         return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items() if k not in skip}
+                for k, v in dataclasses.asdict(self.resolved()).items() if k not in skip}
 
 
 def run_dir(config: TrainConfig) -> Path:
@@ -74,14 +104,17 @@ def run_dir(config: TrainConfig) -> Path:
 
 def train(config: TrainConfig, on_epoch_end=None) -> dict:
     """Train one subject's ReAlnet; return the summary. ``on_epoch_end(record)`` runs after each epoch."""
+    config = config.resolved()
     config.check()
     world = _Distributed()
+    if config.select_on == 'test' and world.rank == 0:
+        print(f'warning: {SELECT_ON_TEST_WARNING}', file=sys.stderr, flush=True)
     device = torch.device(config.device or (f'cuda:{world.local_rank}' if torch.cuda.is_available() else 'cpu'))
     folder = run_dir(config)
     start_epoch, best, log = _prepare_folder(folder, config)
     data = _Data(config, world, device)
     torch.manual_seed(config.seed)
-    aligner = Aligner(_cornet(config), data.targets.shape[1], config, device, world)
+    aligner = Aligner(_cornet(config), data.train.targets.shape[1], config, device, world)
     if start_epoch:
         _restore(folder / 'last.pt', aligner.network, aligner.optimizer, device)
     for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -110,14 +143,14 @@ def _train_epoch(aligner, data, config, world, epoch) -> dict:
     """One pass over this process's share of the training images, in an order fixed by seed + epoch."""
     aligner.network.train()
     order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed + epoch))
-    order = world.shard(data.train[order.numpy()])
+    order = world.shard(data.train.indices[order.numpy()])
     batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     if config.compile == 'reduce-overhead' and len(batches) > 1 and len(batches[-1]) < config.batch_size:
         batches.pop()  # CUDA graphs want one batch shape
     sums = {}
     for indices in tqdm(batches, desc=f'{subject_name(config.subject)} epoch {epoch}/{config.epochs}',
                         disable=not (config.progress and world.rank == 0), leave=False):
-        terms = aligner.losses(*data.batch(indices, aligner.cuda))
+        terms = aligner.losses(*data.train.batch(indices, aligner.cuda))
         aligner.update(terms['loss'])
         _accumulate(sums, terms, len(indices))
     return {f'train_{k}': v for k, v in _means(world.reduce(sums)).items()}
@@ -128,8 +161,9 @@ def _validate(aligner, data, config) -> dict:
     aligner.network.eval()
     sums = {}
     for i in range(0, len(data.validation), config.batch_size):
-        indices = data.validation[i:i + config.batch_size]
-        _accumulate(sums, aligner.losses(*data.batch(indices, aligner.cuda), train_mode=False), len(indices))
+        indices = data.validation.indices[i:i + config.batch_size]
+        _accumulate(sums, aligner.losses(*data.validation.batch(indices, aligner.cuda), train_mode=False),
+                    len(indices))
     return {f'val_{k}': v for k, v in _means(sums).items()}
 
 
@@ -151,7 +185,7 @@ class Aligner:
     """
 
     def __init__(self, student, n_out: int, config: TrainConfig, device, world=None):
-        self.config, self.device = config, torch.device(device)
+        self.config, self.device = config.resolved(), torch.device(device)
         self.cuda = self.device.type == 'cuda'
         teacher = copy.deepcopy(student).eval().requires_grad_(False)
         head = EncodingHead.for_backbone(student, config.image_size, n_out)
@@ -171,7 +205,7 @@ class Aligner:
             logits, pred = self.model(x) if train_mode else self.network(x)
             with torch.no_grad():
                 teacher_logits = self.teacher(x)
-        terms = generation_loss(pred, eeg)
+        terms = generation_loss(pred, eeg, self.config.correlation_gradient)
         terms['cls'] = classification_loss(logits, teacher_logits, self.config.classification)
         terms['loss'] = terms['cls'] + self.config.beta * terms['gen']
         return terms
@@ -183,28 +217,66 @@ class Aligner:
 
 
 class _Data:
-    """The subject's targets (z-scored with the training part), the split, and the image cache."""
+    """The subject's z-scored targets and images: ``train`` and ``validation`` (what selects the epoch)."""
 
     def __init__(self, config: TrainConfig, world, device):
         eeg = load_subject(config.things_eeg2, config.subject, 'training', average_repetitions=True)
         raw = eeg_window(eeg, config.window, config.channels)
-        n = len(raw)
-        n_validation = max(1, round(config.validation_fraction * n))
-        if n - n_validation < 2:
-            raise RealnetError(f'{n} training images are too few to hold out {n_validation} for validation')
-        permutation = np.random.default_rng(config.seed).permutation(n)
-        self.validation, self.train = np.sort(permutation[:n_validation]), np.sort(permutation[n_validation:])
-        self.mean, self.std = raw[self.train].mean(0), raw[self.train].std(0) + 1e-6
-        self.device = torch.device(device)
-        self.targets = torch.from_numpy((raw - self.mean) / self.std).to(self.device)
-        paths = list(eeg['image_path'].values)
-        cache_dir = config.cache_dir or realnet_home() / 'cache'
-        if world.rank == 0:
-            self.pixels = image_cache(paths, config.image_size, cache_dir, config.workers, config.progress)
-        world.barrier()
-        if world.rank != 0:
-            self.pixels = image_cache(paths, config.image_size, cache_dir, 1, False)
-        self.fingerprint = _fingerprint(paths, raw)
+        train, validation = _split(len(raw), config)
+        self.mean, self.std = _zscore_statistics(raw, train, config.zscore)
+        pixels = _images(eeg, config, world)
+        targets = torch.from_numpy((raw - self.mean) / self.std).to(device)
+        self.train = _Part(train, pixels, targets, device)
+        self.validation = _Part(validation, pixels, targets, device)
+        paths, arrays = list(eeg['image_path'].values), [raw]
+        if config.select_on == 'test':
+            test = load_subject(config.things_eeg2, config.subject, 'test', average_repetitions=True)
+            test_raw = eeg_window(test, config.window, config.channels)
+            test_targets = torch.from_numpy((test_raw - self.mean) / self.std).to(device)
+            self.validation = _Part(np.arange(len(test_raw)), _images(test, config, world), test_targets, device)
+            paths, arrays = paths + list(test['image_path'].values), arrays + [test_raw]
+        self.fingerprint = _fingerprint(paths, np.concatenate([a.ravel() for a in arrays]))
+
+
+def _split(n: int, config: TrainConfig):
+    """(training rows, held-out rows); with --select-on test, as the authors: every image trains."""
+    if config.select_on == 'test':
+        return np.arange(n), np.arange(0)
+    n_validation = max(1, round(config.validation_fraction * n))
+    if n - n_validation < 2:
+        raise RealnetError(f'{n} training images are too few to hold out {n_validation} for validation')
+    permutation = np.random.default_rng(config.seed).permutation(n)
+    return np.sort(permutation[n_validation:]), np.sort(permutation[:n_validation])
+
+
+def _zscore_statistics(raw: np.ndarray, train: np.ndarray, zscore: str):
+    """(mean, SD) broadcastable to a target row: shape (1,) per subject, (n_features,) per feature."""
+    if zscore == 'subject':
+        # The authors' preprocessed_mean_overall.npy: one mean and one SD over the subject's whole
+        # training array. As in their code the held-out images count too; two scalars over ~560,000
+        # values carry next to nothing about the held-out 10 %.
+        return (np.array([raw.mean()], dtype=np.float32), np.array([raw.std() + 1e-6], dtype=np.float32))
+    return raw[train].mean(0), raw[train].std(0) + 1e-6
+
+
+def _images(eeg, config: TrainConfig, world) -> np.ndarray:
+    """The uint8 cache of the assembly's images (built by rank 0, then read by every process)."""
+    paths = list(eeg['image_path'].values)
+    cache_dir = config.cache_dir or realnet_home() / 'cache'
+    if world.rank == 0:
+        pixels = image_cache(paths, config.image_size, cache_dir, config.workers, config.progress)
+    world.barrier()
+    return pixels if world.rank == 0 else image_cache(paths, config.image_size, cache_dir, 1, False)
+
+
+class _Part:
+    """Rows ``indices`` of one image set and its targets."""
+
+    def __init__(self, indices: np.ndarray, pixels: np.ndarray, targets: torch.Tensor, device):
+        self.indices, self.pixels, self.targets, self.device = indices, pixels, targets, torch.device(device)
+
+    def __len__(self):
+        return len(self.indices)
 
     def batch(self, indices: np.ndarray, channels_last: bool):
         """Normalised images and EEG targets of ``indices``, on the device."""

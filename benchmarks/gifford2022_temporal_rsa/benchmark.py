@@ -2,10 +2,20 @@
 of the 200 test images matches each subject's EEG at each time point.
 
 Per subject s and time t: Spearman ρ between the model RDM (1 − Pearson r over the region's
-features) and the EEG RDM (1 − Pearson r between repetition-averaged channel patterns). The score
-is the mean ρ over subjects and the time points of ``window``, divided by the mean leave-one-
-subject-out lower noise bound over the same window. The Score carries every subject's time
-course, the ceiling's time course (lower and upper bound) and the window.
+features, as the paper) and the EEG RDM of s at t. EEG RDMs (``method``): 'decoding' (default, the
+paper's: pairwise linear-SVM decoding accuracy, NeuroRA's protocol, see realnet_brainscore.decoding;
+computed once per subject and kept on disk), 'correlation' (1 − Pearson r between repetition-
+averaged channel patterns; seconds) or 'crossvalidated' (cross-validated Euclidean distance). The
+EEG is first standardised per channel × time point (things_eeg2.standardise), so the OSF files and
+Brain-Score's packaged assembly give the same RDMs. The score is the mean ρ over subjects and the
+time points of ``window``, divided by the mean leave-one-subject-out lower noise bound over the
+same window (the paper reports ρ without this normalisation). The Score carries every subject's
+time course, the ceiling's time course (lower and upper bound) and the window.
+
+Images: ``screen='brainscore'`` (default) places each 7° image on the model's field of view as
+Brain-Score's benchmarks do (an 8° model sees it shrunk onto grey); ``screen='whole'`` feeds the
+whole image resized to the model's input, as the authors did. The Score's ``screen`` and
+``rdm_method`` attributes say which were used.
 
 Data: ``things_eeg2`` (an OSF folder), else ``$REALNET_THINGS_EEG2``, else Brain-Score's hosted
 ``Gifford2022_test``.
@@ -22,9 +32,10 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import things_eeg2
+from realnet_brainscore.decoding import cached_decoding_rdms
 from realnet_brainscore.errors import RealnetError
-from realnet_brainscore.recording import region_features, stimulus_set
-from realnet_brainscore.rsa import eeg_rdms, model_rdm, noise_ceiling, spearman
+from realnet_brainscore.recording import check_screen, region_features, stimulus_set
+from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, model_rdm, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
 WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
@@ -39,13 +50,18 @@ BIBTEX = """@article{gifford2022large,
 
 
 class TemporalRSA(BenchmarkBase):
-    def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='correlation'):
-        super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=1,
+    def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
+                 screen='brainscore'):
+        # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
+        super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=2,
                          parent=region, bibtex=BIBTEX)
         self.region, self.things_eeg2, self.subjects = region, things_eeg2, subjects
         self.window, self.method = tuple(window), method
+        self.screen = check_screen(screen)
 
     def reference(self) -> 'EEGReference':
+        if self.method not in EEG_RDM_METHODS:
+            raise RealnetError(f"unknown EEG RDM method {self.method!r}: choose from {', '.join(EEG_RDM_METHODS)}")
         folder = self.things_eeg2 or os.environ.get('REALNET_THINGS_EEG2')
         return eeg_reference(str(Path(folder).resolve()) if folder else None,
                              tuple(self.subjects) if self.subjects else None, self.method)
@@ -57,9 +73,17 @@ class TemporalRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES)
+        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
         rho = spearman(model_rdm(features), reference.rdms)
-        return temporal_score(rho, reference, self.window)
+        score = temporal_score(rho, reference, self.window)
+        score.attrs.update(screen=self.screen, rdm_method=self.method)
+        return score
+
+    def settings(self) -> dict:
+        """What the score depends on besides the model and the data (``brainscore compare`` reuses
+        a kept score only while these stay the same)."""
+        return {'version': self.version, 'screen': self.screen, 'rdm_method': self.method,
+                'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None}
 
 
 def temporal_score(rho: np.ndarray, reference: 'EEGReference', window) -> Score:
@@ -97,6 +121,14 @@ class EEGReference:
         return stimulus_set(self.stimulus_ids, self.image_paths, 'Gifford2022_test-temporal_rsa')
 
 
+def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
+    """times × pairs RDMs of one subject's standardised test trials; decoding RDMs (hours of SVMs
+    without this package's solver, minutes with it) are kept on disk."""
+    if method == 'decoding':
+        return cached_decoding_rdms(trials, name)
+    return eeg_rdms(trials, method)
+
+
 @functools.lru_cache(maxsize=2)
 def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EEGReference:
     """EEG RDMs of every subject and their noise ceiling, computed once per data source."""
@@ -110,16 +142,16 @@ def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EE
     else:
         subjects = subjects or tuple(things_eeg2.SUBJECTS)
         load = functools.partial(things_eeg2.load_hosted, split='test')
-    rdms, first = [], None
-    for subject in subjects:
-        ids, paths, times, data = things_eeg2.trials(load(subject))
+    recordings, first = {}, None
+    for subject in subjects:  # every subject read and checked before minutes of RDMs are computed
+        ids, paths, times, recordings[subject] = things_eeg2.trials(load(subject))
         if first is None:
             first = ids, paths, times
         elif ids != first[0] or not np.allclose(times, first[2]):
             raise RealnetError(f'sub-{subject:02d} has other test images or time points than sub-{subjects[0]:02d}')
-        rdms.append(eeg_rdms(data, method).astype(np.float32))
     if len(first[0]) < 3:
         raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
-    rdms = np.stack(rdms)
+    rdms = np.stack([subject_rdms(things_eeg2.standardise(recordings.pop(subject)), method,
+                                  f'sub-{subject:02d}').astype(np.float32) for subject in subjects])
     return EEGReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.asarray(first[2], dtype=float),
                         rdms, noise_ceiling(rdms))

@@ -10,8 +10,9 @@ def test_registered(region):
 
 
 def test_identical_eeg_gives_a_perfect_raw_score(tmp_path):
-    """A 'model' whose features are subject 1's repetition-averaged EEG at 100 ms matches it: ρ = 1."""
-    from realnet_brainscore.data.things_eeg2 import load_subject, trials
+    """A 'model' whose features are subject 1's repetition-averaged (standardised, as the benchmark
+    reads it) EEG at 100 ms matches it: ρ = 1 with correlation RDMs."""
+    from realnet_brainscore.data.things_eeg2 import load_subject, standardise, trials
     from realnet_brainscore.synthetic import Design, write_things_eeg2
     from realnet_brainscore.rsa import model_rdm, spearman
     from .benchmark import eeg_reference
@@ -19,6 +20,7 @@ def test_identical_eeg_gives_a_perfect_raw_score(tmp_path):
                                                          test_images=12, test_repetitions=5, image_size=16))
     reference = eeg_reference(str(root), None, 'correlation')
     _, _, times, data = trials(load_subject(root, 1, 'test'))
+    data = standardise(data)
     at = int(np.argmin(abs(times - 0.1)))
     rho = spearman(model_rdm(data.mean(axis=1)[:, :, at]), reference.rdms)
     assert rho[0, at] == pytest.approx(1.0)

@@ -6,6 +6,11 @@ ROI RDM (1 − Pearson r between repetition-averaged voxel patterns). Ceiling pe
 reliability of the ROI RDM across repetitions, Spearman–Brown corrected. Score: mean ρ over
 subjects divided by the mean ceiling; ``raw`` and ``ceiling`` attributes hold the per-subject values.
 
+Images: ``screen='brainscore'`` (default) places each 12° image on the model's field of view as
+Brain-Score's benchmarks do (an 8° model sees its central two thirds); ``screen='whole'`` feeds
+the whole image resized to the model's input, as the authors did. The Score's ``screen``
+attribute says which was used.
+
 Data: ``shen2019`` (a folder with the three test-set h5 files, stimulus_ImageNetTest.tsv and
 images/), else ``$REALNET_SHEN2019``.
 """
@@ -22,7 +27,7 @@ from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import shen2019
 from realnet_brainscore.errors import RealnetError
-from realnet_brainscore.recording import region_features, stimulus_set
+from realnet_brainscore.recording import check_screen, region_features, stimulus_set
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
 
 # Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
@@ -40,10 +45,11 @@ BIBTEX = """@article{shen2019deep,
 
 
 class ShenRSA(BenchmarkBase):
-    def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False):
+    def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False,
+                 screen: str = 'brainscore'):
         super().__init__(identifier=f'Shen2019.{roi}-rsa', ceiling=None, version=1, parent=roi, bibtex=BIBTEX)
         self.roi, self.shen2019, self.region = roi, shen2019, region or ROI_REGION[roi]
-        self.drop_nan_voxels = drop_nan_voxels
+        self.drop_nan_voxels, self.screen = drop_nan_voxels, check_screen(screen)
 
     def reference(self) -> 'ROIReference':
         folder = self.shen2019 or os.environ.get('REALNET_SHEN2019')
@@ -58,14 +64,21 @@ class ShenRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES)
+        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
         rho = spearman(model_rdm(features), reference.rdms)
         score = Score(rho.mean() / reference.ceilings.mean())
         subjects = {'subject': reference.subjects}
         score.attrs['raw'] = xr.DataArray(rho, dims='subject', coords=subjects)
         score.attrs['ceiling'] = xr.DataArray(reference.ceilings, dims='subject', coords=subjects)
         score.attrs['region'] = self.region
+        score.attrs['screen'] = self.screen
         return score
+
+    def settings(self) -> dict:
+        """What the score depends on besides the model and the data (``brainscore compare`` reuses
+        a kept score only while these stay the same)."""
+        return {'version': self.version, 'screen': self.screen, 'region': self.region,
+                'drop_nan_voxels': bool(self.drop_nan_voxels)}
 
 
 @dataclass(frozen=True)

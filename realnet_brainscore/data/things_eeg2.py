@@ -119,6 +119,21 @@ def trials(assembly):
         len(stimulus_ids), n_repetitions, *data.shape[1:])
 
 
+def standardise(trials: np.ndarray) -> np.ndarray:
+    """The one form of a subject's EEG, whatever its source: each channel × time point z-scored across
+    images and trials (``trials``: images × trials × channels × times; population SD).
+
+    Brain-Score packages ``Gifford2022_*`` this way (brain-score/vision,
+    ``data/gifford2022/data_packaging/package_gifford2022.py``) and the packaged values cannot be
+    turned back into the raw OSF ones; so the OSF files are brought to the same form, and for the
+    hosted data this is a no-op up to rounding."""
+    trials = np.asarray(trials, dtype=np.float64)
+    spread = trials.std(axis=(0, 1))
+    if not np.all(spread > 0):
+        raise RealnetError('some channel and time point has the same EEG value in every trial: it cannot be standardised')
+    return (trials - trials.mean(axis=(0, 1))) / spread
+
+
 def load_hosted(subject: int, split: str, average_repetitions: bool = False):
     """One subject from Brain-Score's hosted ``Gifford2022_train``/``_test`` (fetched by brainscore_vision)."""
     import brainscore_vision

@@ -1,0 +1,130 @@
+"""`brainscore compare --paper` and the benchmark options of `score` and `compare` (--screen,
+--rdm), on a small in-silico release and two random CORnet-S."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from factories import random_cornet
+from realnet_brainscore import cli, report
+from realnet_brainscore.synthetic import Design, ShenDesign, write_shen2019, write_things_eeg2
+
+EEG = 'Gifford2022.IT-temporal_rsa'
+PAPER_TIMES = np.round(np.arange(-0.1, 0.491, 0.01), 2)  # time points 10-69 of the -200 … 790 ms epoch
+SIZE = 32  # pixels of the images and the models' input: small, for speed
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    """Three in-silico subjects (8 test images × 20 repetitions), Shen 2019 data and two models."""
+    root = tmp_path_factory.mktemp('paper')
+    things = write_things_eeg2(root / 'things', Design(subjects=3, concepts=2, images_per_concept=1, test_images=8,
+                                                       test_repetitions=20, image_size=SIZE))
+    shen = write_shen2019(root / 'shen', ShenDesign(voxels_per_roi=10, image_size=SIZE))
+    models = []
+    for name, seed in (('cornet-s', 1), ('realnet-s01', 2)):
+        path = root / f'{name}.pth'
+        state = {f'module.{k}': v for k, v in random_cornet(seed).state_dict().items()}
+        torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)
+        models.append(f'{name}={path}')
+    return things, shen, models
+
+
+def compare_argv(setup, out, *extra, benchmarks=(EEG,)):
+    things, shen, models = setup
+    return ['compare', '--models', *models, '--things-eeg2', str(things), '--shen2019', str(shen), '--benchmarks',
+            *benchmarks, '--out', str(out), '--batch-size', '50', '-q', *extra]  # Shen's 50 images: one batch
+
+
+def test_paper_reports_its_settings_and_restricts_the_eeg_time_axis(setup, tmp_path, monkeypatch, capsys):
+    drawn, tested = [], []
+    panel, cluster_test = report._panel, report.cluster_test
+    monkeypatch.setattr(report, '_panel', lambda axis, region, models, *rest: drawn.extend(models.values()) or panel(
+        axis, region, models, *rest))
+    monkeypatch.setattr(report, 'cluster_test', lambda a, b, **kw: tested.append(a.shape) or cluster_test(a, b, **kw))
+    out = tmp_path / 'paper'
+    # correlation RDMs keep this test fast; an explicit --rdm overrides --paper's decoding
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation',
+                                 benchmarks=(EEG, 'Shen2019.V1-rsa'))) == 0
+    assert {p.name for p in out.glob('*.png')} == {'eeg_time_courses.png', 'fmri_rois.png', 'matched_subjects.png'}
+    text = (out / 'report.md').read_text()
+    assert "images (EEG and fMRI benchmarks): whole (the whole image resized to the model's input size" in text
+    assert 'EEG RDMs: correlation. EEG figure and cluster test: -100 … 490 ms.' in text
+    saved = json.loads((out / 'comparison.json').read_text())
+    assert saved['settings'] == {'screen': ['whole'], 'rdm_method': ['correlation'], 'eeg_time_range_s': [-0.1, 0.49]}
+    assert saved['statistics']['eeg']['time_range_s'] == [-0.1, 0.49]
+    for record in saved['records']['realnet-s01'].values():
+        assert record['screen'] == 'whole'
+    # the figure draws, and the cluster test examines, the authors' 60 time points only
+    assert drawn and all(np.allclose(r['time_course']['coords']['time_bin'], PAPER_TIMES) for r in drawn)
+    assert all(np.allclose(r['ceiling_time_course']['coords']['time_bin'], PAPER_TIMES) for r in drawn)
+    assert tested == [(3, 60)]
+
+
+def test_kept_scores_are_reused_only_with_the_same_settings(setup, tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'kept'
+    argv = compare_argv(setup, out, '--screen', 'whole', '--rdm', 'correlation')
+    assert cli.main(argv) == 0
+    saved = json.loads((out / 'comparison.json').read_text())  # without --paper: every time point
+    assert saved['settings']['eeg_time_range_s'] is None and saved['statistics']['eeg']['time_range_s'] is None
+    assert len(saved['records']['cornet-s'][EEG]['time_course']['coords']['time_bin']) == 100
+
+    def refuse(*args, **options):
+        raise RuntimeError('a kept score was rerun')
+
+    monkeypatch.setattr('realnet_brainscore.models.load_model', refuse)
+    capsys.readouterr()
+    assert cli.main(argv) == 0 and capsys.readouterr().out.count('1 scores kept') == 2
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation')) == 0  # the same settings
+    capsys.readouterr()
+    for other in (['--screen', 'brainscore', '--rdm', 'correlation'], ['--screen', 'whole', '--rdm', 'crossvalidated']):
+        assert cli.main(compare_argv(setup, out, *other)) == 1
+        assert 'a kept score was rerun' in capsys.readouterr().err
+
+
+def test_paper_as_the_authors_computed_it(setup, tmp_path, capsys):
+    """The plain --paper path: whole images and pairwise-decoding EEG RDMs."""
+    out = tmp_path / 'paper'
+    assert cli.main(compare_argv(setup, out, '--paper')) == 0, capsys.readouterr().err
+    text = (out / 'report.md').read_text()
+    assert 'whole (the whole image' in text
+    assert 'EEG RDMs: decoding. EEG figure and cluster test: -100 … 490 ms.' in text
+    record = json.loads((out / 'comparison.json').read_text())['records']['realnet-s01'][EEG]
+    assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding'
+
+
+@pytest.mark.parametrize('command, flags, message', [
+    ('compare', ['--screen', 'full'], "unknown screen 'full': choose 'brainscore' or 'whole'"),
+    ('compare', ['--rdm', 'pearson'], "unknown --rdm 'pearson': choose decoding, correlation, crossvalidated"),
+    ('compare', ['--paper', '--rdm', 'pearson'], "unknown --rdm 'pearson'"),
+    ('score', ['--screen', 'full'], "unknown screen 'full'"),
+    ('score', ['--rdm', 'pearson'], "unknown --rdm 'pearson'"),
+])
+def test_bad_option_values_are_one_line_and_exit_2(command, flags, message, tmp_path, capsys):
+    out = tmp_path / 'out'
+    where = ['--models', 'cornet-s', '--out', str(out)] if command == 'compare' else ['--model', 'cornet-s']
+    assert cli.main([command, *where, *flags, '-q']) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and message in error, error
+    assert not out.exists()
+
+
+def test_score_takes_the_options_and_refuses_them_where_they_mean_nothing(setup, tmp_path, capsys):
+    things, shen, models = setup
+    weights = models[0].partition('=')[2]
+    out = tmp_path / 'score.json'
+    base = ['score', '--model', 'cornet-s', '--weights', weights, '--batch-size', '8', '-q']  # 8 EEG images
+    assert cli.main([*base, '--benchmark', EEG, '--things-eeg2', str(things), '--screen', 'whole', '--rdm',
+                     'correlation', '--json', str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record['screen'] == 'whole' and record['rdm_method'] == 'correlation'
+    # named alone, a benchmark that has no use for an option refuses it rather than ignore it
+    for flags, message in ((['--benchmark', 'Shen2019.V1-rsa', '--shen2019', str(shen), '--rdm', 'correlation'],
+                            'Shen2019.V1-rsa takes no method option'),
+                           (['--benchmark', 'MajajHong2015public.IT-pls', '--screen', 'whole'],
+                            "MajajHong2015public.IT-pls is Brain-Score's own benchmark: it takes no screen option")):
+        capsys.readouterr()
+        assert cli.main([*base, *flags]) == 2
+        error = capsys.readouterr().err
+        assert error.count('\n') == 1 and message in error, error
