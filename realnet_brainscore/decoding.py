@@ -16,8 +16,8 @@ per subject one by one, about 59 hours. Here each SVM is solved by libsvm's algo
 second-order working-set selection, Fan, Chen & Lin 2005; libsvm's stopping rule and intercept),
 compiled with numba and run in parallel over image pairs, with one shortcut: once the set of free
 support vectors stops changing, their exact values are solved for directly. The tests check its
-predictions against scikit-learn's ``SVC`` and its RDMs against NeuroRA. Random draws come from a counter-based
-generator keyed by (seed, pair), so results do not depend on the number of threads.
+predictions against scikit-learn's ``SVC`` and its RDMs against NeuroRA. Random draws come from a
+counter-based generator keyed by (seed, pair), so results do not depend on the number of threads.
 """
 import contextlib
 import hashlib
@@ -33,7 +33,7 @@ _TAU = 1e-12                               # libsvm's floor for a non-positive c
 SETTLE_AFTER = 6                           # SMO steps without a bound change before settling is tried
 PAIRS_PER_CHUNK = 256                      # progress granularity; each chunk runs in parallel
 VERSION = 1                                # of this computation: part of the cache key
-SECONDS_PER_SVM = 8e-6                     # on one core of a 2-core AMD EPYC, standardised EEG: for estimates
+SECONDS_PER_SVM = 12e-6                    # measured per core on a 2-core AMD EPYC (decoding_timing): estimates
 
 
 def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress: bool = True) -> np.ndarray:
