@@ -1,9 +1,20 @@
-"""Small file helpers: atomic writes and content digests."""
+"""Small file helpers: atomic writes, content digests, and reading pickled .npy files safely."""
 import contextlib
 import hashlib
 import os
+import pickle
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
+from .errors import RealnetError
+
+# What np.save writes when it pickles numpy arrays, dicts, lists, strings and numbers: nothing else
+# may be named by a data file (a pickle naming, say, os.system would run it while being read).
+NUMPY_PICKLE_GLOBALS = {('numpy', 'ndarray'), ('numpy', 'dtype'),
+                        ('numpy.core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
+                        ('numpy._core.multiarray', '_reconstruct'), ('numpy._core.multiarray', 'scalar')}
 
 
 @contextlib.contextmanager
@@ -37,3 +48,30 @@ def file_digest(path, algorithm: str) -> str:
     """Hex digest of a file's bytes (``algorithm`` as in hashlib: 'sha1', 'sha256')."""
     with open(path, 'rb') as stream:
         return hashlib.file_digest(stream, algorithm).hexdigest()
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in NUMPY_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f'it names {module}.{name}')
+        return super().find_class(module, name)
+
+
+def read_npy(path):
+    """An ``np.save``d array; an object array (e.g. a saved dict) is unpickled admitting only numpy
+    arrays, dtypes and scalars besides pickle's own dicts, lists, strings and numbers. Anything
+    else is refused with one line naming the file, before any of it runs."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(path, 'rb') as stream:
+            version = np.lib.format.read_magic(stream)
+            if version not in readers:
+                raise ValueError(f'.npy format version {version} is not supported')
+            _, _, dtype = readers[version](stream)
+            if not dtype.hasobject:
+                stream.seek(0)
+                return np.load(stream, allow_pickle=False)
+            return _NumpyOnlyUnpickler(stream).load()
+    except pickle.UnpicklingError as refused:
+        raise RealnetError(f'{path}: refused: {refused}, which a data file of this kind never holds '
+                           '(reading it could run code)') from None

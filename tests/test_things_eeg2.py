@@ -197,3 +197,32 @@ def test_osf_files_and_brainscores_packaging_give_the_same_rdms(tmp_path, monkey
         assert np.abs(raw - packaged.rdms[0]).mean() > 0.01
     else:  # float32 rounding may flip a rare SVM prediction: one flip moves an entry by ≤ 1/40
         assert difference.mean() < 1e-3 and difference.max() <= 0.025
+
+
+class _Payload:
+    """Pickles as a call to open(marker, 'w'): reading it with plain pickle would create the file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, 'w')
+
+
+@pytest.mark.parametrize('file', ['image_set/image_metadata.npy', 'preprocessed_data/sub-01/preprocessed_eeg_test.npy'])
+def test_code_planted_in_a_data_file_does_not_run(release, tmp_path, file):
+    import shutil
+    copy = tmp_path / 'copy'
+    shutil.copytree(release, copy)
+    marker = tmp_path / 'payload-ran'
+    content = np.load(copy / file, allow_pickle=True).item()
+    content['extra'] = _Payload(marker)
+    np.save(copy / file, content, allow_pickle=True)
+    np.load(copy / file, allow_pickle=True)  # control: plain pickle runs the payload
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(RealnetError, match=r"preprocessed_eeg_test.npy|image_metadata.npy") as refused:
+        load_subject(copy, 1, 'test')
+    assert 'refused: it names io.open' in str(refused.value) and '\n' not in str(refused.value)
+    assert not marker.exists()
+    assert len(load_subject(release, 1, 'test')['stimulus_id']) == 4 * 6  # the published form still reads

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RealnetError, first_line
+from ..files import read_npy
 
 CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
             'PO8', 'P6', 'P2')
@@ -188,10 +189,12 @@ def _first_duplicate(values):
 
 
 def _load_dict(path: Path) -> dict:
-    """A ``np.save``d Python dict; pickle is only ever read from files the user pointed us at."""
+    """A ``np.save``d Python dict, read with a loader that admits only numpy and plain Python data."""
     try:
-        content = np.load(path, allow_pickle=True)
+        content = read_npy(path)
         content = content.item() if content.dtype == object and content.shape == () else content
+    except RealnetError:
+        raise
     except Exception as error:
         raise RealnetError(f'{path}: unreadable ({type(error).__name__}: {error})') from None
     if not isinstance(content, dict):
