@@ -50,9 +50,12 @@ def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress:
     kept = _read_kept(file)
     if kept is not None and kept.shape == (times, pairs):
         return kept
+    _check_trials(trials.shape[1], NAVG, FOLDS, REPEATS)  # before announcing minutes of work
     minutes = pairs * times * FOLDS * REPEATS * SECONDS_PER_SVM / (os.cpu_count() or 1) / 60
     from tqdm.auto import tqdm
-    with tqdm(total=pairs, desc=f'{name}: decoding RDM pairs', unit='pair', disable=not progress, leave=False) as bar:
+    # `disable` only when asked: an explicit disable=False would override the command line's -q
+    quiet = {} if progress else {'disable': True}
+    with tqdm(total=pairs, desc=f'{name}: decoding RDM pairs', unit='pair', leave=False, **quiet) as bar:
         if not bar.disable:  # quiet (-q) means quiet: no notice either
             bar.write(f'{name}: computing pairwise-decoding EEG RDMs ({pairs} image pairs × {times} time points × '
                       f'{FOLDS * REPEATS} linear SVMs), roughly {minutes:.1f} min here; kept in {file.parent}',
@@ -78,10 +81,8 @@ def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: in
     (pairs in ``numpy.triu_indices(images, 1)`` order; 0.5 = indistinguishable). ``bar``: a tqdm
     bar to advance by pairs (else one is shown with ``progress``)."""
     trials = np.ascontiguousarray(trials, dtype=np.float64)
-    n_images, n_trials = trials.shape[:2]
-    pseudo = n_trials // navg
-    if navg < 1 or folds < 2 or repeats < 1 or pseudo < folds:
-        raise ValueError(f'{n_trials} trials make {pseudo} pseudo-trials of {navg}: too few for {folds} folds')
+    n_images = len(trials)
+    _check_trials(trials.shape[1], navg, folds, repeats)
     first, second = np.triu_indices(n_images, 1)
     accuracy = np.zeros((len(first), trials.shape[3]))
     from tqdm.auto import tqdm
@@ -93,6 +94,12 @@ def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: in
                              repeats, accuracy[chunk])
             bar.update(len(first[chunk]))
     return smooth_time(accuracy, smooth).T
+
+
+def _check_trials(n_trials: int, navg: int, folds: int, repeats: int):
+    pseudo = n_trials // navg if navg >= 1 else 0
+    if navg < 1 or folds < 2 or repeats < 1 or pseudo < folds:
+        raise ValueError(f'{n_trials} trials make {pseudo} pseudo-trials of {navg}: too few for {folds} folds')
 
 
 def smooth_time(values: np.ndarray, n: int = SMOOTH) -> np.ndarray:

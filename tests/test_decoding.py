@@ -134,3 +134,17 @@ def test_rdms_are_computed_once_and_kept(monkeypatch, realnet_home, capfd):
     assert capfd.readouterr().err == ''  # progress=False (the CLI's -q): no notice, no bar
     other = cached_decoding_rdms(data * 2 + 1e-3, 'sub-01', progress=False)  # other data, other key
     assert len(list((realnet_home / 'cache' / 'eeg_rdms').glob('*.npy'))) == 2 and other.shape == first.shape
+
+
+def test_too_few_trials_for_the_authors_folds_is_one_line_and_exit_2(tmp_path, capsys):
+    from factories import random_cornet, write_dicarlolab_checkpoint
+    from realnet_brainscore import cli
+    root = write_things_eeg2(tmp_path / 'things', Design(subjects=2, concepts=2, images_per_concept=1, test_images=4,
+                                                         test_repetitions=15, image_size=16))
+    weights = tmp_path / 'cornet.pth'
+    write_dicarlolab_checkpoint(weights, random_cornet(0))
+    code = cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark',
+                     'Gifford2022.IT-temporal_rsa', '--things-eeg2', str(root), '-q'])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count('\n') == 1, error
+    assert 'sub-01: decoding RDMs: 15 trials make 3 pseudo-trials of 5: too few for 4 folds' in error

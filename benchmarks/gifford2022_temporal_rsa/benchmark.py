@@ -125,7 +125,10 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
     """times × pairs RDMs of one subject's standardised test trials; decoding RDMs (hours of SVMs
     without this package's solver, minutes with it) are kept on disk."""
     if method == 'decoding':
-        return cached_decoding_rdms(trials, name)
+        try:
+            return cached_decoding_rdms(trials, name)
+        except ValueError as error:  # too few trials for the authors' pseudo-trials and folds
+            raise RealnetError(f"{name}: decoding RDMs: {error}; --rdm correlation needs no pseudo-trials") from None
     return eeg_rdms(trials, method)
 
 
