@@ -47,6 +47,7 @@ def cmd_benchmarks(args):
 
 def cmd_score(args):
     options = _benchmark_options(args)  # first: a bad value fails before the model loads
+    _check_score_outputs(args, options)
     model = models.load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark is None:
         return _score_suite(model, args, options)
@@ -65,14 +66,35 @@ def cmd_score(args):
         print(f'wrote {args.plot}')
 
 
+def _check_score_outputs(args, options):
+    """Where `score` will write, checked before the model loads: --json and --plot (a file, or for
+    the suite a folder of figures; neither replaces a file without --force) and $REALNET_HOME
+    when it receives weights or EEG RDMs."""
+    from .files import output_file, writable_folder
+    from .report import SUITE_FIGURES
+    inputs = [args.weights] if args.weights else []
+    if args.json:
+        output_file(args.json, inputs, force=args.force)
+    if args.plot and args.benchmark is None:  # the suite's figures go into a folder
+        folder = writable_folder(args.plot)
+        for name in SUITE_FIGURES.values():
+            output_file(folder / name, inputs, force=args.force)
+    elif args.plot:
+        output_file(args.plot, inputs, force=args.force)
+    downloads = args.weights is None and not weight_table.cached_path(args.model).is_file()
+    eeg = args.benchmark is None or args.benchmark.endswith('-temporal_rsa')
+    if downloads or (eeg and options['method'] in (None, 'decoding')):  # decoding RDMs are kept there
+        writable_folder(weight_table.realnet_home())
+
+
 def cmd_plugins(args):
     from . import submission
     if args.action == 'install':
         for folder in submission.install(args.brainscore_vision):
             print(f'placed {folder}')
     else:
-        for folder in submission.uninstall():
-            print(f'removed {folder}')
+        for line in submission.uninstall(args.brainscore_vision):
+            print(line)
 
 
 def cmd_submission(args):
@@ -89,13 +111,9 @@ def cmd_submission(args):
         return 0
     if not args.out or not (args.model or args.benchmarks):
         raise RealnetError('give --model MODEL (or --benchmarks) and --out DIR|ZIP, or `check ZIP`')
-    out = (submission.export_benchmarks(args.out) if args.benchmarks
-           else submission.export_model(args.model, args.out, args.weights, args.weights_url))
+    out = (submission.export_benchmarks(args.out, args.force) if args.benchmarks
+           else submission.export_model(args.model, args.out, args.weights, args.weights_url, args.force))
     print(f'wrote {out}')
-    if out.suffix == '.zip':
-        problems = submission.check(out)
-        if problems:
-            raise RealnetError(f'the export breaks a website rule: {problems[0]}')
 
 
 def cmd_compare(args):
@@ -109,6 +127,8 @@ def cmd_compare(args):
     baseline = args.baseline or ('cornet-s' if 'cornet-s' in names else names[0])
     if baseline not in names:
         raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')
+    from .files import writable_folder
+    writable_folder(args.out)  # before any scoring: a file or an unwritable place is refused at once
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                    shen2019=args.shen2019, batch_size=args.batch_size, options=options)
@@ -136,7 +156,8 @@ def _benchmark_options(args, paper: dict | None = None) -> dict:
 
 def cmd_demo(args):
     from .demo import run_demo
-    out = Path(args.out)
+    from .files import writable_folder
+    out = writable_folder(args.out)
     if out.exists() and any(out.iterdir()):
         raise RealnetError(f'{out} exists and is not empty; choose a new --out')
     run_demo(out)
@@ -181,15 +202,22 @@ def _write_json(path, content):
 
 
 def cmd_report(args):
-    from .report import plot_temporal_rsa
-    records = []
-    for file in args.scores:
-        try:
-            records.append(json.loads(Path(file).read_text()))
-        except (OSError, ValueError) as error:
-            raise RealnetError(f'{file}: not a readable score file ({error})') from None
-    if all(str(r.get('benchmark', '')).startswith('Shen2019.') for r in records):
-        from .report import plot_roi_rsa
+    from .files import output_file
+    from .report import EEG_REGION, SHEN_ROI, plot_roi_rsa, plot_temporal_rsa, read_score_record
+    output_file(args.out, inputs=args.scores, force=args.force)
+    records = [read_score_record(file) for file in args.scores]
+    kinds = ['fMRI' if SHEN_ROI.match(r['benchmark']) else 'EEG' if EEG_REGION.search(r['benchmark']) else None
+             for r in records]
+    for file, record, kind in zip(args.scores, records, kinds):
+        if kind is None:
+            raise RealnetError(f"{file}: {record['benchmark']} is neither a temporal RSA nor a Shen 2019 ROI "
+                               'benchmark, the scores report draws')
+        if kind != kinds[0]:
+            raise RealnetError(f'{file}: an {kind} score among {kinds[0]} ones; draw each kind in its own report')
+    absent = [name for name in args.pair or () if name not in {r['model'] for r in records}]
+    if absent:
+        raise RealnetError(f'--pair {absent[0]}: no score file of that model among --scores')
+    if kinds[0] == 'fMRI':
         for roi, p in plot_roi_rsa(records, args.out, baseline=args.pair[1] if args.pair else None).items():
             print(f'{roi}: p = {p:.3g}')
         print(f'wrote {args.out}')
@@ -400,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
     sub.add_argument('--plot', metavar='PNG|DIR',
                      help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
+    sub.add_argument('--force', action='store_true', help='replace existing --json and --plot files')
     sub.set_defaults(run=cmd_score)
 
     sub = commands.add_parser('compare', parents=[common], help='several models on the suite, with statistics and '
@@ -435,9 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
                               description="install: place this package's model plugin (realnet_s01 … realnet_s10) "
                                           "and benchmark plugins into the brainscore_vision package, where "
                                           "brainscore_vision.load_model/load_benchmark and `python -m "
-                                          "brainscore_vision score` find them; uninstall: remove exactly those.")
+                                          "brainscore_vision score` find them; uninstall: remove exactly the "
+                                          "files install placed, unchanged since (each is recorded with its "
+                                          "sha256 in $REALNET_HOME/installed-plugins.json); a file you added or "
+                                          "edited stays, with a line saying so.")
     sub.add_argument('action', choices=['install', 'uninstall'])
-    sub.add_argument('--brainscore-vision', metavar='DIR', help='the brainscore_vision folder (default: the installed one)')
+    sub.add_argument('--brainscore-vision', metavar='DIR',
+                     help='install: the brainscore_vision folder to install into (default: the installed one); '
+                          'uninstall: only the installation in this folder (default: every installation recorded)')
     sub.set_defaults(run=cmd_plugins)
 
     sub = commands.add_parser('submission', parents=[common], help='leaderboard zips: export and check',
@@ -450,7 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument('--benchmarks', action='store_true', help="export this package's benchmark plugins")
     sub.add_argument('--weights', metavar='FILE', help='your own checkpoint (needs --weights-url)')
     sub.add_argument('--weights-url', metavar='URL', help='where the website can download --weights')
-    sub.add_argument('--out', metavar='DIR|ZIP')
+    sub.add_argument('--out', metavar='DIR|ZIP', help='a .zip (checked against the website rules before it is '
+                                                     'written) or a new or empty folder')
+    sub.add_argument('--force', action='store_true', help='replace an existing --out zip')
     sub.set_defaults(run=cmd_submission)
 
     sub = commands.add_parser('report', parents=[common], help='draw figures from score files',
@@ -461,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           'stars where a paired test finds them different.')
     sub.add_argument('--scores', nargs='+', required=True, metavar='JSON')
     sub.add_argument('--out', required=True, metavar='PNG')
+    sub.add_argument('--force', action='store_true', help='replace an existing --out file')
     sub.add_argument('--pair', nargs=2, metavar='MODEL',
                      help='models to compare (default: the first two); for fMRI scores the second is the baseline')
     sub.set_defaults(run=cmd_report)
@@ -515,18 +552,28 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print('brainscore: interrupted', file=sys.stderr)
         return 130
-    except RealnetError as error:
-        if args.verbose:
-            traceback.print_exc()
-        print(f'brainscore: error: {error}', file=sys.stderr)
-        return 2
     except Exception as error:
         if args.verbose:
             traceback.print_exc()
+        message = _user_error(error)
+        if message is None:
+            if not args.verbose:
+                print(f'brainscore: unexpected {type(error).__name__}: {first_line(error)} '
+                      '(rerun with -v for the traceback)', file=sys.stderr)
             return 1
-        print(f'brainscore: unexpected {type(error).__name__}: {first_line(error)} (rerun with -v for the traceback)',
-              file=sys.stderr)
-        return 1
+        print(f'brainscore: error: {message}', file=sys.stderr)
+        return 2
+
+
+def _user_error(error: Exception) -> str | None:
+    """The one line for a problem the user can fix (exit 2); None for an unexpected error (exit 1).
+    An OSError naming a path is one: a file or folder they named, or $REALNET_HOME, that cannot be
+    read or written."""
+    if isinstance(error, RealnetError):
+        return str(error)
+    if isinstance(error, OSError) and error.filename is not None:
+        return f'{error.filename}: {error.strerror or first_line(error)}'
+    return None
 
 
 if __name__ == '__main__':

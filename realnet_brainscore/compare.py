@@ -13,11 +13,11 @@ import numpy as np
 
 from . import plugin
 from . import weights as weight_table
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 from .files import atomic_path
 from .recording import SCREENS
 from .report import (EEG_REGION, SHEN_ROI, plot_benchmark_scores, plot_matched_subjects, plot_roi_rsa,
-                     plot_temporal_rsa)
+                     plot_temporal_rsa, score_record_problem)
 
 PERSONAL = re.compile(r'^realnet-s(\d\d)$')
 # Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
@@ -55,7 +55,8 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     """Each candidate's suite results, by name. ``options``: our benchmarks' further options
     (``screen``, ``method``; None or absent: their defaults). Scores are kept in
     ``scores_dir/<name>.json`` and reused for the same weights, data folders and benchmark settings;
-    what was unavailable is tried again."""
+    what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
+    stops the run at once (one line naming it; the user deletes it to rescore)."""
     from .models import load_model
     from .suite import format_result, run_suite
     scores_dir = Path(scores_dir)
@@ -63,10 +64,11 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     options = {key: value for key, value in (options or {}).items() if value is not None}
     data = _data_sources(things_eeg2, shen2019)
     settings = benchmark_settings(benchmarks, options)
+    paths = {c.name: scores_dir / f'{c.name}.json' for c in candidates}
+    kept_by_name = {c.name: _kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
     loaded, results = {}, {}
     for candidate in candidates:
-        path = scores_dir / f'{candidate.name}.json'
-        kept = _kept_records(path, candidate.identifier, data, settings)
+        path, kept = paths[candidate.name], kept_by_name[candidate.name]
         todo = [b for b in benchmarks if b not in kept]
         say(f'{candidate.name}: {len(benchmarks) - len(todo)} scores kept in {path}, {len(todo)} to run')
         fresh = {}
@@ -102,17 +104,42 @@ def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
 
 
 def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict:
-    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings."""
-    try:
-        kept = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings.
+    A file that is not as score_models writes it is refused, not replaced: it may be the user's."""
+    if not path.exists():
         return {}
-    if not isinstance(kept, dict) or kept.get('model') != identifier or kept.get('data') != data:
+    try:
+        kept = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as error:
+        problem = f'not readable JSON: {first_line(error)}'
+    else:
+        problem = _kept_problem(kept)
+    if problem:
+        raise RealnetError(f'{path}: not a kept score file of `brainscore compare` ({problem}); '
+                           f'delete it to score {path.stem} afresh')
+    if kept.get('model') != identifier or kept.get('data') != data:
         return {}
     computed_with = kept.get('settings') if isinstance(kept.get('settings'), dict) else {}
     return {r['benchmark']: r['record'] for r in kept.get('results', [])
             if 'record' in r and r['benchmark'] in settings
             and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
+
+
+def _kept_problem(kept) -> str | None:
+    """What is wrong with a parsed kept score file, in the parts that are reused: its results
+    and their score records (see report.score_record_problem); None when nothing is."""
+    if not isinstance(kept, dict) or not isinstance(kept.get('results'), list):
+        return 'not an object with model, data, settings and a list of results'
+    for entry in kept['results']:
+        if not isinstance(entry, dict) or not isinstance(entry.get('benchmark'), str):
+            return 'a result without a benchmark name'
+        if 'record' in entry:
+            problem = score_record_problem(entry['record'])
+            if problem is None and entry['record']['benchmark'] != entry['benchmark']:
+                problem = f"its record is of {entry['record']['benchmark']}"
+            if problem:
+                return f"{entry['benchmark']}: {problem}"
+    return None
 
 
 def records_by_model(results: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:

@@ -38,6 +38,38 @@ def atomic_path(destination):
             os.unlink(temporary)
 
 
+def writable_folder(folder) -> Path:
+    """``folder`` once it is shown that files can be made there: it, or the nearest folder above it
+    that exists, receives a temporary file that is removed at once. Nothing is created for good, so
+    a refused command leaves no trace; call it before any long work."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RealnetError(f'{folder}: cannot be a folder, {existing} is a file')
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise RealnetError(f'{folder}: cannot write there ({error.strerror or error})') from None
+    return folder
+
+
+def output_file(path, inputs=(), force: bool = False) -> Path:
+    """``path`` once it may receive a command's output file: not a folder, not one of the command's
+    ``inputs``, not an existing file unless ``force``, in a folder that can be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise RealnetError(f'{path} is a folder; name a file to write')
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
+        raise RealnetError(f'{path} is also an input of this command; name another file to write')
+    if path.exists() and not force:
+        raise RealnetError(f'{path} exists; pass --force to replace it, or name another file')
+    writable_folder(path.parent)
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

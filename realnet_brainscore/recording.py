@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 
 TIME_BINS = [(70, 170)]
 # How the benchmark images reach the model (the benchmarks' ``screen`` option).
@@ -24,6 +24,23 @@ def stimulus_set(stimulus_ids: list, image_paths: list, name: str):
     digest = hashlib.sha1('\n'.join(f'{i}\t{p}' for i, p in zip(stimulus_ids, image_paths)).encode()).hexdigest()
     stimuli.identifier = f'{name}-{digest[:10]}'
     return stimuli
+
+
+def check_images(paths) -> None:
+    """Decode every stimulus image once, up front: a damaged or empty file is one line naming it, not
+    an error from deep inside Brain-Score's image loading after the data are read."""
+    from PIL import Image, UnidentifiedImageError
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.draft('RGB', (64, 64))  # JPEGs decode at a reduced scale: every byte is still read
+                image.load()
+        except UnidentifiedImageError:
+            problem = 'an empty file' if Path(path).stat().st_size == 0 else 'not an image file'
+            raise RealnetError(f'{path}: {problem}; replace it with the published image') from None
+        except Exception as error:  # PIL's errors for damaged files have many types
+            raise RealnetError(f'{path}: damaged image ({first_line(error)}); replace it with the published '
+                               f'image') from None
 
 
 def check_screen(screen: str) -> str:
@@ -48,6 +65,29 @@ def on_screen(stimuli, screen: str, model_visual_degrees: float, source_visual_d
     # '--<marker>' is Brain-Score's convention for a set derived from another (cache_key.py)
     whole.identifier = f'{stimuli.identifier}--whole'
     return whole
+
+
+def region_rdm(candidate, region: str, stimuli, source_visual_degrees: float, screen: str = 'brainscore') -> np.ndarray:
+    """The model RDM of ``region`` (1 − Pearson r between the images' features, see rsa.model_rdm),
+    refused when it cannot be compared: broken weights give NaN activations, which rsatoolbox would
+    only report as "rdm1 and rdm2 have different nan positions"."""
+    from .rsa import model_rdm
+    features = region_features(candidate, region, stimuli, source_visual_degrees, screen)
+    if not np.isfinite(features).all():
+        raise RealnetError(f'{_name(candidate)}: {region} activations hold NaN/inf: its weights are probably broken')
+    with np.errstate(invalid='ignore', divide='ignore'):  # the check below says it in one line
+        rdm = model_rdm(features)
+    if not np.isfinite(rdm).all():
+        raise RealnetError(f'{_name(candidate)}: {region} activations are constant across features for some image, '
+                           f'so its RDM is undefined: its weights are probably broken')
+    return rdm
+
+
+def _name(candidate) -> str:
+    try:
+        return candidate.identifier
+    except (AttributeError, NotImplementedError):  # BrainModel's own identifier raises
+        return 'the model'
 
 
 def region_features(candidate, region: str, stimuli, source_visual_degrees: float,

@@ -4,8 +4,10 @@ similarities (its Figure 1C), behavioural scores (1D) and the matched-subject vi
 A score record is what ``brainscore score --json`` writes: model, benchmark, score, raw, ceiling,
 and for the temporal RSA benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course``.
 """
+import json
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import matplotlib
 
@@ -13,12 +15,116 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .errors import RealnetError  # noqa: E402
+from .errors import RealnetError, first_line  # noqa: E402
 from .files import atomic_path  # noqa: E402
 from .rsa import cluster_test  # noqa: E402
 
 EEG_REGION = re.compile(r'\.(\w+)-temporal_rsa$')
 SHEN_ROI = re.compile(r'^Shen2019\.(\w+)-rsa$')
+SUITE_FIGURES = {'eeg': 'eeg_time_courses.png', 'fmri': 'fmri_rois.png'}  # what `score --plot DIR` writes
+# The labelled arrays of a temporal RSA record and the dims the figures read them by.
+TIME_COURSES = {'time_course': ['subject', 'time_bin'], 'ceiling_time_course': ['bound', 'time_bin']}
+
+
+def read_score_record(path) -> dict:
+    """The score record in the JSON file ``path`` (what ``brainscore score --benchmark B --json``
+    writes), once it holds what the figures read; else one line naming the file and the fault."""
+    try:
+        record = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError) as error:
+        raise RealnetError(f'{path}: not a readable score file ({first_line(error)})') from None
+    problem = score_record_problem(record)
+    if problem:
+        raise RealnetError(f'{path}: not the score of one benchmark as `score --benchmark B --json` writes it: '
+                           f'{problem}')
+    return record
+
+
+def score_record_problem(record) -> str | None:
+    """What keeps ``record`` (parsed JSON) from being a score record the figures and statistics can
+    use: a model and benchmark name, a numeric score, settings (screen, rdm_method, window, raw) of
+    the right types where present, and for a temporal RSA benchmark both time courses with matching
+    coords; None when nothing does."""
+    if not isinstance(record, dict):
+        return f'it holds a JSON {_json_kind(record)}, not an object with model, benchmark and score'
+    missing = [key for key in ('model', 'benchmark', 'score') if key not in record]
+    if missing:
+        return f'it has no {missing[0]}'
+    for key in ('model', 'benchmark', 'screen', 'rdm_method'):
+        if key in record and not isinstance(record[key], str):
+            return f'{key} is {_shown(record[key])}, not a name'
+    if not _is_number(record['score']):
+        return f'score is {_shown(record["score"])}, not a number'
+    window = record.get('window')
+    if 'window' in record and not (isinstance(window, list) and len(window) == 2 and all(map(_is_number, window))):
+        return f'window is {_shown(window)}, not [start, stop] in seconds'
+    raw = record.get('raw')  # a labelled raw holds per-subject values, which paired_p reads
+    if isinstance(raw, dict) and not (isinstance(raw.get('dims'), list) and _numbers(raw.get('values'))):
+        return 'raw is not a labelled array of numbers ({"dims", "values"})'
+    if EEG_REGION.search(record['benchmark']):
+        return _time_courses_problem(record)
+    return None
+
+
+def _time_courses_problem(record: dict) -> str | None:
+    for key, dims in TIME_COURSES.items():
+        if key not in record:
+            return f'a temporal RSA score without {key}'
+        problem = _labelled_problem(key, record[key], dims)
+        if problem:
+            return problem
+    course, ceiling = (np.asarray(record[key]['values']) for key in TIME_COURSES)
+    if course.shape[1] != ceiling.shape[1] or ceiling.shape[0] != 2:
+        return (f'ceiling_time_course is {ceiling.shape[0]} × {ceiling.shape[1]}, not 2 bounds × the '
+                f'{course.shape[1]} time points of time_course')
+    if not course.size:
+        return 'time_course holds no subject or no time point'
+    return None
+
+
+def _labelled_problem(name: str, array, dims: list | None = None) -> str | None:
+    """What keeps ``array`` from being a labelled array as score records hold them: {dims,
+    coords: {dim: labels}, values} with numeric values of the coords' shape (and ``dims``, if given;
+    time bins numeric)."""
+    if not (isinstance(array, dict) and isinstance(array.get('dims'), list) and 'values' in array
+            and all(isinstance(d, str) for d in array['dims'])):
+        return f'{name} is not a labelled array ({{"dims", "coords", "values"}})'
+    if dims is not None and array['dims'] != dims:
+        return f'{name} has dims {_shown(array["dims"])}, expected {dims}'
+    coords = array.get('coords') if isinstance(array.get('coords'), dict) else {}
+    missing = [d for d in array['dims'] if not isinstance(coords.get(d), list)]
+    if missing:
+        return f'{name} has no coords for its dim {missing[0]!r}'
+    if 'time_bin' in coords and not _numbers(coords['time_bin']):
+        return f'{name} has time bins that are not numbers (seconds)'
+    if not _numbers(array['values']):
+        return f'{name} values are not an array of numbers (a string, a null or rows of unequal length)'
+    shape, expected = np.shape(array['values']), tuple(len(coords[d]) for d in array['dims'])
+    if shape != expected:
+        return f'{name} values have shape {shape}, its coords {expected}'
+    return None
+
+
+def _numbers(value) -> bool:
+    """Whether ``value`` is a number or a regular (not ragged) nest of lists of numbers."""
+    try:
+        return np.asarray(value).dtype.kind in 'iuf'
+    except ValueError:  # ragged
+        return False
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _json_kind(value) -> str:
+    return {list: 'list', str: 'string', bool: 'boolean', type(None): 'null'}.get(type(value), 'number')
+
+
+def _shown(value) -> str:
+    """``value`` briefly, for a one-line message."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + '...'
 
 
 def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = None, seed: int = 0,
@@ -37,6 +143,7 @@ def plot_temporal_rsa(records: list[dict], out, pair: tuple[str, str] | None = N
     figure, axes = plt.subplots(1, len(regions), figsize=(4.6 * len(regions), 3.6), sharey=True, squeeze=False)
     significant = {}
     for axis, region in zip(axes[0], regions):
+        _check_comparable(region, by_region[region])
         significant[region] = _panel(axis, region, by_region[region], pair, seed)
     axes[0][0].set_ylabel("Spearman ρ (model RDM, EEG RDM)")
     figure.tight_layout()
@@ -62,6 +169,16 @@ def within(record: dict, time_range) -> dict:
             cut[key] = {**course, 'values': np.asarray(course['values'], dtype=float)[:, keep].tolist(),
                         'coords': {**course['coords'], 'time_bin': times[keep].tolist()}}
     return {**record, **cut}
+
+
+def _check_comparable(region: str, models: dict) -> None:
+    """Models share a panel on the same time points, and are tested in pairs on the same subjects."""
+    (first, record), *others = models.items()
+    for other, course in ((name, r['time_course']['coords']) for name, r in others):
+        for coord, what in (('time_bin', 'time points'), ('subject', 'subjects')):
+            if course[coord] != record['time_course']['coords'][coord]:
+                raise RealnetError(f'{region}: {other} and {first} were scored on other {what}; '
+                                   'their time courses cannot be drawn and tested together')
 
 
 def _panel(axis, region, models: dict, pair, seed):
@@ -186,17 +303,15 @@ def plot_matched_subjects(rows: list[dict], out) -> None:
 
 
 def plot_figures(records: list[dict], folder) -> list:
-    """Every figure the records allow, into ``folder``: eeg_time_courses.png, fmri_rois.png."""
-    from pathlib import Path
+    """Every figure the records allow, into ``folder``: SUITE_FIGURES' eeg and fmri files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
     eeg = [r for r in records if EEG_REGION.search(r.get('benchmark', '')) and 'time_course' in r]
     fmri = [r for r in records if SHEN_ROI.match(r.get('benchmark', ''))]
-    if eeg:
-        plot_temporal_rsa(eeg, folder / 'eeg_time_courses.png')
-        written.append(folder / 'eeg_time_courses.png')
-    if fmri:
-        plot_roi_rsa(fmri, folder / 'fmri_rois.png')
-        written.append(folder / 'fmri_rois.png')
+    written = []
+    for draw, chosen, name in ((plot_temporal_rsa, eeg, SUITE_FIGURES['eeg']),
+                               (plot_roi_rsa, fmri, SUITE_FIGURES['fmri'])):
+        if chosen:
+            draw(chosen, folder / name)
+            written.append(folder / name)
     return written

@@ -1,18 +1,31 @@
 """Brain-Score plugin folders for our models: installed into brainscore_vision, or zipped for the
 leaderboard website, and a check of a zip against the website's rules (shared FORMATS.md)."""
+import contextlib
+import hashlib
 import io
 import json
 import re
 import shutil
+import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 from . import __version__, models, plugin
 from . import weights as weight_table
-from .errors import RealnetError
-from .files import atomic_path, file_digest
+from .errors import RealnetError, first_line
+from .files import atomic_path, file_digest, output_file, writable_folder
 
-MAX_ZIP_BYTES = 50 * 1024 * 1024
+MAX_ZIP_BYTES = 50 * 1024 * 1024  # the website's upload limit
+# What check() lets reading a zip decompress, judged from the declared sizes before anything is read
+# (a 2 MB zip can declare 2 GiB of zeros). Ten times the upload limit: source code and text data
+# compress well under 10:1, so a zip the website takes does not legitimately unpack to more.
+MAX_UNPACKED_BYTES = 10 * MAX_ZIP_BYTES
+# Deflate reaches ~1000:1 only on repeated bytes; code and data files compress 2-20:1. Entries
+# under a mebibyte are exempt: a small file of blank lines is no threat however well it packs.
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECKED_ABOVE = 2**20
+MAX_INIT_BYTES = 2**20  # registrations are read from at most this much of an __init__.py
 INSTALLED_FOLDER = 'realnet_brainscore'  # brainscore_vision/models/<this>
 _REGISTRY_LINE = re.compile(r"""(model|benchmark)_registry\[['"]([^'"]+)['"]\]""")
 BIBTEX = '''@article{lu2026realnet,
@@ -94,14 +107,15 @@ def benchmark_plugins() -> dict[str, dict[str, bytes]]:
             for folder in sorted(plugin.plugins_dir().iterdir()) if (folder / '__init__.py').is_file()}
 
 
-def export_model(identifier: str, out, weights=None, weights_url=None) -> Path:
+def export_model(identifier: str, out, weights=None, weights_url=None, force: bool = False) -> Path:
     """A zip (or folder) ``models/<id>/…`` for one model; a user's file is referenced by URL + hash."""
     weight_table.source(identifier)
+    if weights is not None and not weights_url:
+        raise RealnetError('--weights needs --weights-url: the website fetches weights at load time, '
+                           'they never go inside the zip')
+    out = _destination(out, force, inputs=[weights] if weights is not None else [])
     spec = None
     if weights is not None:
-        if not weights_url:
-            raise RealnetError('--weights needs --weights-url: the website fetches weights at load time, '
-                               'they never go inside the zip')
         models.load_network(identifier, weights)  # refuse a file that does not load
         spec = weight_table.WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
                                          f'{identifier} from {Path(weights).name}')
@@ -110,24 +124,40 @@ def export_model(identifier: str, out, weights=None, weights_url=None) -> Path:
     return _write(files, out)
 
 
-def export_benchmarks(out) -> Path:
+def export_benchmarks(out, force: bool = False) -> Path:
+    out = _destination(out, force)
     files = {f'benchmarks/{folder}/{name}': content for folder, entries in benchmark_plugins().items()
              for name, content in entries.items()}
     return _write(files, out)
 
 
-def _write(files: dict[str, bytes], out) -> Path:
+def _destination(out, force: bool, inputs=()) -> Path:
+    """``out`` once it is shown to take the export, before any work: a .zip that is not an existing
+    file (unless ``force``) nor an input, or a new or empty folder; either where files can be made."""
     out = Path(out)
+    if out.suffix == '.zip':
+        return output_file(out, inputs, force)
+    if out.exists() and not out.is_dir():
+        raise RealnetError(f'{out} is a file; name a new folder or a .zip')
+    if out.is_dir() and any(out.iterdir()):
+        raise RealnetError(f'{out} exists and is not empty; choose a new folder or a .zip name')
+    return writable_folder(out)
+
+
+def _write(files: dict[str, bytes], out: Path) -> Path:
+    """A zip is built in memory and checked against the website rules first: one that breaks a
+    rule is never written, so a failed export leaves nothing behind."""
     if out.suffix == '.zip':
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
             for name, content in files.items():
                 archive.writestr(name, content)
+        problems = _checked(buffer, len(buffer.getbuffer()), out)
+        if problems:
+            raise RealnetError(f'the export breaks a website rule: {problems[0]}; {out} was not written')
         with atomic_path(out) as partial:
             partial.write_bytes(buffer.getvalue())
         return out
-    if out.exists() and any(out.iterdir()):
-        raise RealnetError(f'{out} exists and is not empty; choose a new folder or a .zip name')
     for name, content in files.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_bytes(content)
@@ -138,14 +168,40 @@ def check(zip_path, brainscore_root=None) -> list[str]:
     """Every website rule the zip breaks, one sentence each (empty: it passes)."""
     zip_path = Path(zip_path)
     if not zipfile.is_zipfile(zip_path):
-        raise RealnetError(f'{zip_path}: not a zip file')
+        raise RealnetError(f'{zip_path}: not a zip file (or a truncated one)')
+    with open(zip_path, 'rb') as stream:
+        return _checked(stream, zip_path.stat().st_size, zip_path, brainscore_root)
+
+
+def _checked(stream, size: int, label, brainscore_root=None) -> list[str]:
+    """check() of a zip read from ``stream`` (``size`` bytes); a zip that cannot be read whole
+    (bad CRC, truncated or garbled data, encrypted, unknown compression) is one line naming it."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            return _broken_rules(archive, size, brainscore_root)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
+        raise RealnetError(f'{label}: corrupt or unreadable zip ({first_line(error)})') from None
+
+
+def _broken_rules(archive: zipfile.ZipFile, size: int, brainscore_root=None) -> list[str]:
     problems = []
-    if zip_path.stat().st_size > MAX_ZIP_BYTES:
-        problems.append(f'the zip is {zip_path.stat().st_size / 2**20:.1f} MB; the website takes at most 50 MB')
-    with zipfile.ZipFile(zip_path) as archive:
-        names = [n for n in archive.namelist() if not n.endswith('/')]
-        registrations = [(kind, identifier, name.split('/')[1]) for name in names if name.endswith('__init__.py')
-                         for kind, identifier in _REGISTRY_LINE.findall(archive.read(name).decode('utf-8', 'replace'))]
+    if size > MAX_ZIP_BYTES:
+        problems.append(f'the zip is {size / 2**20:.1f} MB; the website takes at most 50 MB')
+    entries = archive.infolist()
+    too_big = _size_problems(entries)
+    if too_big:  # nothing is decompressed: these are the entries' declared sizes
+        return problems + too_big
+    problems += [problem for entry in entries for problem in _path_problems(entry)]
+    _verify_crcs(archive, entries)
+    files = [e for e in entries if not e.is_dir()]
+    names = [e.filename for e in files]
+    registrations = []
+    for init in (e for e in files if Path(e.filename).name == '__init__.py'):
+        text, complete = _head(archive, init)
+        if not complete:
+            problems.append(f'{init.filename}: over {MAX_INIT_BYTES // 2**20} MiB; an __init__.py that registers '
+                            'plugins is a few lines, keep it to those')
+        registrations += _REGISTRY_LINE.findall(text)
     problems += [f'file name with a space: {n!r}' for n in names if ' ' in n]
     problems += [f'{n}: metadata files are generated by Brain-Score; leave them out' for n in names
                  if Path(n).name in ('metadata.yaml', 'metadata.yml')]
@@ -153,16 +209,60 @@ def check(zip_path, brainscore_root=None) -> list[str]:
     if not folders or any(kind not in ('models', 'benchmarks') for kind, _ in folders):
         problems.append('the zip must hold models/<plugin>/… or benchmarks/<plugin>/… folders')
     problems += [f"model identifier '{i}' contains a hyphen; the leaderboard takes none (e.g. {i.replace('-', '_')})"
-                 for kind, i, _ in registrations if kind == 'model' and '-' in i]
-    model_ids = sorted({i for kind, i, _ in registrations if kind == 'model'})
+                 for kind, i in registrations if kind == 'model' and '-' in i]
+    model_ids = sorted({i for kind, i in registrations if kind == 'model'})
     if len(model_ids) > 1:
         problems.append(f'{len(model_ids)} model identifiers ({", ".join(model_ids)}); the website takes one per upload')
     taken = _registered(brainscore_root)
-    problems += [f"{kind} identifier '{i}' is already registered in Brain-Score" for kind, i, _ in registrations
+    problems += [f"{kind} identifier '{i}' is already registered in Brain-Score" for kind, i in registrations
                  if i in taken[kind]]
     problems += [f"plugin folder {kind}/{folder} already exists in Brain-Score" for kind, folder in folders
                  if folder in taken['folders'].get(kind, ())]
     return problems
+
+
+def _size_problems(entries: list[zipfile.ZipInfo]) -> list[str]:
+    """The caps on declared sizes, which bound what reading the zip may decompress."""
+    limit = f'refused above {MAX_UNPACKED_BYTES // 2**20} MB, 10 x the upload limit (a zip bomb)'
+    problems = [f'{e.filename}: unpacks to {e.file_size / 2**20:.0f} MB; {limit}'
+                for e in entries if e.file_size > MAX_UNPACKED_BYTES]
+    problems += [f'{e.filename}: compressed {e.file_size // max(e.compress_size, 1)}:1, a zip bomb '
+                 f'(plugin files compress at most {MAX_COMPRESSION_RATIO}:1)' for e in entries
+                 if e.file_size > RATIO_CHECKED_ABOVE and e.file_size > MAX_COMPRESSION_RATIO * e.compress_size]
+    total = sum(e.file_size for e in entries)
+    if total > MAX_UNPACKED_BYTES:
+        problems.append(f'the zip unpacks to {total / 2**20:.0f} MB in all; {limit}')
+    return problems
+
+
+def _path_problems(entry: zipfile.ZipInfo) -> list[str]:
+    """Entry names that would land outside the plugin folder when unpacked, or point elsewhere."""
+    name, problems = entry.filename, []
+    if name.startswith('/') or re.match(r'[A-Za-z]:', name):
+        problems.append(f'{name!r}: absolute path; entries must be models/<plugin>/… or benchmarks/<plugin>/…')
+    if '\\' in name:
+        problems.append(f'{name!r}: backslash in a path; zip paths separate folders with /')
+    if '..' in name.split('/'):
+        problems.append(f"{name!r}: '..' in a path climbs out of the plugin folder")
+    if stat.S_ISLNK(entry.external_attr >> 16):
+        problems.append(f'{name!r}: a symbolic link; the zip must hold plain files')
+    return problems
+
+
+def _verify_crcs(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]):
+    """Every entry read through in 1 MiB chunks, so that a bad CRC or garbled data raises; the
+    declared sizes, capped before this, bound the work."""
+    for entry in entries:
+        with archive.open(entry) as stream:
+            while stream.read(2**20):
+                pass
+
+
+def _head(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> tuple[str, bool]:
+    """The text of the first MAX_INIT_BYTES of an entry, and whether that was all of it."""
+    with archive.open(entry) as stream:
+        head = stream.read(MAX_INIT_BYTES + 1)
+    return head[:MAX_INIT_BYTES].decode('utf-8', 'replace'), len(head) <= MAX_INIT_BYTES
 
 
 def _registered(root=None) -> dict:
@@ -187,39 +287,123 @@ def _manifest() -> Path:
 
 def install(root=None, identifiers=None) -> list[Path]:
     """Place our model plugin and benchmark plugins into the brainscore_vision tree (default: the
-    installed one), where Brain-Score's folder scan finds them."""
-    root = Path(root) if root else brainscore_vision_dir()
+    installed one), where Brain-Score's folder scan finds them. The manifest gets one entry per
+    tree: its resolved path, the folders placed, and each file placed with its sha256."""
+    root = Path(root or brainscore_vision_dir()).resolve()
+    installs = [entry for entry in _read_manifest() if entry['brainscore_vision'] != str(root)]
+    writable_folder(_manifest().parent)
     identifiers = identifiers or [i for i in models.list_models() if i.startswith('realnet-')]
     folders = {root / 'models' / INSTALLED_FOLDER: {n: t.encode() for n, t in model_plugin(identifiers).items()}}
     folders.update({root / 'benchmarks' / name: files for name, files in benchmark_plugins().items()})
     present = [str(f) for f in folders if f.exists()]
     if present:
         raise RealnetError(f'{present[0]} already exists; run `brainscore plugins uninstall` first')
-    placed = []
+    placed, digests = [], {}
     try:
         for folder, files in folders.items():
             folder.mkdir()
             placed.append(folder)
             for name, content in files.items():
                 (folder / name).write_bytes(content)
+                digests[str(folder / name)] = hashlib.sha256(content).hexdigest()
+        _write_manifest(installs + [{'brainscore_vision': str(root), 'folders': [str(f) for f in placed],
+                                     'files': digests}])
     except OSError as error:
-        for folder in placed:
+        for folder in placed:  # made by this call (mkdir refuses an existing one): ours to remove
             shutil.rmtree(folder, ignore_errors=True)
-        raise RealnetError(f'could not write into {root} ({error})') from None
-    with atomic_path(_manifest()) as partial:
-        partial.write_text(json.dumps({'brainscore_vision': str(root), 'folders': [str(f) for f in placed]}, indent=2))
+        raise RealnetError(f'could not install into {root} ({first_line(error)})') from None
     return placed
 
 
-def uninstall() -> list[Path]:
-    """Remove exactly the folders install() placed."""
-    if not _manifest().is_file():
+def uninstall(root=None) -> list[str]:
+    """Remove the files install() placed in ``root`` (default: in every tree the manifest records)
+    whose content is unchanged, and their folders once empty; anything else stays. One line per
+    folder removed and per file kept."""
+    installs = _read_manifest()
+    if not installs:
         raise RealnetError(f'nothing to uninstall: no record of an installation ({_manifest()})')
-    record = json.loads(_manifest().read_text())
-    removed = []
-    for folder in map(Path, record['folders']):
-        if folder.is_dir():
-            shutil.rmtree(folder)
-            removed.append(folder)
-    _manifest().unlink()
-    return removed
+    chosen = list(installs)  # installs shrinks as each is removed
+    if root is not None:
+        chosen = [entry for entry in installs if entry['brainscore_vision'] == str(Path(root).resolve())]
+        if not chosen:
+            raise RealnetError(f'no installation recorded in {Path(root).resolve()}; recorded: '
+                               + ', '.join(entry['brainscore_vision'] for entry in installs))
+    lines = []
+    for entry in chosen:
+        lines += _remove_installed(entry)
+        installs.remove(entry)
+        _write_manifest(installs)  # after each tree, so a failure later leaves a true record
+    return lines
+
+
+def _remove_installed(entry: dict) -> list[str]:
+    lines, kept = [], set()
+    for file, digest in entry['files'].items():
+        path = Path(file)
+        if not path.is_file():
+            continue
+        if file_digest(path, 'sha256') != digest:
+            kept.add(path)
+            lines.append(f'kept {path}: changed since `brainscore plugins install`')
+            continue
+        path.unlink()
+        for bytecode in (path.parent / '__pycache__').glob(f'{path.stem}.*.pyc'):  # Python made it from ours
+            bytecode.unlink()
+    for folder in map(Path, entry['folders']):
+        with contextlib.suppress(OSError):
+            (folder / '__pycache__').rmdir()  # only when empty
+        if not folder.is_dir():
+            continue
+        lines += [f'kept {path}: not placed by `brainscore plugins install`'
+                  for path in sorted(set(folder.iterdir()) - kept)]
+        if any(folder.iterdir()):
+            continue
+        folder.rmdir()
+        lines.append(f'removed {folder}')
+    return lines
+
+
+def _read_manifest() -> list[dict]:
+    """The manifest's entries ([] when there is none); anything but what install() writes is one
+    line naming the file, since removing files on the word of a garbled record is not safe."""
+    path = _manifest()
+    if not path.is_file():
+        return []
+    try:
+        record = json.loads(path.read_text(encoding='utf-8'))
+        return _valid_installs(record)
+    except ValueError as error:
+        raise RealnetError(f'{path}: not an install record this version reads ({first_line(error)}); remove the '
+                           'plugin folders by hand and delete it') from None
+
+
+def _valid_installs(record) -> list[dict]:
+    """``record['installs']`` once each entry is shown to name only files in plugin folders of its
+    own brainscore_vision tree (ValueError otherwise)."""
+    if isinstance(record, dict) and 'folders' in record and 'installs' not in record:
+        raise ValueError('written by an older version, without file hashes')
+    installs = record.get('installs') if isinstance(record, dict) else None
+    if not isinstance(installs, list):
+        raise ValueError("no 'installs' list")
+    for entry in installs:
+        if not (isinstance(entry, dict) and isinstance(entry.get('brainscore_vision'), str)
+                and isinstance(entry.get('folders'), list) and isinstance(entry.get('files'), dict)):
+            raise ValueError("an entry lacks 'brainscore_vision', 'folders' or 'files'")
+        root, folders = Path(entry['brainscore_vision']), entry['folders']
+        if not root.is_absolute():
+            raise ValueError(f'{root} is not an absolute path')
+        if not all(isinstance(f, str) and '..' not in Path(f).parts
+                   and Path(f).parent in (root / 'models', root / 'benchmarks') for f in folders):
+            raise ValueError(f'folders outside {root}/models and benchmarks')
+        if not all(isinstance(digest, str) and Path(file).parent in map(Path, folders)
+                   for file, digest in entry['files'].items()):
+            raise ValueError('files outside the recorded folders')
+    return installs
+
+
+def _write_manifest(installs: list[dict]):
+    if not installs:
+        _manifest().unlink(missing_ok=True)
+        return
+    with atomic_path(_manifest()) as partial:
+        partial.write_text(json.dumps({'installs': installs}, indent=2), encoding='utf-8')

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from .data.things_eeg2 import CHANNELS, subject_name
 from .errors import RealnetError
-from .files import atomic_path
+from .files import atomic_path, writable_folder
 
 TIMES = np.round(np.arange(-20, 80) / 100, 2)  # -0.20 ... 0.79 s, 100 Hz, as published
 COLOURS = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210),
@@ -41,9 +41,8 @@ class Design:
 
 def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
     """Write ``image_set/`` and ``preprocessed_data/sub-XX/`` under ``out``; return ``out``."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
+    _check_design(design)
+    out = _new_folder(out)
     rng = np.random.default_rng(design.seed)
     splits = {'train': _write_images(out, 'training_images', design.concepts, design.images_per_concept, 0,
                                      'b', design, rng),
@@ -151,6 +150,24 @@ def _draw(concept: int, rng, size: int) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(image) + noise, 0, 255).astype(np.uint8))
 
 
+def _check_design(design: Design) -> None:
+    """The numbers `brainscore synth` takes, refused before anything is written (named as its options)."""
+    if not 1 <= design.subjects <= 10:
+        raise RealnetError(f'--subjects {design.subjects}: THINGS-EEG2 has subjects 1 to 10')
+    if not (math.isfinite(design.noise) and design.noise >= 0):
+        raise RealnetError(f'--noise {design.noise}: expected a number ≥ 0 (the noise sd relative to the signal)')
+    if design.seed < 0:
+        raise RealnetError(f'--seed {design.seed}: expected a whole number ≥ 0')
+
+
+def _new_folder(out) -> Path:
+    """``out`` once a release may be written there: absent or an empty folder, in a writable place."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
+    return writable_folder(out)
+
+
 def _save_dict(path: Path, content: dict) -> None:
     with atomic_path(path) as partial:
         with open(partial, 'wb') as stream:
@@ -176,9 +193,7 @@ def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
     """Write the Shen 2019 test layout: per-subject bdpy h5, the tsv and ``images/`` under ``out``."""
     import h5py
     from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
+    out = _new_folder(out)
     rng = np.random.default_rng([design.seed, 2019])
     (out / 'images').mkdir(parents=True)
     names, pixels = [], []

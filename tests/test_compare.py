@@ -156,3 +156,58 @@ def test_compare_refuses_bad_input_in_one_line(models, message, tmp_path, capsys
     error = capsys.readouterr().err
     assert error.count('\n') == 1 and message in error
     assert not (tmp_path / 'out').exists()
+
+
+def kept_file(path, record=None, **changes):
+    """A kept score file as score_models writes it, for cornet-s on the IT benchmark."""
+    benchmark = 'Gifford2022.IT-temporal_rsa'
+    record = record or eeg_record('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3))
+    kept = {'model': 'cornet-s', 'data': {'things_eeg2': None, 'shen2019': None}, 'settings': {benchmark: {}},
+            'results': [{'benchmark': benchmark, 'record': record}], **changes}
+    path.write_text(kept if isinstance(kept, str) else json.dumps(kept))
+    return path
+
+
+def tampered(**changes):
+    return {**eeg_record('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3)), **changes}
+
+
+@pytest.mark.parametrize('changes, problem', [
+    ({'results': 'all good'}, 'not an object with model, data, settings and a list of results'),
+    ({'results': ['Gifford2022.IT-temporal_rsa']}, 'a result without a benchmark name'),
+    ({'record': tampered(score='high')}, 'Gifford2022.IT-temporal_rsa: score is "high", not a number'),
+    ({'record': tampered(time_course={'dims': ['subject', 'time_bin'], 'values': [['x'] * len(TIMES)] * 10,
+                                      'coords': {'subject': SUBJECTS, 'time_bin': TIMES.tolist()}})},
+     'Gifford2022.IT-temporal_rsa: time_course values are not an array of numbers'),
+    ({'record': tampered(benchmark='Gifford2022.V1-temporal_rsa')},
+     'Gifford2022.IT-temporal_rsa: its record is of Gifford2022.V1-temporal_rsa'),
+])
+def test_a_tampered_kept_score_is_refused_naming_the_file(changes, problem, tmp_path):
+    path = kept_file(tmp_path / 'cornet-s.json', **changes)
+    data, settings = {'things_eeg2': None, 'shen2019': None}, {'Gifford2022.IT-temporal_rsa': {}}
+    with pytest.raises(compare.RealnetError) as refused:
+        compare._kept_records(path, 'cornet-s', data, settings)
+    message = str(refused.value)
+    assert message.startswith(f'{path}: not a kept score file of `brainscore compare` ({problem}')
+    assert message.endswith('; delete it to score cornet-s afresh') and '\n' not in message
+    intact = kept_file(tmp_path / 'intact.json')
+    assert list(compare._kept_records(intact, 'cornet-s', data, settings)) == ['Gifford2022.IT-temporal_rsa']
+
+
+def test_compare_stops_at_a_tampered_kept_score_before_scoring(tmp_path, monkeypatch, capsys):
+    def load_model(*args, **options):
+        raise AssertionError('a model was loaded before the kept scores were read')
+
+    monkeypatch.setattr('realnet_brainscore.models.load_model', load_model)
+    scores = tmp_path / 'out' / 'scores'
+    scores.mkdir(parents=True)
+    kept = scores / 'cornet-s.json'
+    kept.write_text('{"model": "cornet-s", "results": [')  # cut short, or edited by hand
+    assert cli.main(['compare', '--models', 'realnet-s01', 'cornet-s', '--benchmarks', 'Gifford2022.IT-temporal_rsa',
+                     '--out', str(tmp_path / 'out'), '-q']) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1, error
+    assert f'{kept}: not a kept score file of `brainscore compare` (not readable JSON' in error
+    assert 'delete it to score cornet-s afresh' in error
+    assert kept.read_text() == '{"model": "cornet-s", "results": ['
+    assert [p.name for p in scores.iterdir()] == [kept.name]

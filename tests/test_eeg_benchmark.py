@@ -131,3 +131,53 @@ def test_data_found_through_the_environment_and_checked_across_subjects(insilico
     monkeypatch.setenv('REALNET_THINGS_EEG2', str(mixed))
     with pytest.raises(RealnetError, match='5 EEG conditions but 6 test images'):
         load_benchmark('Gifford2022.V1-temporal_rsa').reference()
+
+
+@pytest.fixture(scope='module')
+def small_release(tmp_path_factory):
+    """Two in-silico subjects, 6 test images, and CORnet-S weights: random, and broken (NaN)."""
+    import torch
+    from factories import random_cornet, write_dicarlolab_checkpoint
+    from realnet_brainscore.synthetic import Design, write_things_eeg2
+    root = tmp_path_factory.mktemp('small')
+    release = write_things_eeg2(root / 'things', Design(subjects=2, concepts=2, images_per_concept=1, test_images=6,
+                                                        test_repetitions=8, image_size=16))
+    model = random_cornet(0)
+    write_dicarlolab_checkpoint(root / 'cornet.pth', model)
+    with torch.no_grad():
+        model.V1.conv1.weight.fill_(float('nan'))
+    write_dicarlolab_checkpoint(root / 'nan.pth', model)
+    return release, root / 'cornet.pth', root / 'nan.pth'
+
+
+def _score_it(release, weights):
+    return cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark',
+                     'Gifford2022.IT-temporal_rsa', '--things-eeg2', str(release), '--rdm', 'correlation',
+                     '--batch-size', '6', '-q'])
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda image: image.write_bytes(b''), r'_01s\.jpg: an empty file; replace it with the published image'),
+    (lambda image: image.write_bytes(image.read_bytes()[:200]), r'_01s\.jpg: damaged image \(.+\); replace it'),
+])
+def test_a_damaged_test_image_is_one_line_before_any_work(small_release, tmp_path, capsys, damage, message):
+    release, weights, _ = small_release
+    copy = tmp_path / 'copy'
+    shutil.copytree(release, copy)
+    image = sorted((copy / 'image_set' / 'test_images').rglob('*.jpg'))[2]
+    damage(image)
+    assert _score_it(copy, weights) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and str(image) in error and re.search(message, error), error
+
+
+def test_broken_weights_are_named_not_an_rsatoolbox_error(small_release):
+    """NaN weights: one line naming the model and region (rsatoolbox said "rdm1 and rdm2 have different
+    nan positions"); at 64 px, in-process, to stay cheap: the CLI turns the error into exit status 2."""
+    release, weights, broken = small_release
+    benchmark = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=release, method='correlation', screen='whole')
+    model = load_model('cornet-s', weights=broken, batch_size=6, image_size=SIZE)
+    with pytest.raises(RealnetError, match=r'^cornet-s\+\w+: IT activations hold NaN/inf: its weights are probably '
+                                           r'broken$'):
+        benchmark(model)
+    assert np.isfinite(float(benchmark(load_model('cornet-s', weights=weights, batch_size=6, image_size=SIZE))))

@@ -112,3 +112,41 @@ def test_cluster_test_false_positive_rate_and_identical_models():
     assert hits / 40 <= 0.125  # nominal 0.05
     same = rng.normal(size=(10, 40))
     assert not cluster_test(same, same.copy())['significant'].any()
+
+
+class _FixedFeatures:
+    """A stand-in Brain-Score model whose region responds with given features."""
+    identifier = 'fixed-model'
+
+    def __init__(self, features):
+        self.features = features
+
+    def visual_degrees(self):
+        return 8
+
+    def start_task(self, task):
+        pass
+
+    def start_recording(self, region, time_bins):
+        pass
+
+    def look_at(self, stimuli, number_of_trials=1):
+        import xarray as xr
+        return xr.DataArray(self.features, dims=('presentation', 'neuroid'),
+                            coords={'stimulus_id': ('presentation', list(stimuli['stimulus_id']))})
+
+
+@pytest.mark.parametrize('broken, message', [
+    (lambda f: f.__setitem__((1, 2), np.nan), r'^fixed-model: IT activations hold NaN/inf: its weights are probably broken$'),
+    (lambda f: f.__setitem__(1, 0.5), r'^fixed-model: IT activations are constant across features for some image'),
+])
+def test_a_model_rdm_that_cannot_be_compared_is_refused(broken, message):
+    """rsatoolbox would only say "rdm1 and rdm2 have different nan positions"."""
+    from realnet_brainscore import RealnetError
+    from realnet_brainscore.recording import region_rdm, stimulus_set
+    features = np.random.default_rng(0).normal(size=(4, 6))
+    stimuli = stimulus_set([f'image-{i}' for i in range(4)], [f'image-{i}.png' for i in range(4)], 'fixed')
+    assert region_rdm(_FixedFeatures(features.copy()), 'IT', stimuli, 8, 'whole') == pytest.approx(model_rdm(features))
+    broken(features)
+    with pytest.raises(RealnetError, match=message):
+        region_rdm(_FixedFeatures(features), 'IT', stimuli, 8, 'whole')

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from brainscore_vision.model_interface import BrainModel
 
-from factories import SIZE, write_dicarlolab_checkpoint
+from factories import SIZE, random_cornet, write_dicarlolab_checkpoint
 from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
 from realnet_brainscore.data.shen2019 import load_roi, read_stimulus_names, stimulus_name
 from realnet_brainscore.rsa import split_half_reliability
@@ -21,6 +21,13 @@ ROIS = ['V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC']
 @pytest.fixture(scope='module')
 def shen(tmp_path_factory):
     return write_shen2019(tmp_path_factory.mktemp('shen') / 'data', ShenDesign(image_size=SIZE))
+
+
+@pytest.fixture(scope='module')
+def random_weights(tmp_path_factory):
+    weights = tmp_path_factory.mktemp('weights') / 'cornet.pth'
+    write_dicarlolab_checkpoint(weights, random_cornet(0))
+    return weights
 
 
 def test_stimulus_ids_map_to_imagenet_names():
@@ -93,7 +100,27 @@ def _fewer_samples(h5):
     h5.create_dataset('dataset', data=data)
 
 
+def _replace(h5, name, content):
+    """Put ``content`` (an array, or None for an empty group) where the dataset ``name`` was."""
+    del h5[name]
+    if content is None:
+        h5.create_group(name)
+    else:
+        h5.create_dataset(name, data=content)
+
+
+H5 = 'sub-01_perceptionNaturalImageTest_original_VC.h5'
+
+
 @pytest.mark.parametrize('change, message', [
+    (lambda c: _edit_h5(c, lambda h5: _replace(h5, 'dataset', None)), f'{H5}: /dataset is a group, not a dataset'),
+    (lambda c: _edit_h5(c, lambda h5: _replace(h5, 'metadata/key', None)), '/metadata/key is a group, not a dataset'),
+    (lambda c: _edit_h5(c, lambda h5: _replace(h5, 'metadata/value', h5['metadata/value'][:5])),
+     r'/metadata/value has shape \(5, 283\); expected \(14, 283\): a row for each of the 14 keys'),
+    (lambda c: _edit_h5(c, lambda h5: _replace(h5, 'dataset', h5['dataset'][()].astype('S32'))),
+     r'/dataset holds byte strings \(dtype \|S32\); expected numbers'),
+    (lambda c: (c / 'stimulus_ImageNetTest.tsv').write_bytes(bytes(range(256))),
+     'stimulus_ImageNetTest.tsv: not a text file .byte 128 is not UTF-8.'),
     (lambda c: _edit_h5(c, lambda h5: _drop_key(h5, 'ROI_V1')), 'the ROI_V1 key marks no column|no ROI_V1'),
     (lambda c: next((c / 'images').glob('*.JPEG')).unlink(), '1 of 50 stimulus images are missing'),
     (lambda c: _edit_h5(c, _fewer_samples), '1150 samples of 50 images; expected 50 images × 24 repetitions'),
@@ -102,8 +129,32 @@ def _fewer_samples(h5):
 ])
 def test_bad_inputs_are_refused(shen, tmp_path, change, message):
     copy = _damaged_copy(shen, tmp_path, change)
-    with pytest.raises(RealnetError, match=message):
+    with pytest.raises(RealnetError, match=message) as refused:
         load_roi(copy, 1, 'V1')
+    assert '\n' not in str(refused.value)
+
+
+def _all_nan_v1(h5):
+    keys = [k.decode() for k in h5['metadata/key'][()]]
+    data = h5['dataset'][()]
+    data[:, h5['metadata/value'][keys.index('ROI_V1')] == 1] = np.nan
+    h5['dataset'][...] = data
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda c: _edit_h5(c, _all_nan_v1), f'{H5}: 0 usable V1 voxels .of 40; 40 hold NaN or infinite values.; an RDM'),
+    (lambda c: sorted((c / 'images').glob('*.JPEG'))[3].write_bytes(b''), r'\.JPEG: an empty file; replace it'),
+    (lambda c: (lambda image: image.write_bytes(image.read_bytes()[:300]))(sorted((c / 'images').glob('*.JPEG'))[3]),
+     r'\.JPEG: damaged image \(.*\); replace it'),
+])
+def test_score_refuses_unusable_data_in_one_line(shen, random_weights, tmp_path, capsys, change, message):
+    """What score meets only after the data are read: a ROI whose voxels are all dropped, a damaged
+    stimulus image (found before any image reaches the model)."""
+    copy = _damaged_copy(shen, tmp_path, change)
+    assert cli.main(['score', '--model', 'cornet-s', '--weights', str(random_weights), '--benchmark', 'Shen2019.V1-rsa',
+                     '--shen2019', str(copy), '--drop-nan-voxels', '-q']) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and re.search(message, error), error
 
 
 def test_nan_voxels_are_dropped_on_request(shen, tmp_path):
@@ -113,6 +164,19 @@ def test_nan_voxels_are_dropped_on_request(shen, tmp_path):
         load_benchmark('Shen2019.V1-rsa', shen2019=copy).reference()
     reference = load_benchmark('Shen2019.V1-rsa', shen2019=copy, drop_nan_voxels=True).reference()
     assert reference.rdms.shape == (3, 1225)
+
+
+def test_an_roi_rdm_that_is_undefined_is_refused(shen, tmp_path):
+    def flat_image(h5):  # image 7 evokes one value in every V1 voxel
+        keys = [k.decode() for k in h5['metadata/key'][()]]
+        values = h5['metadata/value'][()]
+        data = h5['dataset'][()]
+        image_7 = data[:, values[keys.index('image_index')] == 1][:, 0] == 7
+        data[np.ix_(image_7, values[keys.index('ROI_V1')] == 1)] = 1.0
+        h5['dataset'][...] = data
+    copy = _damaged_copy(shen, tmp_path, lambda c: _edit_h5(c, flat_image))
+    with pytest.raises(RealnetError, match=f'{H5}: the V1 RDM is undefined: some image evokes the same value in every'):
+        load_benchmark('Shen2019.V1-rsa', shen2019=copy).reference()
 
 
 class HiddenFeatureModel(BrainModel):

@@ -2,8 +2,10 @@
 import functools
 import hashlib
 import http.server
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -148,3 +150,209 @@ def test_plugins_install_then_uninstall_leaves_the_tree_as_it_was(tmp_path, caps
     assert _snapshot(target) == before
     assert cli.main(['plugins', 'uninstall']) == 2
     assert 'nothing to uninstall' in capsys.readouterr().err
+
+
+# Hostile input (issue 12): plugins install/uninstall, submission export and check.
+
+def _tree(folder):
+    """The smallest brainscore_vision tree install() writes into."""
+    for kind in ('models', 'benchmarks'):
+        (folder / kind).mkdir(parents=True)
+    return folder
+
+
+def _run(capsys, *argv):
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out.strip().splitlines(), captured.err.strip().splitlines()
+
+
+def test_uninstall_from_another_folder_removes_the_plugins_installed_and_no_decoy(tmp_path, monkeypatch, capsys):
+    real, decoy = _tree(tmp_path / 'work/bsv'), _tree(tmp_path / 'other/bsv')
+    (decoy / 'models/realnet_brainscore').mkdir()
+    (decoy / 'models/realnet_brainscore/my_model.py').write_text('mine')
+    decoy_before = _snapshot(decoy)
+    monkeypatch.chdir(tmp_path / 'work')
+    assert cli.main(['plugins', 'install', '--brainscore-vision', 'bsv']) == 0
+    monkeypatch.chdir(tmp_path / 'other')  # where 'bsv' names the decoy
+    assert cli.main(['plugins', 'uninstall']) == 0
+    assert _snapshot(decoy) == decoy_before
+    assert sorted(p.name for p in real.rglob('*')) == ['benchmarks', 'models']
+
+
+def test_every_target_is_recorded_and_uninstall_takes_one_or_all(tmp_path, realnet_home, capsys):
+    targets = [_tree(tmp_path / name) for name in ('a', 'b', 'c')]
+    for target in targets:
+        assert cli.main(['plugins', 'install', '--brainscore-vision', str(target)]) == 0
+    manifest = json.loads((realnet_home / 'installed-plugins.json').read_text())
+    assert [entry['brainscore_vision'] for entry in manifest['installs']] == [str(t) for t in targets]
+    capsys.readouterr()
+
+    assert cli.main(['plugins', 'uninstall', '--brainscore-vision', str(targets[0])]) == 0
+    assert not (targets[0] / 'models/realnet_brainscore').exists()
+    assert all((t / 'models/realnet_brainscore/__init__.py').is_file() for t in targets[1:])
+    status, _, err = _run(capsys, 'plugins', 'uninstall', '--brainscore-vision', str(targets[0]))
+    assert status == 2 and len(err) == 1 and 'no installation recorded in' in err[0] and str(targets[1]) in err[0]
+
+    assert cli.main(['plugins', 'uninstall']) == 0  # every recorded target
+    assert all(sorted(p.name for p in t.rglob('*')) == ['benchmarks', 'models'] for t in targets)
+    assert not (realnet_home / 'installed-plugins.json').exists()
+
+
+def test_uninstall_keeps_a_users_file_and_an_edited_one_and_says_so(tmp_path, realnet_home, capsys):
+    target = _tree(tmp_path / 'bsv')
+    assert cli.main(['plugins', 'install', '--brainscore-vision', str(target)]) == 0
+    model_folder, edited = target / 'models/realnet_brainscore', target / 'benchmarks/shen2019_rsa/__init__.py'
+    (model_folder / 'notes.txt').write_text('my notes')
+    edited.write_text(edited.read_text() + '# my change\n')
+    (model_folder / '__pycache__').mkdir()  # what importing the plugin leaves: Python's, from our files
+    (model_folder / '__pycache__/model.cpython-311.pyc').write_bytes(b'bytecode')
+    capsys.readouterr()
+
+    status, out, _ = _run(capsys, 'plugins', 'uninstall')
+    assert status == 0
+    kept = [line for line in out if line.startswith('kept')]
+    assert kept == [f'kept {edited}: changed since `brainscore plugins install`',
+                    f'kept {model_folder / "notes.txt"}: not placed by `brainscore plugins install`']
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob('*') if p.is_file()) == [
+        'benchmarks/shen2019_rsa/__init__.py', 'models/realnet_brainscore/notes.txt']
+    assert not (target / 'benchmarks/gifford2022_temporal_rsa').exists()
+    assert f'removed {target / "benchmarks/gifford2022_temporal_rsa"}' in out
+    assert not (realnet_home / 'installed-plugins.json').exists()  # nothing of ours is left to remove
+
+
+@pytest.mark.parametrize('content, named', [
+    ('{"installs": [', 'Expecting'),
+    ('[1, 2]', "no 'installs' list"),
+    ('{"installs": [{"brainscore_vision": "/x", "folders": []}]}', "lacks 'brainscore_vision', 'folders' or 'files'"),
+    ('{"installs": [{"brainscore_vision": "/x", "folders": "/x/models/a", "files": {}}]}', 'lacks'),
+    ('{"installs": [{"brainscore_vision": "bsv", "folders": [], "files": {}}]}', 'bsv is not an absolute path'),
+    ('{"brainscore_vision": "bsv", "folders": ["bsv/models/realnet_brainscore"]}', 'older version'),
+    ('VICTIM', 'files outside the recorded folders'),
+])
+def test_a_malformed_manifest_is_one_line_naming_it_and_removes_nothing(tmp_path, realnet_home, content, named,
+                                                                        capsys):
+    victim = tmp_path / 'bsv/models/mine/keep.py'
+    victim.parent.mkdir(parents=True)
+    victim.write_text('mine')
+    if content == 'VICTIM':  # a record naming a user's file, with its true hash, outside the folders recorded
+        content = json.dumps({'installs': [{'brainscore_vision': str(tmp_path / 'bsv'),
+                                            'folders': [str(tmp_path / 'bsv/models/realnet_brainscore')],
+                                            'files': {str(victim): hashlib.sha256(b'mine').hexdigest()}}]})
+    realnet_home.mkdir()
+    (realnet_home / 'installed-plugins.json').write_text(content)
+    new_tree = _tree(tmp_path / 'new')
+    for command in (['plugins', 'uninstall'], ['plugins', 'install', '--brainscore-vision', str(new_tree)]):
+        status, _, err = _run(capsys, *command)
+        assert status == 2 and len(err) == 1, err
+        assert str(realnet_home / 'installed-plugins.json') in err[0] and named in err[0]
+    assert victim.read_text() == 'mine'
+    assert not (tmp_path / 'new/models/realnet_brainscore').exists()
+
+
+def test_a_zip_out_is_replaced_only_with_force(tmp_path, capsys):
+    out = tmp_path / 'mine.zip'
+    out.write_bytes(b'a zip of my own')
+    status, _, err = _run(capsys, 'submission', '--benchmarks', '--out', str(out))
+    assert status == 2 and len(err) == 1 and 'exists; pass --force' in err[0]
+    assert out.read_bytes() == b'a zip of my own'
+    assert cli.main(['submission', '--benchmarks', '--out', str(out), '--force']) == 0
+    assert check(out) == []
+
+
+def test_an_export_that_breaks_a_rule_leaves_no_zip(tmp_path, monkeypatch, capsys):
+    from realnet_brainscore import submission
+    taken = _tree(tmp_path / 'bsv')
+    (taken / 'models/theirs').mkdir()
+    (taken / 'models/theirs/__init__.py').write_text("model_registry['realnet_s01'] = lambda: None\n")
+    monkeypatch.setattr(submission, 'brainscore_vision_dir', lambda: taken)
+    out = tmp_path / 'exports/realnet_s01.zip'
+    out.parent.mkdir()
+    status, _, err = _run(capsys, 'submission', '--model', 'realnet-s01', '--out', str(out))
+    assert status == 2 and len(err) == 1, err
+    assert "'realnet_s01' is already registered" in err[0] and 'was not written' in err[0]
+    assert list(out.parent.iterdir()) == []
+
+
+def test_an_unwritable_out_is_refused_before_the_weights_are_read(tmp_path, capsys):
+    (tmp_path / 'a-file').write_text('')
+    for out in ('a-file/x.zip', 'a-file/folder'):
+        status, _, err = _run(capsys, 'submission', '--model', 'realnet-s01', '--weights', str(tmp_path / 'absent.pt'),
+                              '--weights-url', 'https://example.org/w.pt', '--out', str(tmp_path / out))
+        assert status == 2 and len(err) == 1 and 'a-file is a file' in err[0], err
+
+
+def _never_decompress(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError('an entry was decompressed')
+    monkeypatch.setattr(zipfile.ZipExtFile, 'read', refuse)
+
+
+def test_a_zip_bomb_is_refused_from_its_declared_sizes_without_reading_it(tmp_path, monkeypatch, capsys):
+    from realnet_brainscore import submission
+    bomb = tmp_path / 'bomb.zip'
+    with zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr('models/my_model/__init__.py', GOOD_INIT + ' ' * 2**22)  # 4 MiB packed to a few KB
+    _never_decompress(monkeypatch)
+    status, _, err = _run(capsys, 'submission', 'check', str(bomb))  # the website's own caps
+    assert status == 2 and any('__init__.py: compressed' in line and 'a zip bomb' in line for line in err), err
+
+    monkeypatch.setattr(submission, 'MAX_UNPACKED_BYTES', 2**21)  # a small stand-in for the 500 MB cap
+    incompressible = os.urandom(3 * 2**19)  # 1.5 MiB
+    for name, entries, named in [('entry', ['big.bin'], 'models/my_model/big.bin: unpacks to 3 MB'),
+                                 ('total', ['a.bin', 'b.bin'], 'the zip unpacks to 3 MB in all')]:
+        archive_path = _zip(tmp_path / f'{name}.zip', {'models/my_model/__init__.py': GOOD_INIT,
+                                                       **{f'models/my_model/{e}': incompressible * (3 - len(entries))
+                                                          for e in entries}})
+        status, _, err = _run(capsys, 'submission', 'check', str(archive_path))
+        assert status == 2 and any(named in line for line in err), err
+
+
+def test_registrations_are_read_from_a_bounded_head_of_init(tmp_path, monkeypatch, capsys):
+    from realnet_brainscore import submission
+    monkeypatch.setattr(submission, 'MAX_INIT_BYTES', 1024)
+    long_init = _zip(tmp_path / 'long.zip', {'models/my_model/__init__.py': GOOD_INIT + '#' * 2048})
+    status, _, err = _run(capsys, 'submission', 'check', str(long_init))
+    assert status == 2 and len(err) == 1 and '__init__.py: over' in err[0], err
+
+
+def _symlink_entry(name, target):
+    entry = zipfile.ZipInfo(name)
+    entry.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return entry, target
+
+
+@pytest.mark.parametrize('entry, named', [
+    ('../evil.py', "'..' in a path"),
+    ('models/realnet_s01/../../../evil.py', "'..' in a path"),
+    ('/tmp/evil.py', 'absolute path'),
+    ('C:/evil.py', 'absolute path'),
+    ('models\\my_model\\evil.py', 'backslash'),
+    (_symlink_entry('models/my_model/model.py', '/etc/passwd'), 'a symbolic link'),
+])
+def test_check_refuses_entries_that_leave_the_plugin_folder(tmp_path, entry, named, capsys):
+    path = tmp_path / 'hostile.zip'
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('models/my_model/__init__.py', GOOD_INIT)
+        archive.writestr(*(entry if isinstance(entry, tuple) else (entry, 'import os')))
+    status, _, err = _run(capsys, 'submission', 'check', str(path))
+    assert status == 2 and any(named in line for line in err), err
+
+
+def _corrupt(path, how):
+    data = bytearray(path.read_bytes())
+    if how == 'truncated':
+        path.write_bytes(bytes(data[:len(data) // 2]))
+        return
+    at = data.index(b'model_registry')  # inside the stored __init__.py's data
+    data[at] ^= 0xff
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize('how, named', [('bad crc', 'corrupt or unreadable zip (Bad CRC-32'),
+                                        ('truncated', 'not a zip file (or a truncated one)')])
+def test_a_corrupt_zip_is_one_line(tmp_path, how, named, capsys):
+    path = _zip(tmp_path / 'corrupt.zip', {'models/my_model/__init__.py': GOOD_INIT})
+    _corrupt(path, how)
+    status, _, err = _run(capsys, 'submission', 'check', str(path))
+    assert status == 2 and len(err) == 1 and named in err[0], err

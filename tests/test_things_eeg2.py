@@ -79,14 +79,54 @@ def _damage(root, subject, split, change):
     (lambda raw: raw['preprocessed_eeg_data'].__setitem__((0, 0, 0, 0), np.nan), '1 values are NaN or infinite'),
     (lambda raw: raw.update(preprocessed_eeg_data=raw['preprocessed_eeg_data'][:3]), '3 EEG conditions but 4 test images'),
     (lambda raw: raw.pop('times'), "no 'times' entry"),
+    (lambda raw: raw.update(preprocessed_eeg_data=raw['preprocessed_eeg_data'].astype(str)),
+     r"preprocessed_eeg_test.npy: 'preprocessed_eeg_data' holds text \(dtype <U\d+\); expected numbers"),
+    (lambda raw: raw.update(times=[str(t) for t in raw['times']]), r"'times' holds text \(dtype <U\d+\); expected numbers"),
+    (lambda raw: raw.update(ch_names=17), "'ch_names' is not a list of channel names"),
 ])
 def test_bad_eeg_files_are_refused(release, tmp_path, change, message):
     import shutil
     copy = tmp_path / 'copy'
     shutil.copytree(release, copy)
     _damage(copy, 1, 'test', change)
-    with pytest.raises(RealnetError, match=message):
+    with pytest.raises(RealnetError, match=message) as refused:
         load_subject(copy, 1, 'test')
+    assert '\n' not in str(refused.value)
+
+
+@pytest.mark.parametrize('entry, value, message', [
+    ('test_img_concepts', 4, "test_img_concepts is not a list of image concepts"),
+    ('test_img_files', 'one.jpg', "test_img_files is not a list of image file names"),
+])
+def test_bad_image_metadata_is_refused(release, tmp_path, entry, value, message):
+    import shutil
+    copy = tmp_path / 'copy'
+    shutil.copytree(release, copy)
+    metadata_file = copy / 'image_set' / 'image_metadata.npy'
+    metadata = np.load(metadata_file, allow_pickle=True).item()
+    metadata[entry] = value
+    np.save(metadata_file, metadata, allow_pickle=True)
+    with pytest.raises(RealnetError, match=f'image_metadata.npy: {message}') as refused:
+        image_paths(copy, 'test')
+    assert '\n' not in str(refused.value)
+
+
+def test_other_channels_than_the_posterior_17_are_a_one_line_warning(release, tmp_path, capsys, monkeypatch):
+    import shutil
+    from realnet_brainscore.data import things_eeg2
+    monkeypatch.setattr(things_eeg2, '_WARNED', set())  # what earlier tests may have reported
+    load_subject(release, 1, 'test')
+    assert capsys.readouterr().err == ''  # the published channels (the in-silico data's too): no word
+    copy = tmp_path / 'copy'
+    shutil.copytree(release, copy)
+    for subject in (1, 2):
+        _damage(copy, subject, 'test', lambda raw: raw.update(ch_names=['Fp1', 'Cz'] + raw['ch_names'][2:]))
+    assert load_subject(copy, 1, 'test').sizes['neuroid'] == 17  # a warning, not an error
+    load_subject(copy, 2, 'test')  # the same difference again: said once
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and error.startswith('warning: '), error
+    assert ("sub-01/preprocessed_eeg_test.npy: EEG channels differ from THINGS-EEG2's 17 posterior channels "
+            "(others: Fp1, Cz; missing: Pz, P3)") in error
 
 
 def test_missing_things_are_named(release, tmp_path):

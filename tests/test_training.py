@@ -127,7 +127,7 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
     with pytest.raises(Killed):
         train(TrainConfig(out=tmp_path / 'killed', **settings), on_epoch_end=kill_after_first_epoch)
     assert not (tmp_path / 'killed' / 'sub-02' / 'summary.json').exists()
-    with pytest.raises(RealnetError, match='already holds a run; pass --resume'):
+    with pytest.raises(RealnetError, match=r'already holds a run \(last.pt, best.pt, log.jsonl\); pass --resume'):
         train(TrainConfig(out=tmp_path / 'killed', **settings))
     with pytest.raises(RealnetError, match=r'--resume with other settings than the run \(lr\)'):
         train(TrainConfig(out=tmp_path / 'killed', resume=True, **{**settings, 'lr': 1e-3}))
@@ -177,12 +177,16 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
     broken = tmp_path / 'broken'
     shutil.copytree(release, broken)
     next((broken / 'image_set' / 'training_images').rglob('*.jpg')).write_bytes(b'not a jpeg')
+    empty = tmp_path / 'empty'
+    shutil.copytree(release, empty)
+    sorted((empty / 'image_set' / 'training_images').rglob('*.jpg'))[-1].write_bytes(b'')
     common = ['--out', str(tmp_path / 'out'), '--cornet-weights', str(base), '--image-size', '32', '--epochs', '1',
               '-q']
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
         (['--subject', '3', '--things-eeg2', str(release)], 'sub-03/preprocessed_eeg_training.npy: missing'),
         (['--subject', '1', '--things-eeg2', str(broken)], 'unreadable image'),
+        (['--subject', '1', '--things-eeg2', str(empty)], r'\.jpg: unreadable image \(UnidentifiedImageError'),
         (['--subject', '1', '--things-eeg2', str(release), '--validation-fraction', '1.5'], 'between 0 and 1'),
         (['--subject', '1', '--things-eeg2', str(release), '--window', '0.9', '1.0'], 'holds no time points'),
         (['--subject', '1', '--things-eeg2', str(release), '--channels', 'Cz'], "unknown EEG channels \\['Cz'\\]"),

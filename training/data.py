@@ -1,8 +1,14 @@
 """Training data: the uint8 image cache and the EEG targets of one subject."""
+import contextlib
+import ctypes
+import fcntl
 import hashlib
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -14,6 +20,7 @@ from ..files import atomic_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def cache_key(paths, size: int) -> str:
@@ -29,25 +36,68 @@ def image_cache(paths, size: int, cache_dir, workers: int | None = None, progres
     """All images decoded once and resized to size×size: a read-only N×size×size×3 uint8 memmap.
 
     Decoding JPEGs every epoch would starve a GPU (shared PERFORMANCE.md); the cache is built once,
-    in parallel, written atomically and found again by its key.
+    in parallel, written atomically and found again by its key. A cache file that is not whole
+    (truncated, or not a cache of this shape) is rebuilt.
     """
     paths = [Path(p) for p in paths]
+    shape = (len(paths), size, size, 3)
     file = Path(cache_dir) / f'images-{size}px-{len(paths)}-{cache_key(paths, size)}.npy'
-    if not file.is_file():
-        with atomic_path(file) as partial:
-            pixels = np.lib.format.open_memmap(partial, mode='w+', dtype=np.uint8, shape=(len(paths), size, size, 3))
-            workers = workers or os.cpu_count() or 1
-            chunk = 64
-            jobs = [(paths[i:i + chunk], size) for i in range(0, len(paths), chunk)]
-            bar = tqdm(total=len(paths), desc='image cache', unit='img', disable=not progress)
-            with _pool(workers if len(paths) > chunk else 1) as pool:
-                for index, block in enumerate(pool.map(_decode_block, jobs)):
-                    pixels[index * chunk:index * chunk + len(block)] = block
-                    bar.update(len(block))
-            bar.close()
-            pixels.flush()
-            del pixels
+    with _cache_lock(Path(cache_dir)):
+        if not _is_whole_cache(file, shape):
+            if file.exists():
+                print(f'warning: {file}: not a whole image cache (truncated or damaged); rebuilding it',
+                      file=sys.stderr, flush=True)
+            _build_cache(file, paths, size, workers, progress)
     return np.load(file, mmap_mode='r')
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path):
+    """Removes what killed cache builds left (``.images-*.partial``), then holds a shared lock while
+    this process reads or builds. Every build holds the shared lock, so the partial files are
+    removed only when the exclusive lock is free: when no build in any process is running."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / '.images.lock', 'a+') as lock:  # read and write: NFS wants both for flock
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # another process reads or builds a cache here: its partial file may be live
+        else:
+            for leftover in cache_dir.glob('.images-*.npy.*.partial'):
+                leftover.unlink(missing_ok=True)
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        yield
+
+
+def _is_whole_cache(file: Path, shape) -> bool:
+    """Whether ``file`` is a complete uint8 cache of ``shape``: its header says so and its size is
+    the header's plus every pixel (a killed copy or a full disk leaves a shorter file)."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(file, 'rb') as stream:
+            version = np.lib.format.read_magic(stream)
+            header_shape, fortran_order, dtype = readers[version](stream)
+            data_start, size = stream.tell(), os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError, KeyError):  # missing, unreadable, not .npy, unknown .npy version
+        return False
+    return (header_shape == shape and dtype == np.uint8 and not fortran_order
+            and size == data_start + int(np.prod(shape)))
+
+
+def _build_cache(file: Path, paths: list[Path], size: int, workers: int | None, progress: bool):
+    with atomic_path(file) as partial:
+        pixels = np.lib.format.open_memmap(partial, mode='w+', dtype=np.uint8, shape=(len(paths), size, size, 3))
+        workers = workers or os.cpu_count() or 1
+        chunk = 64
+        jobs = [(paths[i:i + chunk], size) for i in range(0, len(paths), chunk)]
+        bar = tqdm(total=len(paths), desc='image cache', unit='img', disable=not progress)
+        with _pool(workers if len(paths) > chunk else 1) as pool:
+            for index, block in enumerate(pool.map(_decode_block, jobs)):
+                pixels[index * chunk:index * chunk + len(block)] = block
+                bar.update(len(block))
+        bar.close()
+        pixels.flush()
+        del pixels
 
 
 def _decode_block(job):
@@ -63,18 +113,40 @@ def decode_image(path, size: int) -> np.ndarray:
         raise RealnetError(f'{path}: unreadable image ({type(error).__name__}: {error})') from None
 
 
-class _Serial:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    map = staticmethod(map)
-
-
+@contextlib.contextmanager
 def _pool(workers: int):
-    return ProcessPoolExecutor(workers) if workers > 1 else _Serial()
+    """Decoder processes (the built-in map for one). On an error or Ctrl-C they end at once: the
+    blocks not yet started are dropped, those being decoded abandoned (shutdown would decode them)."""
+    if workers == 1:
+        yield SimpleNamespace(map=map)
+        return
+    pool = ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        processes = list(pool._processes.values())  # Python 3.14 has pool.terminate_workers() for this
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown()
+
+
+def _die_with_parent(parent: int):
+    """Decoder process start: have the kernel kill it when its parent dies (Linux), so a killed
+    cache build leaves no orphaned decoder behind."""
+    if sys.platform.startswith('linux'):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not _alive(parent):  # it died before prctl took effect
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def to_input(pixels: np.ndarray, device, channels_last: bool = False) -> torch.Tensor:

@@ -2,12 +2,14 @@
 import contextlib
 import copy
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data.things_eeg2 import load_subject, subject_name
 from ..encoder import EncodingHead, ReAlnet
-from ..errors import RealnetError
-from ..files import atomic_path
+from ..errors import RealnetError, first_line
+from ..files import atomic_path, writable_folder
 from ..models import load_network
 from ..weights import realnet_home, split_state_dict
 from .data import eeg_window, image_cache, to_input
@@ -37,6 +39,11 @@ RECIPES = {
 }
 ZSCORES = ('subject', 'feature')
 SELECT_ON = ('validation', 'test')
+RUN_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'summary.json')
+LOCK_FILE = '.train.lock'
+TERMS = ('cls', 'mse', 'matched_r', 'unmatched_r', 'gen', 'loss')  # the loss terms of a step, logged and checked
+CHECK_EVERY = 50  # CUDA steps between reads of the losses (one GPU sync each); on the CPU every step
+NON_FINITE_ADVICE = 'Lower --lr or --beta, or check the starting weights'
 SELECT_ON_TEST_WARNING = ('--select-on test selects the epoch on the test images, the evaluation set of the EEG '
                           'benchmarks (as the authors did): scores on them are no longer held out')
 
@@ -76,7 +83,7 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
 
     def check(self):
-        """Refuses bad settings of a resolved config in one line."""
+        """Refuses bad settings of a resolved config in one line, before any data is read."""
         if self.classification not in CLASSIFICATION_LOSSES:
             raise RealnetError(f'unknown classification loss {self.classification!r}; choose {CLASSIFICATION_LOSSES}')
         if self.zscore not in ZSCORES:
@@ -90,6 +97,17 @@ class TrainConfig:
             raise RealnetError('validation fraction must lie between 0 and 1')
         if self.compile not in ('none', 'default', 'reduce-overhead'):
             raise RealnetError(f'unknown compile mode {self.compile!r}')
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise RealnetError(f'--lr must be a positive number, got {self.lr}')
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise RealnetError(f'--beta must be a number of at least 0, got {self.beta}')
+        start, end = self.window
+        if not (math.isfinite(start) and math.isfinite(end) and start < end):
+            raise RealnetError(f'--window START END must be numbers with START < END, got {start} {end}')
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+            raise RealnetError(f'--seed must be a whole number from 0 to 2**63 - 1, got {self.seed}')
+        if self.workers is not None and self.workers < 1:
+            raise RealnetError('workers must be at least 1')
 
     def record(self) -> dict:
         """The resolved settings a checkpoint records (and --resume must match): what shapes the result."""
@@ -107,36 +125,124 @@ def train(config: TrainConfig, on_epoch_end=None) -> dict:
     config = config.resolved()
     config.check()
     world = _Distributed()
+    device = _device(config, world)
+    folder = writable_folder(run_dir(config))
+    _check_cache_dir(config)
     if config.select_on == 'test' and world.rank == 0:
         print(f'warning: {SELECT_ON_TEST_WARNING}', file=sys.stderr, flush=True)
-    device = torch.device(config.device or (f'cuda:{world.local_rank}' if torch.cuda.is_available() else 'cpu'))
-    folder = run_dir(config)
-    start_epoch, best, log = _prepare_folder(folder, config)
+    with _run_lock(folder) if world.rank == 0 else contextlib.nullcontext():
+        summary = _run(config, world, device, folder, on_epoch_end)
+    world.close()
+    return summary
+
+
+def _run(config: TrainConfig, world, device, folder: Path, on_epoch_end) -> dict:
+    checkpoint, log = _prepare_folder(folder, config)
     data = _Data(config, world, device)
+    if checkpoint and checkpoint['meta']['data_fingerprint'] != data.fingerprint:
+        raise RealnetError(f'{folder}: --resume on other data than the run (data fingerprint {data.fingerprint}, '
+                           f'the run\'s {checkpoint["meta"]["data_fingerprint"]}); give the run\'s data or '
+                           'choose another --out')
     torch.manual_seed(config.seed)
     aligner = Aligner(_cornet(config), data.train.targets.shape[1], config, device, world)
-    if start_epoch:
-        _restore(folder / 'last.pt', aligner.network, aligner.optimizer, device)
+    start_epoch, best = 0, math.inf
+    if checkpoint:
+        _restore(checkpoint, folder / 'last.pt', aligner.network, aligner.optimizer)
+        start_epoch, best = checkpoint['meta']['epoch'], float(checkpoint['best_val_loss'])
+        del checkpoint  # a full copy of the weights and optimiser state
     for epoch in range(start_epoch + 1, config.epochs + 1):
         began = time.perf_counter()
         record = {'epoch': epoch, **_train_epoch(aligner, data, config, world, epoch)}
         record.update(_validate(aligner, data, config))
+        _check_validation(record)
         record['seconds'] = round(time.perf_counter() - began, 2)
         record['images_per_second'] = round(len(data.train) / max(record['seconds'], 1e-9), 1)
         improved, best = record['val_loss'] < best, min(best, record['val_loss'])
         if world.rank == 0:
-            meta = _meta(config, data, epoch, record['val_loss'])
-            _save(folder / 'last.pt', aligner.network, data, meta, optimizer=aligner.optimizer, best=best)
-            if improved:
-                _save(folder / 'best.pt', aligner.network, data, meta)
             log.append(record)
-            with atomic_path(folder / 'log.jsonl') as partial:
-                partial.write_text(''.join(json.dumps(r) + '\n' for r in log))
+            _save_epoch(folder, aligner, data, _meta(config, data, epoch, record['val_loss']), log, improved, best)
         if on_epoch_end:
             on_epoch_end(record)
-    summary = _summarise(folder, config, log) if world.rank == 0 else {}
-    world.close()
-    return summary
+    return _summarise(folder, config, log) if world.rank == 0 else {}
+
+
+def _save_epoch(folder: Path, aligner, data, meta: dict, log: list, improved: bool, best: float):
+    """best.pt (if the epoch improved), the log, then last.pt: a run killed in between resumes from
+    the epoch before, whose log it cuts to that epoch."""
+    if improved:
+        _save(folder / 'best.pt', aligner.network, data, meta)
+    with atomic_path(folder / 'log.jsonl') as partial:
+        partial.write_text(''.join(json.dumps(r) + '\n' for r in log))
+    _save(folder / 'last.pt', aligner.network, data, meta, optimizer=aligner.optimizer, best=best)
+
+
+def _device(config: TrainConfig, world) -> torch.device:
+    """The device to train on; a name that is none, or a GPU this machine lacks, is refused in one line."""
+    name = config.device or (f'cuda:{world.local_rank}' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise RealnetError(f'--device {name!r} is not a device; use cpu, cuda or cuda:N') from None
+    if device.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            have = f'{count} CUDA GPU(s), cuda:0 to cuda:{count - 1}' if count else 'no usable CUDA GPU'
+            raise RealnetError(f'--device {name}: this machine has {have}; use --device cpu or another GPU')
+    elif device.type == 'mps':
+        if not torch.backends.mps.is_available():
+            raise RealnetError(f'--device {name}: MPS is not available here; use --device cpu')
+    elif device.type != 'cpu':
+        raise RealnetError(f'--device {name}: training runs on cpu, cuda or mps')
+    return device
+
+
+def _cache_dir(config: TrainConfig) -> Path:
+    return Path(config.cache_dir) if config.cache_dir else realnet_home() / 'cache'
+
+
+def _check_cache_dir(config: TrainConfig):
+    try:
+        writable_folder(_cache_dir(config))
+    except RealnetError as error:
+        where = '' if config.cache_dir else '; set $REALNET_HOME to a folder that can be written'
+        raise RealnetError(f'image cache: {error}{where}') from None
+
+
+@contextlib.contextmanager
+def _run_lock(folder: Path):
+    """Holds an exclusive lock on the run folder for the whole run: a second train into it fails at
+    once. The folder (and any missing folder above it) is made here and removed again if the run
+    ends with nothing in it, so bad input leaves no trace. While the lock is held nothing else
+    writes here, so partial files a killed run left are removed."""
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_file = folder / LOCK_FILE
+    try:
+        with open(lock_file, 'a') as lock:
+            if not _lock(lock, lock_file):
+                raise RealnetError(f'{folder}: another train run holds it (its lock file {LOCK_FILE}); '
+                                   'wait for that run to end or choose another --out')
+            try:
+                for name in RUN_FILES:  # atomic_path's temporary files: .last.pt.<random>.partial
+                    for leftover in folder.glob(f'.{name}.*.partial'):
+                        leftover.unlink(missing_ok=True)
+                yield
+            finally:
+                lock_file.unlink(missing_ok=True)  # while still held, so no one locks a removed file
+    finally:
+        for path in made:
+            with contextlib.suppress(OSError):  # not empty: the run wrote something, or another one did
+                path.rmdir()
+
+
+def _lock(lock, lock_file: Path) -> bool:
+    """Whether this process now holds ``lock`` exclusively, and ``lock_file`` is still that file
+    (a run that has just ended removes its lock file)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return os.path.samestat(os.fstat(lock.fileno()), os.stat(lock_file))
+    except (BlockingIOError, FileNotFoundError):
+        return False
 
 
 def _train_epoch(aligner, data, config, world, epoch) -> dict:
@@ -148,12 +254,53 @@ def _train_epoch(aligner, data, config, world, epoch) -> dict:
     if config.compile == 'reduce-overhead' and len(batches) > 1 and len(batches[-1]) < config.batch_size:
         batches.pop()  # CUDA graphs want one batch shape
     sums = {}
-    for indices in tqdm(batches, desc=f'{subject_name(config.subject)} epoch {epoch}/{config.epochs}',
-                        disable=not (config.progress and world.rank == 0), leave=False):
+    finite = _FiniteCheck(len(batches), aligner.device, epoch, every=CHECK_EVERY if aligner.cuda else 1)
+    for step, indices in enumerate(tqdm(batches, desc=f'{subject_name(config.subject)} epoch {epoch}/{config.epochs}',
+                                        disable=not (config.progress and world.rank == 0), leave=False)):
         terms = aligner.losses(*data.train.batch(indices, aligner.cuda))
+        finite.add(step, terms)
         aligner.update(terms['loss'])
         _accumulate(sums, terms, len(indices))
+    finite.check(len(batches))
     return {f'train_{k}': v for k, v in _means(world.reduce(sums)).items()}
+
+
+class _FiniteCheck:
+    """Stops training at the first step whose loss terms are not all finite (NaN or ±inf).
+
+    Reading a loss every step would stall the GPU, so each step's terms are written into a tensor on
+    the device and read all at once every ``every`` steps and at the end of the epoch, always before
+    anything is saved: no checkpoint holds weights trained on a non-finite loss. The first bad step
+    and its terms are still exact; at most ``every`` - 1 steps run in vain.
+    """
+
+    def __init__(self, n_steps: int, device, epoch: int, every: int):
+        self.values = torch.zeros(n_steps, len(TERMS), device=device)
+        self.epoch, self.every, self.checked = epoch, every, 0
+
+    def add(self, step: int, terms: dict):
+        self.values[step] = torch.stack([terms[t].detach().float() for t in TERMS])
+        if (step + 1) % self.every == 0:
+            self.check(step + 1)
+
+    def check(self, steps: int):
+        """Raises if one of the steps done since the last check (up to ``steps``) was not finite."""
+        bad = ~torch.isfinite(self.values[self.checked:steps])
+        rows = bad.any(1).nonzero().flatten().tolist()  # the one read of the GPU
+        if rows:
+            step = self.checked + rows[0]
+            values = dict(zip(TERMS, self.values[step].tolist()))
+            named = ', '.join(f'{t}={values[t]}' for t, b in zip(TERMS, bad[rows[0]].tolist()) if b)
+            raise RealnetError(f'training stopped: non-finite loss at epoch {self.epoch}, step {step + 1} '
+                               f'({named}); nothing of this epoch was saved. {NON_FINITE_ADVICE}')
+        self.checked = steps
+
+
+def _check_validation(record: dict):
+    named = ', '.join(f'{t}={record[f"val_{t}"]}' for t in TERMS if not math.isfinite(record[f'val_{t}']))
+    if named:
+        raise RealnetError(f'training stopped: non-finite validation loss at epoch {record["epoch"]} ({named}); '
+                           f'nothing of this epoch was saved. {NON_FINITE_ADVICE}')
 
 
 @torch.no_grad()
@@ -168,6 +315,8 @@ def _validate(aligner, data, config) -> dict:
 
 
 def _summarise(folder: Path, config: TrainConfig, log: list) -> dict:
+    if not log or not (folder / 'best.pt').is_file():  # a resumed run whose files were moved away
+        raise RealnetError(f'{folder}: best.pt or the log of its epochs is missing; the run has no summary')
     best = min(log, key=lambda r: r['val_loss'])
     summary = {'subject': config.subject, 'epochs': config.epochs, 'best_epoch': best['epoch'],
                'best_val_loss': best['val_loss'], 'best_checkpoint': str(folder / 'best.pt'),
@@ -262,7 +411,7 @@ def _zscore_statistics(raw: np.ndarray, train: np.ndarray, zscore: str):
 def _images(eeg, config: TrainConfig, world) -> np.ndarray:
     """The uint8 cache of the assembly's images (built by rank 0, then read by every process)."""
     paths = list(eeg['image_path'].values)
-    cache_dir = config.cache_dir or realnet_home() / 'cache'
+    cache_dir = _cache_dir(config)
     if world.rank == 0:
         pixels = image_cache(paths, config.image_size, cache_dir, config.workers, config.progress)
     world.barrier()
@@ -286,41 +435,88 @@ class _Part:
 
 
 def _fingerprint(paths, targets) -> str:
-    digest = hashlib.sha1('\n'.join(map(str, paths)).encode())
+    """Of the image names (split/concept/file, not where the release lies) and the EEG targets."""
+    digest = hashlib.sha1('\n'.join('/'.join(Path(p).parts[-3:]) for p in paths).encode())
     digest.update(np.ascontiguousarray(targets).tobytes())
     return digest.hexdigest()[:16]
 
 
 def _cornet(config: TrainConfig):
-    """The starting CORnet-S: the user's file, else the published ImageNet weights."""
-    return load_network('cornet-s', weights=config.cornet_weights, progress=config.progress).backbone.train()
+    """The starting CORnet-S: the user's file, else the published ImageNet weights; NaN or infinite
+    weights are refused (every loss would be NaN)."""
+    network = load_network('cornet-s', weights=config.cornet_weights, progress=config.progress).backbone
+    bad = [name for name, tensor in network.state_dict().items()  # a float64 sum is finite iff every value is
+           if tensor.is_floating_point() and not torch.isfinite(tensor.sum(dtype=torch.float64))]
+    if bad:
+        source = config.cornet_weights or 'the published CORnet-S weights'
+        raise RealnetError(f'{source}: {len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]}); '
+                           'training cannot start from them')
+    return network.train()
 
 
 def _prepare_folder(folder: Path, config: TrainConfig):
-    """(first epoch done, best validation loss, log) — refuses to overwrite a run unless resuming."""
-    last = folder / 'last.pt'
-    if not last.is_file():
-        return 0, math.inf, []  # the folder is made by the first checkpoint: bad input leaves none
+    """(checkpoint to resume from or None, the run's log) — refuses a folder that holds any file of
+    a run unless resuming, and a run that cannot be resumed with these settings."""
+    held = [name for name in RUN_FILES if (folder / name).exists()]
+    if not held:
+        return None, []
     if not config.resume:
-        raise RealnetError(f'{folder} already holds a run; pass --resume to continue it or choose another --out')
-    checkpoint = torch.load(last, map_location='cpu', weights_only=True)
+        raise RealnetError(f'{folder} already holds a run ({", ".join(held)}); pass --resume to continue it or '
+                           'choose another --out')
+    if 'last.pt' not in held:
+        raise RealnetError(f'{folder} holds {", ".join(held)} but no last.pt to resume from; move them away '
+                           'or choose another --out')
+    missing = [name for name in ('best.pt', 'log.jsonl') if name not in held]
+    if missing:
+        raise RealnetError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
+                           'cannot be resumed; choose another --out')
+    checkpoint = _read_last(folder / 'last.pt')
     meta = checkpoint['meta']
     if meta['config'] != config.record():
         changed = sorted(k for k in config.record() if config.record()[k] != meta['config'].get(k))
         if changed != ['epochs']:
             raise RealnetError(f'{folder}: --resume with other settings than the run ({", ".join(changed)})')
-    log_file = folder / 'log.jsonl'
-    log = [json.loads(line) for line in log_file.read_text().splitlines()] if log_file.is_file() else []
-    log = [r for r in log if r['epoch'] <= meta['epoch']]
-    return meta['epoch'], float(checkpoint['best_val_loss']), log
+    return checkpoint, _read_log(folder / 'log.jsonl', meta['epoch'])
 
 
-def _restore(path: Path, network: ReAlnet, optimizer, device):
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    backbone, head = split_state_dict(checkpoint['state_dict'])
-    network.backbone.load_state_dict(backbone, strict=True)
-    network.head.load_state_dict(head, strict=True)
-    optimizer.load_state_dict(checkpoint['optimizer'])
+def _read_last(path: Path) -> dict:
+    """last.pt of a run of this trainer; anything else (truncated, another kind of file, a plain
+    state dict) is refused in one line."""
+    advice = 'it cannot be resumed from: move it away or choose another --out'
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # truncated archive, not a checkpoint, objects weights-only loading refuses
+        reason = first_line(error).partition('. ')[0]  # torch's own advice runs on for several sentences
+        raise RealnetError(f'{path}: not a readable checkpoint ({reason}); {advice}') from None
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not (isinstance(meta, dict) and meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
+            and isinstance(meta.get('config'), dict) and isinstance(meta.get('data_fingerprint'), str)
+            and all(k in checkpoint for k in ('state_dict', 'optimizer', 'best_val_loss'))):
+        raise RealnetError(f'{path}: not a last.pt written by brainscore train; {advice}')
+    return checkpoint
+
+
+def _read_log(file: Path, epoch: int) -> list:
+    """The log's records up to ``epoch`` (those of a later epoch belong to a last.pt never written)."""
+    try:
+        log = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        return [record for record in log if record['epoch'] <= epoch]
+    except (ValueError, KeyError, TypeError) as error:
+        raise RealnetError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
+                           'away or choose another --out') from None
+
+
+def _restore(checkpoint: dict, path: Path, network: ReAlnet, optimizer):
+    try:
+        backbone, head = split_state_dict(checkpoint['state_dict'])
+        network.backbone.load_state_dict(backbone, strict=True)
+        network.head.load_state_dict(head, strict=True)
+        optimizer.load_state_dict(checkpoint['optimizer'])
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise RealnetError(f'{path}: its weights do not fit this run ({first_line(error, skip_header=True)}); '
+                           'it cannot be resumed from') from None
 
 
 def _meta(config, data, epoch, val_loss) -> dict:

@@ -34,8 +34,8 @@ from brainscore_vision.model_interface import BrainModel
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.decoding import cached_decoding_rdms
 from realnet_brainscore.errors import RealnetError
-from realnet_brainscore.recording import check_screen, region_features, stimulus_set
-from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, model_rdm, noise_ceiling, spearman
+from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
+from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
 WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
@@ -73,8 +73,8 @@ class TemporalRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
-        rho = spearman(model_rdm(features), reference.rdms)
+        rdm = region_rdm(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
+        rho = spearman(rdm, reference.rdms)
         score = temporal_score(rho, reference, self.window)
         score.attrs.update(screen=self.screen, rdm_method=self.method)
         return score
@@ -154,6 +154,8 @@ def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EE
             raise RealnetError(f'sub-{subject:02d} has other test images or time points than sub-{subjects[0]:02d}')
     if len(first[0]) < 3:
         raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
+    if folder is not None:  # Brain-Score checks the hosted stimuli's hashes when it fetches them
+        check_images(first[1])
     rdms = np.stack([subject_rdms(things_eeg2.standardise(recordings.pop(subject)), method,
                                   f'sub-{subject:02d}').astype(np.float32) for subject in subjects])
     return EEGReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.asarray(first[2], dtype=float),

@@ -27,7 +27,7 @@ from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import shen2019
 from realnet_brainscore.errors import RealnetError
-from realnet_brainscore.recording import check_screen, region_features, stimulus_set
+from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
 
 # Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
@@ -64,8 +64,8 @@ class ShenRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
-        features = region_features(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
-        rho = spearman(model_rdm(features), reference.rdms)
+        rdm = region_rdm(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
+        rho = spearman(rdm, reference.rdms)
         score = Score(rho.mean() / reference.ceilings.mean())
         subjects = {'subject': reference.subjects}
         score.attrs['raw'] = xr.DataArray(rho, dims='subject', coords=subjects)
@@ -103,7 +103,13 @@ def roi_reference(folder: str, roi: str, drop_nan_voxels: bool = False) -> ROIRe
         assembly = shen2019.load_roi(folder, subject, roi, drop_nan_voxels=drop_nan_voxels)
         ids = list(dict.fromkeys(assembly['stimulus_id'].values))
         trials = assembly.values.reshape(len(ids), -1, assembly.shape[1])  # images × repetitions × voxels
-        first = first or (ids, list(assembly['image_path'].values[::trials.shape[1]]))
-        rdms.append(model_rdm(trials.mean(axis=1)))
+        if first is None:
+            first = ids, list(assembly['image_path'].values[::trials.shape[1]])
+            check_images(first[1])
+        with np.errstate(invalid='ignore', divide='ignore'):  # the check below says it in one line
+            rdms.append(model_rdm(trials.mean(axis=1)))
+        if not np.isfinite(rdms[-1]).all():  # an image whose voxels all hold one value
+            raise RealnetError(f'{shen2019.h5_path(folder, subject)}: the {roi} RDM is undefined: some image '
+                               f'evokes the same value in every {roi} voxel')
         ceilings.append(split_half_reliability(trials))
     return ROIReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.stack(rdms), np.array(ceilings))

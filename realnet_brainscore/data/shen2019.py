@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import RealnetError
+from ..errors import RealnetError, first_line
 
 ROIS = ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC')
 ROI_KEYS = {'V4': ('ROI_V4', 'ROI_hV4')}  # newer fmriprep files spell hV4
@@ -26,27 +26,52 @@ def h5_path(root, subject: int) -> Path:
 
 
 def stimulus_name(value: float) -> str:
-    """bdpy's float stimulus id -> ImageNet file stem: 1518878.005958 -> 'n01518878_5958'."""
+    """bdpy's float stimulus id -> ImageNet file stem: 1518878.005958 -> 'n01518878_5958'
+    (a NaN or infinite id gives its own text, which names no image)."""
+    if not np.isfinite(value):
+        return str(value)
     whole, fraction = f'{value:.6f}'.split('.')
     return f'n{int(whole):08d}_{int(fraction)}'
 
 
 class BdpyFile:
-    """The dataset matrix and metadata of one bdpy HDF5 file."""
+    """The dataset matrix and metadata of one bdpy HDF5 file, checked against the layout."""
 
     def __init__(self, path: Path):
         if not path.is_file():
             raise RealnetError(f'{path}: missing; expected a Shen 2019 test-set file in the bdpy layout')
+        self.path = path
         try:
             with h5py.File(path, 'r') as h5:
-                data = h5['dataset'] if 'dataset' in h5 else h5['dataSet']
-                metadata = h5['metadata'] if 'metadata' in h5 else h5['metaData']
-                self.data = data[()]
-                self.keys = [k.decode() if isinstance(k, bytes) else str(k) for k in metadata['key'][()]]
-                self.values = metadata['value'][()]
+                data = self._dataset(h5, ('dataset', 'dataSet'), 'numbers', ndim=2)
+                metadata = next((name for name in ('metadata', 'metaData') if h5.get(name) is not None), 'metadata')
+                keys = self._dataset(h5, (f'{metadata}/key',), 'names', ndim=1)
+                values = self._dataset(h5, (f'{metadata}/value',), 'numbers', ndim=2)
+                self.data, keys, self.values = data[()], keys[()], values[()]
         except (OSError, KeyError) as error:
-            raise RealnetError(f'{path}: not a bdpy HDF5 file ({error})') from None
-        self.path = path
+            raise RealnetError(f'{path}: not a bdpy HDF5 file ({first_line(error)})') from None
+        self.keys = [k.decode(errors='replace') if isinstance(k, bytes) else str(k) for k in keys]
+        expected = (len(self.keys), self.data.shape[1])
+        if self.values.shape != expected:
+            raise RealnetError(f'{path}: /{metadata}/value has shape {self.values.shape}; expected {expected}: a row '
+                               f'for each of the {expected[0]} keys, a column for each of the {expected[1]} data columns')
+
+    def _dataset(self, h5, names: tuple, holding: str, ndim: int):
+        """The first of ``names`` present, if it is a ``ndim``-dimensional dataset of ``holding``
+        ('numbers' or 'names'); h5py would otherwise fail later with a raw TypeError or IndexError."""
+        name = next((name for name in names if h5.get(name) is not None), None)
+        if name is None:
+            raise RealnetError(f'{self.path}: not a bdpy HDF5 file (no /{" or /".join(names)})')
+        item = h5[name]
+        if not isinstance(item, h5py.Dataset):
+            raise RealnetError(f'{self.path}: /{name} is a {type(item).__name__.lower()}, not a dataset of {holding}')
+        if item.dtype.kind not in ('fiu' if holding == 'numbers' else 'SUO'):
+            kind = {'S': 'byte strings', 'O': 'variable-length data', 'b': 'booleans', 'c': 'complex numbers',
+                    'V': 'compound records'}.get(item.dtype.kind, 'numbers')
+            raise RealnetError(f'{self.path}: /{name} holds {kind} (dtype {item.dtype}); expected {holding}')
+        if item.ndim != ndim:
+            raise RealnetError(f'{self.path}: /{name} has shape {item.shape}; expected {ndim} dimension(s) of {holding}')
+        return item
 
     def columns(self, *names: str) -> np.ndarray:
         """Columns of the first of ``names`` present among the keys."""
@@ -68,14 +93,19 @@ def read_stimulus_names(root) -> dict[int, str]:
     path = Path(root) / TSV
     if not path.is_file():
         raise RealnetError(f'{path}: missing; expected the Shen 2019 test stimulus list')
+    try:
+        text = path.read_bytes().decode('utf-8')
+    except UnicodeDecodeError as error:
+        raise RealnetError(f'{path}: not a text file (byte {error.start} is not UTF-8); expected lines '
+                           f'"<image name><TAB><image index>"') from None
     names = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             name, index = line.split('\t')[:2]
             names[int(float(index))] = name.strip()
-        except ValueError:
+        except (ValueError, OverflowError):  # no tab, an index that is no number, or infinite
             raise RealnetError(f'{path}:{number}: expected "<image name><TAB><image index>"') from None
     return names
 
@@ -90,7 +120,10 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
         raise RealnetError(f'{root}: no such folder (expected the Shen 2019 h5 files, {TSV} and images/)')
     bdpy = BdpyFile(h5_path(root, subject))
     voxels = bdpy.data[:, bdpy.columns(*ROI_KEYS.get(roi, (f'ROI_{roi}',)))]
-    indices = bdpy.label('image_index').astype(int)
+    indices = bdpy.label('image_index')
+    if not np.isfinite(indices).all():
+        raise RealnetError(f'{bdpy.path}: the image_index column holds NaN or infinite values')
+    indices = indices.astype(int)
     expected = TEST_IMAGES * TEST_REPETITIONS
     if len(indices) != expected or sorted(set(indices)) != list(range(1, TEST_IMAGES + 1)):
         raise RealnetError(f'{bdpy.path}: {len(indices)} samples of {len(set(indices))} images; expected '
@@ -101,6 +134,9 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
             raise RealnetError(f'{bdpy.path}: {int(bad.sum())} of {len(bad)} {roi} voxels hold NaN or infinite '
                                f'values; pass --drop-nan-voxels to leave them out')
         voxels = voxels[:, ~bad]
+    if voxels.shape[1] < 2:  # 1 − Pearson r between voxel patterns needs two voxels at least
+        raise RealnetError(f'{bdpy.path}: {voxels.shape[1]} usable {roi} voxels (of {len(bad)}; {int(bad.sum())} hold '
+                           f'NaN or infinite values); an RDM needs at least 2')
     names = read_stimulus_names(root)
     missing = [i for i in sorted(set(indices)) if i not in names]
     if missing:

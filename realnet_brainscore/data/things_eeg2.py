@@ -6,6 +6,7 @@ The result is a ``NeuroidAssembly`` ``presentation × neuroid × time_bin`` with
 ``stimulus_id``, ``image_path``, ``concept``, ``repetition`` (presentation), ``subject``, ``channel``
 (neuroid), ``time_bin_start`` / ``time_bin_end`` in seconds (time_bin). See shared FORMATS.md.
 """
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,11 @@ def image_paths(root, split: str) -> list[Path]:
         concepts, files = metadata[f'{prefix}_img_concepts'], metadata[f'{prefix}_img_files']
     except KeyError as missing:
         raise RealnetError(f'{metadata_file}: no {missing.args[0]!r} entry') from None
+    concepts = _names(concepts, f'{metadata_file}: {prefix}_img_concepts', 'image concepts')
+    files = _names(files, f'{metadata_file}: {prefix}_img_files', 'image file names')
     if len(concepts) != len(files):
         raise RealnetError(f'{metadata_file}: {len(concepts)} {prefix} concepts but {len(files)} files')
-    paths = [image_set / folder / str(concept) / str(file) for concept, file in zip(concepts, files)]
+    paths = [image_set / folder / concept / file for concept, file in zip(concepts, files)]
     missing = [path for path in paths if not path.is_file()]
     if missing:
         raise RealnetError(f'{len(missing)} of {len(paths)} {split} images are missing, e.g. {missing[0]}')
@@ -66,8 +69,8 @@ def load_subject(root, subject: int, split: str, average_repetitions: bool = Fal
         data, channels, times = content['preprocessed_eeg_data'], content['ch_names'], content['times']
     except KeyError as missing:
         raise RealnetError(f'{file}: no {missing.args[0]!r} entry') from None
-    data, times = np.asarray(data), np.asarray(times, dtype=float)
-    channels = [str(channel) for channel in channels]
+    data, times = _numbers(data, f"{file}: 'preprocessed_eeg_data'"), _numbers(times, f"{file}: 'times'").astype(float)
+    channels = _names(channels, f"{file}: 'ch_names'")
     if data.ndim != 4 or data.shape[2:] != (len(channels), len(times)):
         raise RealnetError(f'{file}: preprocessed_eeg_data has shape {data.shape}; expected '
                            f'(conditions, repetitions, {len(channels)} channels, {len(times)} times)')
@@ -76,6 +79,7 @@ def load_subject(root, subject: int, split: str, average_repetitions: bool = Fal
     paths = image_paths(root, split)
     if len(paths) != data.shape[0]:
         raise RealnetError(f'{file}: {data.shape[0]} EEG conditions but {len(paths)} {split} images')
+    warn_unless_posterior(channels, file)
     return _assembly(data.astype(np.float32), paths, name, channels, times, average_repetitions)
 
 
@@ -95,12 +99,14 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
     n_repetitions = len(repetitions) // len(images)
     if n_repetitions * len(images) != len(repetitions):
         raise RealnetError(f'{name}: the stimuli do not all have the same number of repetitions')
-    data = one.values[order].reshape(len(images), n_repetitions, *one.shape[1:])
+    data = _numbers(one.values[order], f"the assembly's EEG of {name}").reshape(len(images), n_repetitions, *one.shape[1:])
     if not np.isfinite(data).all():
         raise RealnetError(f'{name}: {int((~np.isfinite(data)).sum())} values are NaN or infinite')
     stimulus_set = assembly.attrs.get('stimulus_set')
     paths = [Path(str(stimulus_set.get_stimulus(i))) if stimulus_set is not None else Path(str(i)) for i in images]
-    return _assembly(data.astype(np.float32), paths, name, [str(c) for c in one['channel'].values],
+    channels = [str(c) for c in one['channel'].values]
+    warn_unless_posterior(channels, f'the assembly of {name}')
+    return _assembly(data.astype(np.float32), paths, name, channels,
                      one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
 
 
@@ -147,6 +153,46 @@ def load_hosted(subject: int, split: str, average_repetitions: bool = False):
         raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({first_line(error)}); point '
                            f'--things-eeg2 at a local copy of the OSF release instead') from None
     return from_gifford2022(assembly, subject, average_repetitions)
+
+
+_WARNED = set()  # channel differences already reported: one line per process, not one per subject
+
+
+def warn_unless_posterior(channels: list, source) -> None:
+    """One line on stderr when ``channels`` are not THINGS-EEG2's 17 posterior channels: such EEG
+    (e.g. frontal Fp1, Cz) is used as it is, but its scores do not measure what the paper's do."""
+    foreign = tuple(c for c in channels if c not in CHANNELS)
+    absent = tuple(c for c in CHANNELS if c not in channels)
+    if (foreign or absent) and (foreign, absent) not in _WARNED:
+        _WARNED.add((foreign, absent))
+        differences = ([f'others: {", ".join(foreign)}'] if foreign else []) + (
+            [f'missing: {", ".join(absent)}'] if absent else [])
+        print(f"warning: {source}: EEG channels differ from THINGS-EEG2's 17 posterior channels "
+              f"({'; '.join(differences)}); used as they are, the scores do not measure what the paper's do",
+              file=sys.stderr, flush=True)
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    """``values`` as a numeric array, or one line saying what ``what`` holds instead (text, objects)."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged lists
+        raise RealnetError(f'{what} is not an array of numbers') from None
+    if array.dtype.kind not in 'fiu':
+        raise RealnetError(f'{what} holds {_KINDS.get(array.dtype.kind, array.dtype)} (dtype {array.dtype}); '
+                           f'expected numbers')
+    return array
+
+
+_KINDS = {'U': 'text', 'S': 'byte strings', 'O': 'Python objects', 'b': 'booleans', 'c': 'complex numbers'}
+
+
+def _names(values, what: str, noun: str = 'channel names') -> list[str]:
+    """A list or numpy array of names as strings."""
+    names = np.asarray(values, dtype=object) if isinstance(values, (list, tuple, np.ndarray)) else None
+    if names is None or names.ndim != 1:
+        raise RealnetError(f'{what} is not a list of {noun}')
+    return [name.decode(errors='replace') if isinstance(name, bytes) else str(name) for name in names]
 
 
 def _first_appearance(values):
