@@ -1,5 +1,6 @@
 """Small file helpers: atomic writes, content digests, and reading pickled .npy files safely."""
 import contextlib
+import glob
 import hashlib
 import os
 import pickle
@@ -22,11 +23,13 @@ def atomic_path(destination):
     """Yield a temporary path beside ``destination``; it replaces ``destination`` only on success.
 
     Readers therefore see the old file or the complete new one, never a half-written one, and an
-    error (or Ctrl-C) leaves nothing behind.
+    error (or Ctrl-C) leaves nothing behind. A process killed outright cannot clean up: its
+    temporary file carries its process id, and the next write to ``destination`` removes it.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f'.{destination.name}.',
+    _remove_orphaned_partials(destination)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f'.{destination.name}.{os.getpid()}.',
                                          suffix='.partial')
     os.close(handle)
     try:
@@ -68,6 +71,26 @@ def output_file(path, inputs=(), force: bool = False) -> Path:
         raise RealnetError(f'{path} exists; pass --force to replace it, or name another file')
     writable_folder(path.parent)
     return path
+
+
+def _remove_orphaned_partials(destination: Path):
+    """atomic_path's temporary files for ``destination`` whose writing process no longer runs."""
+    prefix = f'.{destination.name}.'
+    for partial in destination.parent.glob(f'{glob.escape(prefix)}*.partial'):
+        pid = partial.name[len(prefix):].split('.')[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _umask() -> int:
