@@ -78,12 +78,13 @@ def _remove_orphaned_partials(destination: Path):
     prefix = f'.{destination.name}.'
     for partial in destination.parent.glob(f'{glob.escape(prefix)}*.partial'):
         pid = partial.name[len(prefix):].split('.')[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_running(int(pid)):
             with contextlib.suppress(OSError):
                 partial.unlink()
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -112,17 +113,23 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def npy_header(stream) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the ``.npy`` file open in ``stream``, which is left at the
+    start of its data; ValueError for a file that is not one."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    version = np.lib.format.read_magic(stream)
+    if version not in readers:
+        raise ValueError(f'.npy format version {version} is not supported')
+    return readers[version](stream)
+
+
 def read_npy(path):
     """An ``np.save``d array; an object array (e.g. a saved dict) is unpickled admitting only numpy
     arrays, dtypes and scalars besides pickle's own dicts, lists, strings and numbers. Anything
     else is refused with one line naming the file, before any of it runs."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     try:
         with open(path, 'rb') as stream:
-            version = np.lib.format.read_magic(stream)
-            if version not in readers:
-                raise ValueError(f'.npy format version {version} is not supported')
-            _, _, dtype = readers[version](stream)
+            _, _, dtype = npy_header(stream)
             if not dtype.hasobject:
                 stream.seek(0)
                 return np.load(stream, allow_pickle=False)

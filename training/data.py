@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import RealnetError
-from ..files import atomic_path
+from ..files import atomic_path, npy_header, process_running
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -72,13 +72,11 @@ def _cache_lock(cache_dir: Path):
 def _is_whole_cache(file: Path, shape) -> bool:
     """Whether ``file`` is a complete uint8 cache of ``shape``: its header says so and its size is
     the header's plus every pixel (a killed copy or a full disk leaves a shorter file)."""
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     try:
         with open(file, 'rb') as stream:
-            version = np.lib.format.read_magic(stream)
-            header_shape, fortran_order, dtype = readers[version](stream)
+            header_shape, fortran_order, dtype = npy_header(stream)
             data_start, size = stream.tell(), os.fstat(stream.fileno()).st_size
-    except (OSError, ValueError, KeyError):  # missing, unreadable, not .npy, unknown .npy version
+    except (OSError, ValueError):  # missing, unreadable, not .npy, unknown .npy version
         return False
     return (header_shape == shape and dtype == np.uint8 and not fortran_order
             and size == data_start + int(np.prod(shape)))
@@ -137,16 +135,8 @@ def _die_with_parent(parent: int):
     cache build leaves no orphaned decoder behind."""
     if sys.platform.startswith('linux'):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if not _alive(parent):  # it died before prctl took effect
+    if not process_running(parent):  # it died before prctl took effect
         os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def to_input(pixels: np.ndarray, device, channels_last: bool = False) -> torch.Tensor:
