@@ -59,6 +59,14 @@ def writable_folder(folder) -> Path:
     return folder
 
 
+def new_folder(folder, option: str = '--out') -> Path:
+    """``folder`` once a command may fill it: absent or an empty folder, in a writable place."""
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise RealnetError(f'{folder} exists and is not an empty folder; choose a new {option}')
+    return writable_folder(folder)
+
+
 def output_file(path, inputs=(), force: bool = False) -> Path:
     """``path`` once it may receive a command's output file: not a folder, not one of the command's
     ``inputs``, not an existing file unless ``force``, in a folder that can be written."""

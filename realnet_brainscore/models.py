@@ -15,6 +15,7 @@ REGION_LAYER_MAP = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
 BEHAVIORAL_READOUT_LAYER = 'decoder.avgpool'
 IMAGE_SIZE = 224  # the published models' input size
 VISUAL_DEGREES = 8  # Brain-Score's default; benchmarks declare their own
+BATCH_SIZE = 64  # images per forward pass when scoring
 
 
 class Network(NamedTuple):
@@ -56,7 +57,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
     return Network(model_identifier, backbone.eval(), head.eval() if head else None, image_size)
 
 
-def load_model(identifier: str, weights=None, batch_size: int = 64, image_size: int | None = None):
+def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, image_size: int | None = None):
     """``identifier`` as a Brain-Score ``ModelCommitment`` (layers V1 V2 V4 IT decoder.avgpool).
 
     ``batch_size`` is the number of images per forward pass; Brain-Score pads the last batch to it.

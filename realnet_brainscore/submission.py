@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__, models, plugin
 from . import weights as weight_table
+from .citation import REALNET_BIBTEX
 from .errors import RealnetError, first_line
 from .files import atomic_path, file_digest, output_file, writable_folder
 
@@ -28,10 +29,6 @@ RATIO_CHECKED_ABOVE = 2**20
 MAX_INIT_BYTES = 2**20  # registrations are read from at most this much of an __init__.py
 INSTALLED_FOLDER = 'realnet_brainscore'  # brainscore_vision/models/<this>
 _REGISTRY_LINE = re.compile(r"""(model|benchmark)_registry\[['"]([^'"]+)['"]\]""")
-BIBTEX = '''@article{lu2026realnet,
-  title={Achieving more human brain-like vision via human {EEG} representational alignment},
-  author={Lu, Zitong and Wang, Yile and Golomb, Julie D.},
-  journal={Communications Biology}, year={2026}}'''
 
 
 def leaderboard_id(identifier: str) -> str:
@@ -58,7 +55,7 @@ from realnet_brainscore.models import LAYERS
 from realnet_brainscore.weights import WeightSource, fetch
 
 PACKAGE_IDS = {package_ids!r}
-{source}BIBTEX = """{BIBTEX}"""
+{source}BIBTEX = """{REALNET_BIBTEX}"""
 
 
 def get_model(identifier):

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from .data.things_eeg2 import CHANNELS, subject_name
 from .errors import RealnetError
-from .files import atomic_path, writable_folder
+from .files import atomic_path, new_folder
 
 TIMES = np.round(np.arange(-20, 80) / 100, 2)  # -0.20 ... 0.79 s, 100 Hz, as published
 COLOURS = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210),
@@ -42,7 +42,7 @@ class Design:
 def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
     """Write ``image_set/`` and ``preprocessed_data/sub-XX/`` under ``out``; return ``out``."""
     _check_design(design)
-    out = _new_folder(out)
+    out = new_folder(out)
     rng = np.random.default_rng(design.seed)
     splits = {'train': _write_images(out, 'training_images', design.concepts, design.images_per_concept, 0,
                                      'b', design, rng),
@@ -160,14 +160,6 @@ def _check_design(design: Design) -> None:
         raise RealnetError(f'--seed {design.seed}: expected a whole number ≥ 0')
 
 
-def _new_folder(out) -> Path:
-    """``out`` once a release may be written there: absent or an empty folder, in a writable place."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RealnetError(f'{out} exists and is not an empty folder; choose a new --out')
-    return writable_folder(out)
-
-
 def _save_dict(path: Path, content: dict) -> None:
     with atomic_path(path) as partial:
         with open(partial, 'wb') as stream:
@@ -193,7 +185,7 @@ def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
     """Write the Shen 2019 test layout: per-subject bdpy h5, the tsv and ``images/`` under ``out``."""
     import h5py
     from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
-    out = _new_folder(out)
+    out = new_folder(out)
     rng = np.random.default_rng([design.seed, 2019])
     (out / 'images').mkdir(parents=True)
     names, pixels = [], []

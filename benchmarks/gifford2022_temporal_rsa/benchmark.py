@@ -33,6 +33,7 @@ from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.decoding import cached_decoding_rdms
+from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, noise_ceiling, spearman
@@ -43,10 +44,7 @@ BIBTEX = """@article{gifford2022large,
   title={A large and rich {EEG} dataset for modeling human visual object recognition},
   author={Gifford, Alessandro T. and Dwivedi, Kshitij and Roig, Gemma and Cichy, Radoslaw M.},
   journal={NeuroImage}, volume={264}, pages={119754}, year={2022}}
-@article{lu2026realnet,
-  title={Achieving more human brain-like vision via human {EEG} representational alignment},
-  author={Lu, Zitong and Wang, Yile and Golomb, Julie D.},
-  journal={Communications Biology}, year={2026}}"""
+""" + REALNET_BIBTEX
 
 
 class TemporalRSA(BenchmarkBase):

@@ -26,6 +26,7 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import shen2019
+from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
@@ -38,10 +39,7 @@ BIBTEX = """@article{shen2019deep,
   title={Deep image reconstruction from human brain activity},
   author={Shen, Guohua and Horikawa, Tomoyasu and Majima, Kei and Kamitani, Yukiyasu},
   journal={PLoS Computational Biology}, volume={15}, number={1}, pages={e1006633}, year={2019}}
-@article{lu2026realnet,
-  title={Achieving more human brain-like vision via human {EEG} representational alignment},
-  author={Lu, Zitong and Wang, Yile and Golomb, Julie D.},
-  journal={Communications Biology}, year={2026}}"""
+""" + REALNET_BIBTEX
 
 
 class ShenRSA(BenchmarkBase):
