@@ -38,7 +38,7 @@ class Candidate:
     @property
     def identifier(self) -> str:
         """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
-        return self.name if self.weights is None else f'{self.name}+{weight_table.short_hash(self.weights)}'
+        return weight_table.model_identifier(self.name, self.weights)
 
 
 def candidate(text: str) -> Candidate:

@@ -42,7 +42,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
         path = Path(weights)
         if not path.is_file():
             raise RealnetError(f'{path}: no such weights file')
-        model_identifier = f'{identifier}+{weight_table.short_hash(path)}'
+        model_identifier = weight_table.model_identifier(identifier, path)
     state, meta = weight_table.read_checkpoint(path)
     backbone_state, head_state = weight_table.split_state_dict(state)
     backbone = CORnetS()

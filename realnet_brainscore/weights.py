@@ -166,6 +166,13 @@ def short_hash(path) -> str:
     return file_digest(path, 'sha256')[:8]
 
 
+def model_identifier(identifier: str, weights_file=None) -> str:
+    """Brain-Score's identifier of ``identifier`` with the weights of ``weights_file`` (None: the
+    published ones). A user's file adds ``+<sha256[:8]>``: Brain-Score's activation cache is keyed
+    by identifier alone, and must never mix it up with the published weights."""
+    return identifier if weights_file is None else f'{identifier}+{short_hash(weights_file)}'
+
+
 def read_state_dict(path) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, loaded with ``weights_only=True``."""
     return read_checkpoint(path)[0]
