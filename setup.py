@@ -23,7 +23,9 @@ setup(
     python_requires='>=3.11',
     packages=packages,
     package_dir={f'realnet_brainscore.{folder}': folder for folder in MAPPED},
-    package_data={'': ['requirements.txt']},  # each Brain-Score plugin folder names its requirements
+    # each Brain-Score plugin folder names its requirements. The model plugin's templates are data:
+    # templates/ has no __init__.py (find_packages passes it by), model-plugin/ no importable name.
+    package_data={'': ['requirements.txt'], 'realnet_brainscore': ['templates/model-plugin/*.py']},
     install_requires=[
         'brainscore-vision>=2.4,<2.5',
         # the newest releases this environment serves; brainscore-vision needs torch>=2.6

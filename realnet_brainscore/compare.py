@@ -1,28 +1,27 @@
 """Several models side by side on the paper's suite: each model's scores (kept, and reused while
 the weights and data stay the same), the paired statistics of the ReAlnets against their baseline,
 and one report with the paper's Figure 1 B (EEG), C (fMRI) and D (behaviour) and the
-matched-subject view (ReAlnet k on subject k against the other subjects)."""
-import functools
+matched-subject view (ReAlnet k on subject k against the other subjects); and the figures of
+`brainscore report` and `score --plot`, statistics first, drawn from what they found."""
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from . import plugin
-from . import weights as weight_table
+from .data import data_source
 from .errors import RealnetError, first_line
+from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
 from .files import atomic_path
+from .models import BATCH_SIZE
 from .recording import SCREENS
-from .report import (EEG_REGION, SHEN_ROI, plot_benchmark_scores, plot_matched_subjects, plot_roi_rsa,
-                     plot_temporal_rsa, score_record_problem)
+from .records import ScoreRecord, record_problem
+from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
+                         compare_time_courses, eeg_view, matched_subject_rows, matched_subject_statistics,
+                         time_courses)
+from .suite import results_json
+from .weights import model_identifier, source
 
-PERSONAL = re.compile(r'^realnet-s(\d\d)$')
-# Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
-# paired sign-flip permutation test cannot reach p < .05 (2 / 2**5 > .05).
-MATCHED_GROUP = 6
 # `brainscore compare --paper`: Figure 1B/C as the authors computed them (PROTOCOL.md; their RSA.ipynb):
 # whole images, pairwise-decoding EEG RDMs, and the EEG time points they analysed (10-69 of the
 # -200 … 790 ms epoch), which restricts the EEG figure and its cluster test, not the scores.
@@ -38,23 +37,23 @@ class Candidate:
     @property
     def identifier(self) -> str:
         """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
-        return weight_table.model_identifier(self.name, self.weights)
+        return model_identifier(self.name, self.weights)
 
 
 def candidate(text: str) -> Candidate:
     """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
     name, _, weights = text.partition('=')
-    weight_table.source(name)
+    source(name)
     if weights and not Path(weights).is_file():
         raise RealnetError(f'{weights}: no such weights file (given for {name})')
     return Candidate(name, Path(weights) if weights else None)
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
-                 batch_size: int = 64, say=print, options: dict | None = None) -> dict[str, list[dict]]:
+                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[dict]]:
     """Each candidate's suite results, by name. ``options``: our benchmarks' further options
     (``screen``, ``method``; None or absent: their defaults). Scores are kept in
-    ``scores_dir/<name>.json`` and reused for the same weights, data folders and benchmark settings;
+    ``scores_dir/<name>.json`` and reused for the same weights, data and benchmark settings;
     what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
     stops the run at once (one line naming it; the user deletes it to rescore)."""
     from .models import load_model
@@ -62,7 +61,7 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     scores_dir = Path(scores_dir)
     scores_dir.mkdir(parents=True, exist_ok=True)
     options = {key: value for key, value in (options or {}).items() if value is not None}
-    data = _data_sources(things_eeg2, shen2019)
+    data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
     settings = benchmark_settings(benchmarks, options)
     paths = {c.name: scores_dir / f'{c.name}.json' for c in candidates}
     kept_by_name = {c.name: _kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
@@ -85,15 +84,8 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
         results[candidate.name] = [{'benchmark': b, 'record': kept[b]} if b in kept else fresh[b] for b in benchmarks]
         with atomic_path(path) as partial:
             partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
-                                           'results': results[candidate.name]}, indent=1) + '\n')
+                                           'results': results_json(results[candidate.name])}, indent=1) + '\n')
     return results
-
-
-def _data_sources(things_eeg2, shen2019) -> dict:
-    """What the scores were computed on (the benchmarks' own fallbacks included)."""
-    folders = {'things_eeg2': things_eeg2 or os.environ.get('REALNET_THINGS_EEG2'),
-               'shen2019': shen2019 or os.environ.get('REALNET_SHEN2019')}
-    return {key: str(Path(folder).resolve()) if folder else None for key, folder in folders.items()}
 
 
 def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
@@ -103,9 +95,10 @@ def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
     return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
 
 
-def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict:
-    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings.
-    A file that is not as score_models writes it is refused, not replaced: it may be the user's."""
+def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict[str, ScoreRecord]:
+    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings
+    (a record without a kind, of Brain-Score's benchmark from before records had kinds, is scored
+    again). A file that is not as score_models writes it is refused, not replaced: it may be the user's."""
     if not path.exists():
         return {}
     try:
@@ -120,21 +113,22 @@ def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> di
     if kept.get('model') != identifier or kept.get('data') != data:
         return {}
     computed_with = kept.get('settings') if isinstance(kept.get('settings'), dict) else {}
-    return {r['benchmark']: r['record'] for r in kept.get('results', [])
-            if 'record' in r and r['benchmark'] in settings
-            and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
+    records = {r['benchmark']: ScoreRecord.from_json(r['record']) for r in kept.get('results', [])
+               if 'record' in r and r['benchmark'] in settings
+               and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
+    return {benchmark: record for benchmark, record in records.items() if record.kind is not None}
 
 
 def _kept_problem(kept) -> str | None:
     """What is wrong with a parsed kept score file, in the parts that are reused: its results
-    and their score records (see report.score_record_problem); None when nothing is."""
+    and their score records (see records.record_problem); None when nothing is."""
     if not isinstance(kept, dict) or not isinstance(kept.get('results'), list):
         return 'not an object with model, data, settings and a list of results'
     for entry in kept['results']:
         if not isinstance(entry, dict) or not isinstance(entry.get('benchmark'), str):
             return 'a result without a benchmark name'
         if 'record' in entry:
-            problem = score_record_problem(entry['record'])
+            problem = record_problem(entry['record'])
             if problem is None and entry['record']['benchmark'] != entry['benchmark']:
                 problem = f"its record is of {entry['record']['benchmark']}"
             if problem:
@@ -142,109 +136,69 @@ def _kept_problem(kept) -> str | None:
     return None
 
 
-def records_by_model(results: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
+def records_by_model(results: dict[str, list[dict]]) -> dict[str, dict[str, ScoreRecord]]:
     """{name: {benchmark: record}} of what ran, each record labelled with the model's name."""
-    return {name: {r['benchmark']: {**r['record'], 'model': name} for r in entries if 'record' in r}
+    return {name: {r['benchmark']: r['record'].named(name) for r in entries if 'record' in r}
             for name, entries in results.items()}
 
 
-def comparison_table(records: dict[str, dict[str, dict]]) -> str:
+def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
     names = list(records)
     benchmarks = list(dict.fromkeys(b for scores in records.values() for b in scores))
     width = max([14] + [len(n) + 2 for n in names])
     lines = [f'{"benchmark":40}' + ''.join(f'{n:>{width}}' for n in names)]
     for benchmark in benchmarks:
         lines.append(f'{benchmark:40}' + ''.join(
-            f'{records[n][benchmark]["score"]:{width}.3f}' if benchmark in records[n] else f'{"-":>{width}}'
+            f'{records[n][benchmark].score:{width}.3f}' if benchmark in records[n] else f'{"-":>{width}}'
             for n in names))
     return '\n'.join(lines)
 
 
-def eeg_view(records: dict[str, dict[str, dict]], baseline: str) -> tuple[list[dict], tuple[str, str]]:
-    """The temporal RSA records Figure 1B draws and the pair its cluster test compares.
+@dataclass(frozen=True, eq=False)
+class ReportStatistics:
+    """What the report's figures show and comparison.json holds: each kind's comparison (None when
+    no model has a score of that kind), the pair the EEG cluster test compared, the matched rows."""
+    eeg: TimeCourseComparison | None
+    pair: tuple | None
+    time_range: tuple | None
+    scores: dict          # 'fmri', 'behaviour', 'neural' -> ScoreComparison or None
+    matched_rows: list
 
-    With at least MATCHED_GROUP personal models whose subjects are in the data (the paper's
-    design), each ReAlnet k is paired with subject k and the baseline is taken on the same
-    subjects; otherwise every model is drawn over all subjects and the first non-baseline model is
-    tested against the baseline."""
-    eeg = {name: {b: r for b, r in scores.items() if EEG_REGION.search(b) and 'time_course' in r}
-           for name, scores in records.items()}
-    others = [name for name in eeg if name != baseline and eeg[name]]
-    matched = [name for name in others if _own_subject(name) and all(
-        _own_subject(name) in _subjects(r) for r in eeg[name].values())]
-    if len(matched) < MATCHED_GROUP or not eeg.get(baseline):
-        drawn = [r for name in eeg for r in eeg[name].values()]
-        return drawn, ((others[0], baseline) if others and eeg.get(baseline) else None)
-    group = f'ReAlnets on own subject (n={len(matched)})'
-    same = f'{baseline} on the same subjects'
-    drawn = []
-    for benchmark, base in eeg[baseline].items():
-        pairs = [(_course(eeg[name][benchmark], _own_subject(name)), _course(base, _own_subject(name)))
-                 for name in matched if benchmark in eeg[name]]
-        subjects = [_own_subject(name) for name in matched if benchmark in eeg[name]]
-        if not pairs:
-            continue
-        for label, courses in ((group, [p[0] for p in pairs]), (same, [p[1] for p in pairs])):
-            drawn.append({'model': label, 'benchmark': benchmark, 'ceiling_time_course': base['ceiling_time_course'],
-                          'time_course': {'dims': ['subject', 'time_bin'], 'values': np.stack(courses).tolist(),
-                                          'coords': {'subject': subjects,
-                                                     'time_bin': base['time_course']['coords']['time_bin']}}})
-    return drawn, (group, same)
+    def to_json(self) -> dict:
+        found = {}
+        if self.eeg and self.pair:
+            found['eeg'] = {'pair': list(self.pair), 'time_range_s': list(self.time_range) if self.time_range else None,
+                            'clusters': self.eeg.clusters()}
+        if self.scores['fmri']:
+            found['fmri_p'] = self.scores['fmri'].labelled_p()
+        for kind in ('behaviour', 'neural'):
+            if self.scores[kind]:
+                found[f'{kind}_p'] = self.scores[kind].p_values
+        if self.matched_rows:
+            found['matched'] = {'rows': self.matched_rows, 'regions': matched_subject_statistics(self.matched_rows)}
+        return found
 
 
-def matched_subject_rows(records: dict[str, dict[str, dict]], baseline: str) -> list[dict]:
-    """Per personal model and region: window-mean similarity to its own subject and to the others,
-    and the baseline's on the same subjects."""
-    rows = []
-    for name, scores in records.items():
-        subject = _own_subject(name)
-        if name == baseline or not subject:
-            continue
-        for benchmark, record in scores.items():
-            match = EEG_REGION.search(benchmark)
-            base = records.get(baseline, {}).get(benchmark)
-            if not match or 'time_course' not in record or not base or subject not in _subjects(record):
-                continue
-            own, others = _own_and_others(record, subject)
-            base_own, base_others = _own_and_others(base, subject)
-            rows.append({'model': name, 'subject': subject, 'region': match.group(1), 'own': own, 'others': others,
-                         'baseline_own': base_own, 'baseline_others': base_others})
-    return rows
+def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
+                      time_range: tuple[float, float] | None = None) -> ReportStatistics:
+    """Every statistic of the report: the EEG cluster test over ``time_range`` (first and last time
+    point in s; None: all), p per fMRI ROI and per Brain-Score benchmark, the matched subjects."""
+    panels, pair = eeg_view(records, baseline, time_range)
+    every = [r for scores in records.values() for r in scores.values()]
+    of_kind = {kind: [r for r in every if r.kind == kind] for kind in ('fMRI', 'behaviour', 'neural')}
+    return ReportStatistics(
+        compare_time_courses(panels, pair) if panels else None, pair, time_range,
+        {'fmri': compare_roi_scores(of_kind['fMRI'], baseline) if of_kind['fMRI'] else None,
+         **{kind: compare_scores(of_kind[kind], baseline, label=_short_benchmark) if of_kind[kind] else None
+            for kind in ('behaviour', 'neural')}},
+        matched_subject_rows(records, baseline))
 
 
-def matched_subject_statistics(rows: list[dict]) -> dict:
-    """Per region: the mean personal advantage beyond the baseline's on the same subject,
-    ((own − others) − (baseline own − baseline others)), and its one-sample t-test across models."""
-    from scipy.stats import ttest_1samp
-    summary = {}
-    for region in dict.fromkeys(row['region'] for row in rows):
-        advantage = [(r['own'] - r['others']) - (r['baseline_own'] - r['baseline_others'])
-                     for r in rows if r['region'] == region]
-        summary[region] = {'models': len(advantage), 'advantage': float(np.mean(advantage)),
-                           'p': float(ttest_1samp(advantage, 0).pvalue) if len(advantage) > 1 else float('nan')}
-    return summary
-
-
-def _own_subject(name: str) -> str | None:
-    match = PERSONAL.match(name)
-    return f'sub-{match.group(1)}' if match else None
-
-
-def _subjects(record: dict) -> list:
-    return list(record['time_course']['coords']['subject'])
-
-
-def _course(record: dict, subject: str) -> np.ndarray:
-    return np.asarray(record['time_course']['values'], dtype=float)[_subjects(record).index(subject)]
-
-
-def _own_and_others(record: dict, subject: str) -> tuple[float, float]:
-    times = np.asarray(record['time_course']['coords']['time_bin'], dtype=float)
-    start, stop = record.get('window', (times[0], times[-1] + 1))
-    in_window = (times >= start - 1e-9) & (times < stop - 1e-9)
-    means = np.asarray(record['time_course']['values'], dtype=float)[:, in_window].mean(axis=1)
-    own = _subjects(record).index(subject)
-    return float(means[own]), float(np.delete(means, own).mean()) if len(means) > 1 else float('nan')
+# The report's figure of each kind (written where the kind has a score) and its section's title.
+REPORT_FIGURES = {'eeg': 'eeg_time_courses.png', 'fmri': 'fmri_rois.png', 'behaviour': 'behaviour.png',
+                  'neural': 'neural.png', 'matched': 'matched_subjects.png'}
+SCORE_SECTIONS = {'fmri': 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', 'behaviour': 'Behaviour (Figure 1D, ',
+                  'neural': "Brain-Score's neural benchmarks ("}
 
 
 def write_report(folder, results: dict[str, list[dict]], baseline: str, title: str = 'ReAlnet comparison',
@@ -256,16 +210,19 @@ def write_report(folder, results: dict[str, list[dict]], baseline: str, title: s
     folder.mkdir(parents=True, exist_ok=True)
     records = records_by_model(results)
     settings = report_settings(records, time_range)
-    statistics = {}
-    sections = [section(folder, records, baseline, statistics) for section in (
-        functools.partial(_eeg_section, time_range=time_range), _fmri_section, _behaviour_section, _matched_section)]
+    found = report_statistics(records, baseline, time_range)
+    statistics = found.to_json()
+    _draw_report(found, folder)
+    sections = [_eeg_section(found, statistics.get('eeg')), *(_scores_section(found, kind) for kind in SCORE_SECTIONS),
+                _matched_section(statistics.get('matched'))]
     unavailable = _unavailable(results)
     if unavailable:
         sections.append('## Not scored here\n\n' + '\n'.join(
             f"- {u['benchmark']} ({'every model' if len(u['models']) == len(results) else ', '.join(u['models'])})"
             f": {u['why']}" for u in unavailable))
+    saved = {name: {b: r.to_json() for b, r in scores.items()} for name, scores in records.items()}
     with atomic_path(folder / 'comparison.json') as partial:
-        partial.write_text(json.dumps({'baseline': baseline, 'settings': settings, 'records': records,
+        partial.write_text(json.dumps({'baseline': baseline, 'settings': settings, 'records': saved,
                                        'statistics': statistics, 'unavailable': unavailable}, indent=1) + '\n')
     report = folder / 'report.md'
     with atomic_path(report) as partial:
@@ -275,15 +232,29 @@ def write_report(folder, results: dict[str, list[dict]], baseline: str, title: s
     return report
 
 
-def report_settings(records: dict[str, dict[str, dict]], time_range) -> dict:
+def _draw_report(found: ReportStatistics, folder: Path) -> None:
+    if found.eeg:
+        draw_time_courses(found.eeg, folder / REPORT_FIGURES['eeg'])
+    if found.scores['fmri']:
+        draw_roi_scores(found.scores['fmri'], folder / REPORT_FIGURES['fmri'])
+    for kind in ('behaviour', 'neural'):
+        if found.scores[kind]:
+            draw_scores(found.scores[kind], folder / REPORT_FIGURES[kind], ylabel='score (ceiling-normalised)',
+                        title=kind)
+    if found.matched_rows:
+        draw_matched_subjects(found.matched_rows, folder / REPORT_FIGURES['matched'])
+
+
+def report_settings(records: dict[str, dict[str, ScoreRecord]], time_range) -> dict:
     """How the reported scores were computed, as their records say: each setting's values (one,
     unless kept scores of other settings were mixed in) and the EEG figure's time range."""
     found = {'screen': [], 'rdm_method': []}
     for scores in records.values():
         for record in scores.values():
             for key, values in found.items():
-                if key in record and record[key] not in values:
-                    values.append(record[key])
+                value = getattr(record, key)
+                if value is not None and value not in values:
+                    values.append(value)
     return {**found, 'eeg_time_range_s': list(time_range) if time_range else None}
 
 
@@ -298,87 +269,48 @@ def _span(time_range) -> str:
     return f'{time_range[0] * 1000:.0f} … {time_range[1] * 1000:.0f} ms' if time_range else 'the whole epoch'
 
 
-def _eeg_section(folder, records, baseline, statistics, time_range=None) -> str | None:
-    drawn, pair = eeg_view(records, baseline)
-    if not drawn:
+def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
+    if not found.eeg:
         return None
-    significant = plot_temporal_rsa(drawn, folder / 'eeg_time_courses.png', pair=pair, time_range=time_range)
-    if not pair:
-        return '## EEG: temporal RSA (Figure 1B, `eeg_time_courses.png`)\n\nOne model: nothing to test.'
-    step = float(np.min(np.diff(drawn[0]['time_course']['coords']['time_bin']), initial=1.0))
-    clusters = {region: [{'start_s': a, 'stop_s': b, 'difference': _pair_difference(drawn, pair, region, a, b)}
-                         for a, b in _ranges(times, step)] for region, times in significant.items()}
-    statistics['eeg'] = {'pair': list(pair), 'time_range_s': list(time_range) if time_range else None,
-                         'clusters': clusters}
+    heading = f"## EEG: temporal RSA (Figure 1B, `{REPORT_FIGURES['eeg']}`)\n\n"
+    if not eeg:
+        return heading + 'One model: nothing to test.'
+    pair, clusters = eeg['pair'], eeg['clusters']
     lines = '\n'.join(f'- {region}: ' + ('; '.join(
         f"{c['start_s'] * 1000:.0f}–{c['stop_s'] * 1000:.0f} ms ({pair[0]} {'above' if c['difference'] > 0 else 'below'}"
-        f", mean Δρ {c['difference']:+.3f})" for c in found) if found else 'no cluster') for region, found in clusters.items())
-    return ('## EEG: temporal RSA (Figure 1B, `eeg_time_courses.png`)\n\nMean ± SEM over subjects; grey band: noise '
-            f'ceiling; time points: {_span(time_range)}. Where {pair[0]} and {pair[1]} differ (paired cluster-based '
-            f'permutation test across subjects over those time points, p < .05):\n{lines}')
+        f", mean Δρ {c['difference']:+.3f})" for c in runs) if runs else 'no cluster') for region, runs in clusters.items())
+    return (f'{heading}Mean ± SEM over subjects; grey band: noise ceiling; time points: {_span(found.time_range)}. '
+            f'Where {pair[0]} and {pair[1]} differ (paired cluster-based permutation test across subjects over those '
+            f'time points, p < .05):\n{lines}')
 
 
-def _fmri_section(folder, records, baseline, statistics) -> str | None:
-    fmri = [r for scores in records.values() for r in scores.values() if SHEN_ROI.match(r['benchmark'])]
-    if not fmri:
+def _scores_section(found: ReportStatistics, kind: str) -> str | None:
+    comparison = found.scores[kind]
+    if not comparison:
         return None
-    statistics['fmri_p'] = plot_roi_rsa(fmri, folder / 'fmri_rois.png', baseline=baseline)
-    return ('## fMRI: Shen 2019 ROI RSA (Figure 1C, `fmri_rois.png`)\n\n'
-            f'p of the other models against {baseline} per ROI (one-sample t-test of the score differences across '
-            'models; with one model, paired t-test across subjects):\n'
-            + ', '.join(f'{roi} {p:.3g}' for roi, p in statistics['fmri_p'].items()))
+    how = ('(one-sample t-test of the score differences across models; with one model, paired t-test across '
+           'subjects)' if kind == 'fmri' else '(as for fMRI; nan: one model and no subjects)')
+    return (f"## {SCORE_SECTIONS[kind]}`{REPORT_FIGURES[kind]}`)\n\n"
+            f"p of the other models against {comparison.baseline} per {'ROI' if kind == 'fmri' else 'benchmark'} "
+            f'{how}:\n' + ', '.join(f'{label} {p:.3g}' for label, p in comparison.labelled_p().items()))
 
 
-def _behaviour_section(folder, records, baseline, statistics) -> str | None:
-    behaviour = [r for scores in records.values() for r in scores.values()
-                 if not SHEN_ROI.match(r['benchmark']) and not EEG_REGION.search(r['benchmark'])]
-    if not behaviour:
+def _matched_section(matched: dict | None) -> str | None:
+    if not matched:
         return None
-    statistics['behaviour_p'] = plot_benchmark_scores(
-        behaviour, folder / 'behaviour.png', baseline, label=_short_benchmark, ylabel='score (ceiling-normalised)',
-        title='behaviour')
-    return ('## Behaviour (Figure 1D, `behaviour.png`)\n\n'
-            f'p of the other models against {baseline} per benchmark (as for fMRI; nan: one model and no subjects):\n'
-            + ', '.join(f'{_short_benchmark(b)} {p:.3g}' for b, p in statistics['behaviour_p'].items()))
-
-
-def _matched_section(folder, records, baseline, statistics) -> str | None:
-    rows = matched_subject_rows(records, baseline)
-    if not rows:
-        return None
-    plot_matched_subjects(rows, folder / 'matched_subjects.png')
-    statistics['matched'] = {'rows': rows, 'regions': matched_subject_statistics(rows)}
     table = '\n'.join(f"| {r['model']} | {r['region']} | {r['own']:.3f} | {r['others']:.3f} | {r['baseline_own']:.3f}"
-                      f" | {r['baseline_others']:.3f} |" for r in rows)
+                      f" | {r['baseline_others']:.3f} |" for r in matched['rows'])
     summary = '\n'.join(f"- {region}: {s['advantage']:+.3f} over {s['models']} model(s), p = {s['p']:.3g}"
-                        for region, s in statistics['matched']['regions'].items())
-    return ('## Matched subjects (`matched_subjects.png`)\n\nWindow-mean Spearman ρ of each ReAlnet k with subject k '
-            '(own) and with the other subjects (mean), beside the baseline on the same subjects.\n\n'
+                        for region, s in matched['regions'].items())
+    return (f"## Matched subjects (`{REPORT_FIGURES['matched']}`)\n\nWindow-mean Spearman ρ of each ReAlnet k with "
+            'subject k (own) and with the other subjects (mean), beside the baseline on the same subjects.\n\n'
             '| model | region | own | others | baseline own | baseline others |\n|---|---|---|---|---|---|\n'
             f'{table}\n\nPersonal advantage, (own − others) − (baseline own − baseline others), one-sample t-test '
             f'across models:\n{summary}')
 
 
-def _pair_difference(drawn: list[dict], pair, region: str, start: float, stop: float) -> float:
-    """Mean over subjects and [start, stop] of pair[0]'s minus pair[1]'s time course in ``region``."""
-    courses = {}
-    for record in drawn:
-        if EEG_REGION.search(record['benchmark']).group(1) == region and record['model'] in pair:
-            times = np.asarray(record['time_course']['coords']['time_bin'], dtype=float)
-            inside = (times >= start - 1e-9) & (times <= stop + 1e-9)
-            courses[record['model']] = np.asarray(record['time_course']['values'], dtype=float)[:, inside].mean()
-    return float(courses[pair[0]] - courses[pair[1]])
-
-
 def _short_benchmark(identifier: str) -> str:
     return re.sub(r'^Geirhos2021(\w+)-error_consistency$', r'\1', identifier).replace('-', ' ')
-
-
-def _ranges(times: np.ndarray, step: float) -> list[tuple[float, float]]:
-    """Significant time points (s) as (first, last) of each run of neighbours ``step`` apart."""
-    times = np.sort(np.asarray(times, dtype=float))
-    breaks = np.flatnonzero(np.diff(times) > 1.5 * step) + 1
-    return [(float(run[0]), float(run[-1])) for run in np.split(times, breaks) if len(run)]
 
 
 def _unavailable(results: dict[str, list[dict]]) -> list[dict]:
@@ -389,3 +321,40 @@ def _unavailable(results: dict[str, list[dict]]) -> list[dict]:
             if 'unavailable' in entry:
                 found.setdefault((entry['benchmark'], entry['unavailable']), []).append(name)
     return [{'benchmark': benchmark, 'why': why, 'models': names} for (benchmark, why), names in found.items()]
+
+
+def score_files_comparison(paths: list, records: list[ScoreRecord],
+                           pair: tuple[str, str] | None = None) -> TimeCourseComparison | ScoreComparison:
+    """`brainscore report`: the statistics of the score files ``paths`` (read as ``records``), all
+    EEG or all fMRI: the cluster test of ``pair`` (default: the first two models) per region, or p
+    of the other models against the baseline (``pair``'s second; default: the first) per ROI."""
+    for path, record in zip(paths, records):
+        if record.kind not in ('EEG', 'fMRI'):
+            raise RealnetError(f'{path}: {record.benchmark} is neither a temporal RSA nor a Shen 2019 ROI '
+                               'benchmark, the scores report draws')
+        if record.kind != records[0].kind:
+            raise RealnetError(f'{path}: an {record.kind} score among {records[0].kind} ones; draw each kind in its '
+                               'own report')
+    absent = [name for name in pair or () if name not in {r.model for r in records}]
+    if absent:
+        raise RealnetError(f'--pair {absent[0]}: no score file of that model among --scores')
+    if records[0].kind == 'fMRI':
+        return compare_roi_scores(records, baseline=pair[1] if pair else None)
+    return compare_time_courses(time_courses(records), pair=pair)
+
+
+def suite_figures(records: list[ScoreRecord], folder) -> list[Path]:
+    """`score --plot DIR` of the suite: SUITE_FIGURES' EEG and fMRI figures of ``records`` (one
+    model's), those its records allow; returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    eeg = [r for r in records if r.kind == 'EEG' and r.time_course is not None]
+    fmri = [r for r in records if r.kind == 'fMRI']
+    written = []
+    if eeg:
+        written.append(folder / SUITE_FIGURES['eeg'])
+        draw_time_courses(compare_time_courses(time_courses(eeg)), written[-1])
+    if fmri:
+        written.append(folder / SUITE_FIGURES['fmri'])
+        draw_roi_scores(compare_roi_scores(fmri), written[-1])
+    return written

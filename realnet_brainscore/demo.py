@@ -3,12 +3,10 @@ ReAlnets from a baseline, score all three on the EEG and fMRI benchmarks, compar
 import time
 from pathlib import Path
 
-import torch
-
 from . import plugin
+from .checkpoint import write_checkpoint
 from .compare import Candidate, comparison_table, records_by_model, score_models, write_report
 from .data.things_eeg2 import image_paths
-from .files import atomic_path
 from .synthetic import Design, ShenDesign, insilico_cornet, write_shen2019, write_things_eeg2
 from .training import TrainConfig, train
 
@@ -37,11 +35,8 @@ def run_demo(out, subjects=(1, 2), design: Design = Design(subjects=10, concepts
     shen = write_shen2019(out / 'data' / 'shen2019', ShenDesign(image_size=SIZE))
     step('baseline: a CORnet-S with random weights and image-calibrated batch norm (no ImageNet weights offline)')
     baseline = out / 'models' / 'cornet-s-insilico.pth'
-    baseline.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(baseline) as partial:
-        model = insilico_cornet(image_paths(things, 'training'), SIZE)
-        torch.save({'state_dict': {f'module.{k}': v for k, v in model.state_dict().items()},
-                    'meta': {'config': {'image_size': SIZE}}}, partial)
+    write_checkpoint(baseline, insilico_cornet(image_paths(things, 'training'), SIZE).state_dict(),
+                     meta={'config': {'image_size': SIZE}})
     candidates = [Candidate('cornet-s', baseline)]
     for subject in subjects:
         step(f'aligning CORnet-S with subject {subject} ({epochs} epochs)')

@@ -36,7 +36,7 @@ class EncodingHead(nn.Module):
             sizes = {area: state_dict[f'{HEAD_LAYERS[area]}.weight'].shape for area in AREAS}
             n_out, concat = state_dict['fc.weight'].shape
         except KeyError as missing:
-            raise ValueError(f'encoding head is missing {missing.args[0]!r}') from None
+            raise ValueError(f'encoding head is missing {missing.args[0]!r}') from missing
         width = sizes['V1'][0]
         if concat != len(AREAS) * width:
             raise ValueError(f'encoding head fc takes {concat} inputs, expected {len(AREAS)} × {width}')

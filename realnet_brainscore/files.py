@@ -55,7 +55,7 @@ def writable_folder(folder) -> Path:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
-        raise RealnetError(f'{folder}: cannot write there ({error.strerror or error})') from None
+        raise RealnetError(f'{folder}: cannot write there ({error.strerror or error})') from error
     return folder
 
 
@@ -144,4 +144,4 @@ def read_npy(path):
             return _NumpyOnlyUnpickler(stream).load()
     except pickle.UnpicklingError as refused:
         raise RealnetError(f'{path}: refused: {refused}, which a data file of this kind never holds '
-                           '(reading it could run code)') from None
+                           '(reading it could run code)') from refused

@@ -5,14 +5,15 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import weights as weight_table
-from .cornet import CORnetS
+from .checkpoint import read_checkpoint, split_state_dict
+from .cornet import AREAS, CORnetS
 from .encoder import EncodingHead
 from .errors import RealnetError, first_line
+from .weights import WEIGHTS, model_identifier, resolve, source
 
-LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
-REGION_LAYER_MAP = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
 BEHAVIORAL_READOUT_LAYER = 'decoder.avgpool'
+LAYERS = [*AREAS, BEHAVIORAL_READOUT_LAYER]
+REGION_LAYER_MAP = {area: area for area in AREAS}  # each region is read from the CORnet-S area of its name
 IMAGE_SIZE = 224  # the published models' input size
 VISUAL_DEGREES = 8  # Brain-Score's default; benchmarks declare their own
 BATCH_SIZE = 64  # images per forward pass when scoring
@@ -26,7 +27,7 @@ class Network(NamedTuple):
 
 
 def list_models() -> list[str]:
-    return list(weight_table.WEIGHTS)
+    return list(WEIGHTS)
 
 
 def load_network(identifier: str, weights=None, progress: bool = True) -> Network:
@@ -35,16 +36,16 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
     A user's file gives the identifier ``<identifier>+<sha256[:8]>`` so that Brain-Score's
     activation cache, keyed by identifier, never mixes it up with the published weights.
     """
-    weight_table.source(identifier)  # unknown identifiers fail before any file work
+    source(identifier)  # unknown identifiers fail before any file work
     if weights is None:
-        path, model_identifier = weight_table.resolve(identifier, progress=progress), identifier
+        path = resolve(identifier, progress=progress)
     else:
         path = Path(weights)
         if not path.is_file():
             raise RealnetError(f'{path}: no such weights file')
-        model_identifier = weight_table.model_identifier(identifier, path)
-    state, meta = weight_table.read_checkpoint(path)
-    backbone_state, head_state = weight_table.split_state_dict(state)
+    network_identifier = model_identifier(identifier, None if weights is None else path)
+    state, meta, _ = read_checkpoint(path)
+    backbone_state, head_state = split_state_dict(state)
     backbone = CORnetS()
     _load_strict(backbone, backbone_state, path, 'CORnet-S')
     head = None
@@ -52,9 +53,9 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
         try:
             head = EncodingHead.from_state_dict(head_state)
         except (ValueError, RuntimeError) as error:
-            raise RealnetError(f'{path}: its encoding head does not load: {first_line(error)}') from None
+            raise RealnetError(f'{path}: its encoding head does not load: {first_line(error)}') from error
     image_size = int(meta.get('config', {}).get('image_size', IMAGE_SIZE))
-    return Network(model_identifier, backbone.eval(), head.eval() if head else None, image_size)
+    return Network(network_identifier, backbone.eval(), head.eval() if head else None, image_size)
 
 
 def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, image_size: int | None = None):
@@ -89,7 +90,7 @@ def _load_strict(module: nn.Module, state: dict, path, what: str) -> None:
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:  # shape mismatches
-        raise RealnetError(f'{path}: does not fit {what}: {first_line(error, skip_header=True)}') from None
+        raise RealnetError(f'{path}: does not fit {what}: {first_line(error, skip_header=True)}') from error
 
 
 def _key_summary(kind: str, keys: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""This package's Brain-Score benchmark plugins: found, listed and loaded the way Brain-Score does.
+"""Benchmarks by identifier: this package's Brain-Score plugins, found, listed and loaded the way
+Brain-Score does, and Brain-Score's own.
 
 Brain-Score discovers a plugin by scanning ``<plugins>/*/__init__.py`` for ``benchmark_registry['id']``
 lines and importing that folder, whose ``__init__`` registers into ``brainscore_vision``'s registry.
@@ -8,14 +9,14 @@ import importlib
 import re
 from pathlib import Path
 
-from .errors import RealnetError
+from .errors import RealnetError, first_line
 
 _REGISTRATION = re.compile(r"""benchmark_registry\[['"]([^'"]+)['"]\]""")
 
 
 def plugins_dir() -> Path:
-    import realnet_brainscore.benchmarks as plugins
-    return Path(plugins.__file__).parent
+    from . import benchmarks
+    return Path(benchmarks.__file__).parent
 
 
 def _registrations() -> dict[str, str]:
@@ -28,15 +29,18 @@ def _registrations() -> dict[str, str]:
 
 
 def list_benchmarks() -> list[str]:
+    """This package's benchmarks (any of Brain-Score's own loads too, see ``load_benchmark``)."""
     return list(_registrations())
 
 
 def load_benchmark(identifier: str, strict: bool = True, **data):
-    """Our benchmark ``identifier``; ``data`` overrides where it finds its data (e.g. ``things_eeg2=DIR``).
-    An option the benchmark does not take is an error, or ignored with ``strict=False``."""
+    """The benchmark ``identifier``: ours, with ``data`` overriding where it finds its data and how
+    it scores (``things_eeg2=DIR``, ``shen2019=DIR``, ``screen``, ``method``…), or any of Brain-Score's
+    own (e.g. ``MajajHong2015public.IT-pls``), which take none. An option the benchmark does not
+    take is an error, or ignored with ``strict=False``; None leaves its default. Errors are one line."""
     folder = _registrations().get(identifier)
     if folder is None:
-        raise RealnetError(f"unknown benchmark '{identifier}'; this package has: {', '.join(list_benchmarks())}")
+        return _brainscore_benchmark(identifier, strict, data)
     importlib.import_module(f'realnet_brainscore.benchmarks.{folder}')
     from brainscore_vision import benchmark_registry
     benchmark = benchmark_registry[identifier]()
@@ -49,3 +53,28 @@ def load_benchmark(identifier: str, strict: bool = True, **data):
             raise RealnetError(f'{identifier} takes no {option.replace("_", "-")} option')
         setattr(benchmark, option, value)
     return benchmark
+
+
+def _brainscore_benchmark(identifier: str, strict: bool, data: dict):
+    given = [option for option, value in data.items() if value is not None]
+    if strict and given:  # e.g. --screen whole would be silently ignored
+        raise RealnetError(f"{identifier} is Brain-Score's own benchmark: it takes no {given[0].replace('_', '-')} "
+                           'option')
+    import brainscore_vision
+    try:
+        return brainscore_vision.load_benchmark(identifier)
+    except AssertionError as error:
+        if 'No registrations found' in str(error):
+            raise RealnetError(f"unknown benchmark '{identifier}': no Brain-Score plugin registers it") from error
+        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {first_line(error)}") from error
+    except Exception as error:  # e.g. its data cannot be fetched offline
+        raise RealnetError(f"benchmark '{identifier}' could not be loaded: {why_unavailable(error)}") from error
+
+
+def why_unavailable(error: Exception) -> str:
+    """Why a benchmark cannot load or score here, in one line (Brain-Score's storage unreachable, …)."""
+    text = first_line(error)
+    if 'Could not connect to the endpoint' in text or 'Unable to locate credentials' in text:
+        url = text.split('URL: "')[-1].split('"')[0] if 'URL: "' in text else 'Brain-Score storage'
+        return f'its data is not local and cannot be downloaded here ({url})'
+    return f'{type(error).__name__}: {text}'[:300]

@@ -35,12 +35,12 @@ def check_images(paths) -> None:
             with Image.open(path) as image:
                 image.draft('RGB', (64, 64))  # JPEGs decode at a reduced scale: every byte is still read
                 image.load()
-        except UnidentifiedImageError:
+        except UnidentifiedImageError as error:
             problem = 'an empty file' if Path(path).stat().st_size == 0 else 'not an image file'
-            raise RealnetError(f'{path}: {problem}; replace it with the published image') from None
+            raise RealnetError(f'{path}: {problem}; replace it with the published image') from error
         except Exception as error:  # PIL's errors for damaged files have many types
             raise RealnetError(f'{path}: damaged image ({first_line(error)}); replace it with the published '
-                               f'image') from None
+                               f'image') from error
 
 
 def check_screen(screen: str) -> str:

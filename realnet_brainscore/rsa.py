@@ -1,16 +1,15 @@
-"""Representational similarity: RDMs, their comparison, noise ceilings and cluster statistics.
+"""Representational similarity: RDMs, their comparison and noise ceilings.
 
 RDMs are condensed upper triangles (pairs in ``numpy.triu_indices(n, 1)`` order). Comparisons and
-noise ceilings go through rsatoolbox, cluster-based permutation tests through mne.stats; only the
-EEG RDMs are computed here, batched over time points, because rsatoolbox works one RDM at a time
-(and has no pairwise-decoding RDM: that one is ``decoding.decoding_rdms``).
+noise ceilings go through rsatoolbox; only the EEG RDMs are computed here, batched over time points,
+because rsatoolbox works one RDM at a time (and has no pairwise-decoding RDM: that one is
+``decoding.decoding_rdms``). The cluster-based permutation test of time courses is
+``statistics.cluster_test``.
 
 What the paper used (PROTOCOL.md): model RDMs 1 − Pearson r over the flattened layer outputs
 (``model_rdm``); EEG RDMs by pairwise decoding (``eeg_rdms(method='decoding')``); Spearman ρ
 between them per time point (``spearman``); NeuroRA's cluster-based permutation test.
 """
-import warnings
-
 import numpy as np
 from rsatoolbox.data import Dataset
 from rsatoolbox.rdm import RDMs, calc_rdm, compare
@@ -103,33 +102,3 @@ def _pearson(a, b):
     a = a - a.mean(axis=-1, keepdims=True)
     b = b - b.mean(axis=-1, keepdims=True)
     return (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-
-
-def cluster_test(a: np.ndarray, b: np.ndarray, n_permutations: int = 1024, alpha: float = 0.05,
-                 seed: int = 0) -> dict:
-    """Paired, two-sided cluster-based permutation test of two subjects × times time courses.
-
-    Returns ``significant`` (a boolean per time point, inside a cluster with p < alpha),
-    ``clusters`` (index ranges) and their ``p_values``; clusters are formed by t at p < alpha.
-    """
-    from mne.stats import permutation_cluster_1samp_test
-    from scipy.stats import t as student_t
-    difference = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if not np.any(difference):  # identical time courses: t is undefined, and there is nothing to find
-        return {'significant': np.zeros(difference.shape[1], dtype=bool), 'clusters': [], 'p_values': np.array([])}
-    threshold = student_t.ppf(1 - alpha / 2, df=len(difference) - 1)
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='No clusters found')  # an answer, not a problem
-        _, clusters, p_values, _ = permutation_cluster_1samp_test(
-            difference, threshold=threshold, n_permutations=n_permutations, tail=0, seed=seed, out_type='mask',
-            verbose=False)
-    masks = []
-    for cluster in clusters:  # a boolean mask or, for one-dimensional data, a tuple of slices
-        mask = np.zeros(difference.shape[1], dtype=bool)
-        mask[cluster] = True
-        masks.append(mask)
-    significant = np.zeros(difference.shape[1], dtype=bool)
-    for mask, p in zip(masks, p_values):
-        significant |= mask & (p < alpha)
-    return {'significant': significant, 'clusters': [np.flatnonzero(m) for m in masks],
-            'p_values': np.asarray(p_values)}

@@ -1,5 +1,6 @@
 """Brain-Score plugin folders for our models: installed into brainscore_vision, or zipped for the
 leaderboard website, and a check of a zip against the website's rules (shared FORMATS.md)."""
+import ast
 import contextlib
 import hashlib
 import io
@@ -12,10 +13,9 @@ import zlib
 from pathlib import Path
 
 from . import __version__, models, plugin
-from . import weights as weight_table
-from .citation import REALNET_BIBTEX
 from .errors import RealnetError, first_line
-from .files import atomic_path, file_digest, output_file, writable_folder
+from .files import atomic_path, file_digest, new_folder, output_file, writable_folder
+from .weights import WeightSource, realnet_home, source
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # the website's upload limit
 # What check() lets reading a zip decompress, judged from the declared sizes before anything is read
@@ -28,6 +28,10 @@ MAX_COMPRESSION_RATIO = 100
 RATIO_CHECKED_ABOVE = 2**20
 MAX_INIT_BYTES = 2**20  # registrations are read from at most this much of an __init__.py
 INSTALLED_FOLDER = 'realnet_brainscore'  # brainscore_vision/models/<this>
+# The model plugin's files as shipped, valid Python that Brain-Score would run once filled in. The
+# hyphen keeps the folder out of reach of import statements: its __init__.py registers models.
+TEMPLATES = Path(__file__).parent / 'templates' / 'model-plugin'
+_PLACEHOLDER = "'IDENTIFIER'"  # the template's registration line names this for each identifier
 _REGISTRY_LINE = re.compile(r"""(model|benchmark)_registry\[['"]([^'"]+)['"]\]""")
 
 
@@ -36,66 +40,45 @@ def leaderboard_id(identifier: str) -> str:
     return identifier.replace('-', '_')
 
 
-def model_plugin(identifiers: list[str], weights: "weight_table.WeightSource | None" = None) -> dict[str, str]:
-    """Files of a model plugin folder registering ``identifiers`` (package ids). With ``weights``
-    (a WeightSource of the user's hosted file), the one model loads that file instead."""
-    registrations = ''.join(f"model_registry['{leaderboard_id(i)}'] = lambda: get_model('{leaderboard_id(i)}')\n"
-                            for i in identifiers)
-    source = '' if weights is None else (
-        f'WEIGHTS = WeightSource({weights.identifier!r}, {weights.url!r}, {weights.algorithm!r}, '
-        f'{weights.digest!r}, {weights.description!r})\n')
-    load = ('load_model(PACKAGE_IDS[identifier], weights=fetch(WEIGHTS))' if weights is not None
-            else 'load_model(PACKAGE_IDS[identifier])')
+def model_plugin(identifiers: list[str], weights: WeightSource | None = None) -> dict[str, str]:
+    """Files of a model plugin folder registering ``identifiers`` (package ids), made from the
+    templates. With ``weights`` (a WeightSource of the user's hosted file), the one model loads
+    that file instead."""
     package_ids = {leaderboard_id(i): i for i in identifiers}
     return {
-        '__init__.py': f'from brainscore_vision import model_registry\n\nfrom .model import get_model\n\n{registrations}',
-        'model.py': f'''"""ReAlnet (CORnet-S aligned with human EEG) from the realnet-brainscore package."""
-from realnet_brainscore import load_model
-from realnet_brainscore.models import LAYERS
-from realnet_brainscore.weights import WeightSource, fetch
-
-PACKAGE_IDS = {package_ids!r}
-{source}BIBTEX = """{REALNET_BIBTEX}"""
-
-
-def get_model(identifier):
-    return {load}
-
-
-def get_layers(identifier):
-    return list(LAYERS)
-
-
-def get_bibtex(identifier):
-    return BIBTEX
-''',
-        'test.py': f'''"""The registered models load as Brain-Score models with the committed layers."""
-import pytest
-
-IDENTIFIERS = {list(package_ids)!r}
-
-
-@pytest.mark.parametrize('identifier', IDENTIFIERS)
-def test_registered(identifier):
-    from brainscore_vision import model_registry
-    from . import model  # noqa: F401
-    assert identifier in model_registry
-
-
-@pytest.mark.parametrize('identifier', IDENTIFIERS)
-def test_layers_and_regions(identifier):
-    from .model import get_layers
-    assert get_layers(identifier) == ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
-
-
-def test_loads_with_its_layer_commitment():
-    from brainscore_vision import load_model
-    model = load_model(IDENTIFIERS[0])
-    assert model.identifier.startswith(IDENTIFIERS[0].replace('_', '-'))
-    assert model.layer_model.region_layer_map['IT'] == 'IT'
-''',
+        '__init__.py': _registering(list(package_ids)),
+        'model.py': _filled('model.py', PACKAGE_IDS=package_ids, WEIGHTS=weights),
+        'test.py': _filled('test.py', IDENTIFIERS=list(package_ids)),
         'requirements.txt': f'realnet-brainscore=={__version__}\n',
     }
+
+
+def _registering(identifiers: list[str]) -> str:
+    """The template __init__.py with its registration line written once per identifier."""
+    text = (TEMPLATES / '__init__.py').read_text(encoding='utf-8')
+    line = next(line for line in text.splitlines(keepends=True) if _PLACEHOLDER in line)
+    return text.replace(line, ''.join(line.replace(_PLACEHOLDER, repr(i)) for i in identifiers))
+
+
+def _filled(template: str, **values) -> str:
+    """The text of ``template`` with the right-hand side of each top-level ``NAME = …`` named in
+    ``values`` replaced by the value's repr(), Python that the template's own imports evaluate."""
+    text = (TEMPLATES / template).read_text(encoding='utf-8')
+    lines = text.encode().splitlines(keepends=True)  # ast's column offsets count UTF-8 bytes
+    assignments = {_assigned_name(node): node.value for node in ast.parse(text).body
+                   if isinstance(node, (ast.Assign, ast.AnnAssign)) and _assigned_name(node) in values}
+    if set(assignments) != set(values):
+        raise ValueError(f'template {template} does not assign {sorted(set(values) - set(assignments))}')
+    for name, value in sorted(assignments.items(), key=lambda item: -item[1].lineno):  # bottom up: offsets hold
+        first, last = lines[value.lineno - 1], lines[value.end_lineno - 1]
+        lines[value.lineno - 1:value.end_lineno] = [first[:value.col_offset] + repr(values[name]).encode()
+                                                    + last[value.end_col_offset:]]
+    return b''.join(lines).decode()
+
+
+def _assigned_name(node: ast.Assign | ast.AnnAssign) -> str | None:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
 
 
 def benchmark_plugins() -> dict[str, dict[str, bytes]]:
@@ -106,7 +89,7 @@ def benchmark_plugins() -> dict[str, dict[str, bytes]]:
 
 def export_model(identifier: str, out, weights=None, weights_url=None, force: bool = False) -> Path:
     """A zip (or folder) ``models/<id>/…`` for one model; a user's file is referenced by URL + hash."""
-    weight_table.source(identifier)
+    source(identifier)  # an unknown identifier is refused first
     if weights is not None and not weights_url:
         raise RealnetError('--weights needs --weights-url: the website fetches weights at load time, '
                            'they never go inside the zip')
@@ -114,8 +97,8 @@ def export_model(identifier: str, out, weights=None, weights_url=None, force: bo
     spec = None
     if weights is not None:
         models.load_network(identifier, weights)  # refuse a file that does not load
-        spec = weight_table.WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
-                                         f'{identifier} from {Path(weights).name}')
+        spec = WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
+                            f'{identifier} from {Path(weights).name}')
     files = {f'models/{leaderboard_id(identifier)}/{name}': text.encode()
              for name, text in model_plugin([identifier], spec).items()}
     return _write(files, out)
@@ -134,11 +117,7 @@ def _destination(out, force: bool, inputs=()) -> Path:
     out = Path(out)
     if out.suffix == '.zip':
         return output_file(out, inputs, force)
-    if out.exists() and not out.is_dir():
-        raise RealnetError(f'{out} is a file; name a new folder or a .zip')
-    if out.is_dir() and any(out.iterdir()):
-        raise RealnetError(f'{out} exists and is not empty; choose a new folder or a .zip name')
-    return writable_folder(out)
+    return new_folder(out, '--out folder or a .zip')
 
 
 def _write(files: dict[str, bytes], out: Path) -> Path:
@@ -177,7 +156,7 @@ def _checked(stream, size: int, label, brainscore_root=None) -> list[str]:
         with zipfile.ZipFile(stream) as archive:
             return _broken_rules(archive, size, brainscore_root)
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
-        raise RealnetError(f'{label}: corrupt or unreadable zip ({first_line(error)})') from None
+        raise RealnetError(f'{label}: corrupt or unreadable zip ({first_line(error)})') from error
 
 
 def _broken_rules(archive: zipfile.ZipFile, size: int, brainscore_root=None) -> list[str]:
@@ -279,7 +258,7 @@ def brainscore_vision_dir() -> Path:
 
 
 def _manifest() -> Path:
-    return weight_table.realnet_home() / 'installed-plugins.json'
+    return realnet_home() / 'installed-plugins.json'
 
 
 def install(root=None, identifiers=None) -> list[Path]:
@@ -308,7 +287,7 @@ def install(root=None, identifiers=None) -> list[Path]:
     except OSError as error:
         for folder in placed:  # made by this call (mkdir refuses an existing one): ours to remove
             shutil.rmtree(folder, ignore_errors=True)
-        raise RealnetError(f'could not install into {root} ({first_line(error)})') from None
+        raise RealnetError(f'could not install into {root} ({first_line(error)})') from error
     return placed
 
 
@@ -371,7 +350,7 @@ def _read_manifest() -> list[dict]:
         return _valid_installs(record)
     except ValueError as error:
         raise RealnetError(f'{path}: not an install record this version reads ({first_line(error)}); remove the '
-                           'plugin folders by hand and delete it') from None
+                           'plugin folders by hand and delete it') from error
 
 
 def _valid_installs(record) -> list[dict]:

@@ -184,7 +184,7 @@ class ShenDesign:
 def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
     """Write the Shen 2019 test layout: per-subject bdpy h5, the tsv and ``images/`` under ``out``."""
     import h5py
-    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
+    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV, h5_path
     out = new_folder(out)
     rng = np.random.default_rng([design.seed, 2019])
     (out / 'images').mkdir(parents=True)
@@ -213,9 +213,8 @@ def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
         rois['HVC'] = np.concatenate([rois['LOC'], rois['FFA'], rois['PPA']])
         rois['LVC'] = np.concatenate([rois['V1'], rois['V2'], rois['V3']])
         rois['VC'] = np.arange(signal.shape[1])
-        _write_bdpy(out / f'sub-{subject:02d}_perceptionNaturalImageTest_original_VC.h5', samples, rois,
-                    order + 1, [names[i] for i in order], np.repeat(np.arange(1, TEST_REPETITIONS + 1), TEST_IMAGES),
-                    design.old_spelling, h5py)
+        _write_bdpy(h5_path(out, subject), samples, rois, order + 1, [names[i] for i in order],
+                    np.repeat(np.arange(1, TEST_REPETITIONS + 1), TEST_IMAGES), design.old_spelling, h5py)
     return out
 
 

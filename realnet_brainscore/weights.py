@@ -1,24 +1,19 @@
-"""Where each model's weights come from, the local cache, and safe loading.
+"""Where each model's weights come from, and the local cache.
 
 One table maps an identifier to its published file (URL and hash). Files are cached in
 ``$REALNET_HOME/weights`` (default ``~/.realnet/weights``), verified against the hash on every
-use, downloaded atomically, and only ever read with ``torch.load(..., weights_only=True)``.
+use and downloaded atomically; ``checkpoint.py`` reads them.
 """
 import os
-import pickle
-import re
 import shutil
 import urllib.request
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import torch
 from tqdm.auto import tqdm
 
-from .errors import RealnetError, first_line
+from .errors import RealnetError
 from .files import atomic_path, file_digest
 
 
@@ -69,8 +64,8 @@ WEIGHTS: dict[str, WeightSource] = {
 def source(identifier: str) -> WeightSource:
     try:
         return WEIGHTS[identifier]
-    except KeyError:
-        raise RealnetError(f"unknown model '{identifier}'; known: {', '.join(WEIGHTS)}") from None
+    except KeyError as error:
+        raise RealnetError(f"unknown model '{identifier}'; known: {', '.join(WEIGHTS)}") from error
 
 
 def realnet_home() -> Path:
@@ -123,7 +118,7 @@ def fetch(spec: WeightSource, path: Path | None = None, progress: bool = True) -
                   if spec.identifier in WEIGHTS and WEIGHTS[spec.identifier] == spec else f'put it at {path}')
         raise RealnetError(
             f'{spec.identifier}: weights file {path} {found} and could not be fetched ({reason}); download '
-            f'{spec.url} elsewhere (expected {spec.algorithm} {spec.digest}) and {advice}') from None
+            f'{spec.url} elsewhere (expected {spec.algorithm} {spec.digest}) and {advice}') from reason
 
 
 def download(spec: WeightSource, destination: Path, progress: bool = True) -> None:
@@ -138,7 +133,7 @@ def download(spec: WeightSource, destination: Path, progress: bool = True) -> No
                         out.write(chunk)
                         bar.update(len(chunk))
         except OSError as error:  # URLError, HTTPError and timeouts are OSErrors
-            raise RealnetError(f'download failed: {getattr(error, "reason", error)}') from None
+            raise RealnetError(f'download failed: {getattr(error, "reason", error)}') from error
         _verify(spec, partial, what=f'download from {spec.url}')
 
 
@@ -171,64 +166,3 @@ def model_identifier(identifier: str, weights_file=None) -> str:
     published ones). A user's file adds ``+<sha256[:8]>``: Brain-Score's activation cache is keyed
     by identifier alone, and must never mix it up with the published weights."""
     return identifier if weights_file is None else f'{identifier}+{short_hash(weights_file)}'
-
-
-def read_state_dict(path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file, loaded with ``weights_only=True``."""
-    return read_checkpoint(path)[0]
-
-
-def read_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(state dict, metadata) of a checkpoint file, loaded with ``weights_only=True``.
-
-    Accepts a bare state dict and ``{'state_dict': ..., <bookkeeping>}`` (the dicarlolab layout and
-    this package's trainer, whose ``meta`` is returned; ``{}`` for other files).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise RealnetError(f'{path}: no such file')
-    if not _looks_like_torch_file(path):
-        raise RealnetError(f'{path}: not a PyTorch checkpoint, or a truncated one '
-                           f'(neither a complete zip archive nor a pickle)')
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', UserWarning)  # pickle-protocol notes; the error below says it all
-            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
-        raise RealnetError(f'{path}: refused: it holds Python objects other than tensors and plain '
-                           f'containers, which weights-only loading does not run') from None
-    except Exception as error:  # damaged archive members, unsupported storage, ...
-        raise RealnetError(f'{path}: not a readable PyTorch checkpoint: {first_line(error)}') from None
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else checkpoint
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()):
-        raise RealnetError(f'{path}: not a state dict (expected a mapping of parameter names to '
-                           f'tensors, found {type(state).__name__})')
-    meta = checkpoint.get('meta') if state is not checkpoint else None
-    return state, meta if isinstance(meta, dict) else {}
-
-
-def _looks_like_torch_file(path: Path) -> bool:
-    """torch.save writes a zip archive (since 1.6) or, before, a pickle (first byte 0x80)."""
-    if zipfile.is_zipfile(path):
-        return True
-    with open(path, 'rb') as stream:
-        return stream.read(1) == b'\x80'
-
-
-_HEAD_KEY = re.compile(r'(fc_v1|fc_v2|fc_v4|fc_it|fc)\.')
-
-
-def split_state_dict(state: dict[str, torch.Tensor]):
-    """(backbone, head) state dicts with CORnet-S keys; ``head`` is empty for a plain CORnet-S file.
-
-    Strips the published prefixes: ``module.`` (DataParallel, dicarlolab) and ``realnet.module.``
-    (the ReAlnet encoder files, whose head keys are ``fc_v1 … fc``).
-    """
-    backbone, head = {}, {}
-    for key, tensor in state.items():
-        if _HEAD_KEY.match(key):
-            head[key] = tensor
-        else:
-            backbone[key.removeprefix('realnet.').removeprefix('module.')] = tensor
-    return backbone, head

@@ -8,7 +8,7 @@ import pytest
 
 from factories import independent_forward, random_cornet, sha, stimulus_set, write_dicarlolab_checkpoint
 from realnet_brainscore import cli
-from realnet_brainscore import weights as weight_table
+from realnet_brainscore.weights import WEIGHTS, WeightSource
 
 
 def brainscore(*args, env=None):
@@ -38,18 +38,29 @@ def test_score_without_weights_or_network_is_one_line_and_exit_2(realnet_home):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    spec = weight_table.WEIGHTS['realnet-s01']
+    spec = WEIGHTS['realnet-s01']
     for part in (spec.url, spec.digest, str(realnet_home / 'weights' / 'ReAlnet01_best_model_params.pt')):
         assert part in lines[0]
     assert not (realnet_home / 'weights').exists() or not any((realnet_home / 'weights').iterdir())
 
 
 def test_a_failed_download_is_one_line_and_exit_2(monkeypatch, capsys):
-    unreachable = weight_table.WeightSource('realnet-s01', 'http://127.0.0.1:9/ReAlnet01.pt', 'sha1', 'ab' * 20, 'x')
-    monkeypatch.setitem(weight_table.WEIGHTS, 'realnet-s01', unreachable)
+    unreachable = WeightSource('realnet-s01', 'http://127.0.0.1:9/ReAlnet01.pt', 'sha1', 'ab' * 20, 'x')
+    monkeypatch.setitem(WEIGHTS, 'realnet-s01', unreachable)
     assert cli.main(['weights', 'fetch', 'realnet-s01', '-q']) == 2
     error = capsys.readouterr().err
     assert error.count('\n') == 1 and 'http://127.0.0.1:9/ReAlnet01.pt' in error and 'download failed' in error
+
+
+def test_verbose_shows_the_failure_underneath_ours(monkeypatch, capsys):
+    """-v prints the chain: our one line, and the network error it was raised from."""
+    unreachable = WeightSource('realnet-s01', 'http://127.0.0.1:9/ReAlnet01.pt', 'sha1', 'ab' * 20, 'x')
+    monkeypatch.setitem(WEIGHTS, 'realnet-s01', unreachable)
+    assert cli.main(['weights', 'fetch', 'realnet-s01', '-q', '-v']) == 2
+    error = capsys.readouterr().err
+    assert 'URLError' in error and 'Connection refused' in error, error
+    assert 'The above exception was the direct cause of the following exception' in error
+    assert error.strip().splitlines()[-1].startswith('brainscore: error: realnet-s01: weights file')
 
 
 def test_import_of_a_wrong_file_is_refused(tmp_path, realnet_home):
@@ -72,9 +83,9 @@ def test_verbose_shows_the_traceback(tmp_path):
 def test_import_then_list_shows_verified(tmp_path, monkeypatch, capsys):
     path = tmp_path / 'cornet_s-test.pth'
     write_dicarlolab_checkpoint(path, random_cornet(seed=30))
-    source = weight_table.WeightSource('cornet-s', 'http://127.0.0.1:9/cornet_s-test.pth', 'sha256',
+    source = WeightSource('cornet-s', 'http://127.0.0.1:9/cornet_s-test.pth', 'sha256',
                                        sha(path, 'sha256')[:8], 'test')
-    monkeypatch.setitem(weight_table.WEIGHTS, 'cornet-s', source)
+    monkeypatch.setitem(WEIGHTS, 'cornet-s', source)
     assert cli.main(['weights', 'list']) == 0
     assert 'cornet-s      missing' in capsys.readouterr().out
     assert cli.main(['weights', 'import', 'cornet-s', str(path)]) == 0

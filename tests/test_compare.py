@@ -8,21 +8,26 @@ import pytest
 import torch
 
 from factories import SIZE
-from realnet_brainscore import cli, compare
+from realnet_brainscore import cli, compare, statistics
+from realnet_brainscore.records import ScoreRecord
 
 TIMES = np.round(np.arange(-0.1, 0.5, 0.01), 2)
 WINDOW = (0.05, 0.35)
 SUBJECTS = [f'sub-{s:02d}' for s in range(1, 11)]
 
 
-def eeg_record(model, region, rho):
+def eeg_json(model, region, rho):
     """A temporal RSA score record as `brainscore score --json` writes it (subjects × times ρ)."""
-    return {'model': model, 'benchmark': f'Gifford2022.{region}-temporal_rsa', 'score': float(rho.mean()),
-            'window': list(WINDOW),
+    return {'model': model, 'benchmark': f'Gifford2022.{region}-temporal_rsa', 'kind': 'EEG', 'area': region,
+            'score': float(rho.mean()), 'window': list(WINDOW),
             'time_course': {'dims': ['subject', 'time_bin'], 'values': rho.tolist(),
                             'coords': {'subject': SUBJECTS, 'time_bin': TIMES.tolist()}},
             'ceiling_time_course': {'dims': ['bound', 'time_bin'], 'values': np.full((2, len(TIMES)), 0.5).tolist(),
                                     'coords': {'bound': ['lower', 'upper'], 'time_bin': TIMES.tolist()}}}
+
+
+def eeg_record(model, region, rho):
+    return ScoreRecord.from_json(eeg_json(model, region, rho))
 
 
 def planted_results(personal_boost=0.1, subject_offset=0.02):
@@ -43,31 +48,30 @@ def planted_results(personal_boost=0.1, subject_offset=0.02):
 
 def test_matched_subjects_recover_the_planted_personal_advantage():
     results, base = planted_results()
-    rows = compare.matched_subject_rows(compare.records_by_model(results), 'cornet-s')
+    rows = statistics.matched_subject_rows(compare.records_by_model(results), 'cornet-s')
     assert [r['model'] for r in rows] == [f'realnet-s{k:02d}' for k in range(1, 7)]
     in_window = (TIMES >= WINDOW[0]) & (TIMES < WINDOW[1])
     boost = 0.1 * ((TIMES >= 0.1) & (TIMES <= 0.2))[in_window].mean()  # the boost's share of the window
     for k, row in enumerate(rows):
         assert row['baseline_own'] == pytest.approx(base[k, in_window].mean())
         assert row['own'] - row['baseline_own'] == pytest.approx(boost, abs=0.005)
-    summary = compare.matched_subject_statistics(rows)['IT']
+    summary = statistics.matched_subject_statistics(rows)['IT']
     assert summary['models'] == 6 and summary['advantage'] == pytest.approx(boost, abs=0.005) and summary['p'] < 0.01
     # no boost: no advantage, though subject 10's EEG is more similar to every model than subject 1's
-    null = compare.matched_subject_statistics(compare.matched_subject_rows(
+    null = statistics.matched_subject_statistics(statistics.matched_subject_rows(
         compare.records_by_model(planted_results(personal_boost=0)[0]), 'cornet-s'))['IT']
     assert abs(null['advantage']) < 0.005 and null['p'] > 0.05
 
 
 def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
     results, base = planted_results()
-    drawn, pair = compare.eeg_view(compare.records_by_model(results), 'cornet-s')
-    group, same = drawn
-    assert pair == (group['model'], same['model']) == ('ReAlnets on own subject (n=6)', 'cornet-s on the same subjects')
-    assert group['time_course']['coords']['subject'] == SUBJECTS[:6]
-    np.testing.assert_allclose(same['time_course']['values'], base[:6])
+    (panel,), pair = statistics.eeg_view(compare.records_by_model(results), 'cornet-s')
+    assert pair == tuple(panel.courses) == ('ReAlnets on own subject (n=6)', 'cornet-s on the same subjects')
+    group, same = (panel.courses[label] for label in pair)
+    assert panel.area == 'IT' and panel.subjects == SUBJECTS[:6] and not panel.scores
+    np.testing.assert_allclose(same, base[:6])
     for k in range(6):
-        np.testing.assert_allclose(group['time_course']['values'][k],
-                                   results[f'realnet-s{k + 1:02d}'][0]['record']['time_course']['values'][k])
+        np.testing.assert_allclose(group[k], results[f'realnet-s{k + 1:02d}'][0]['record'].time_course.values[k])
 
     report = compare.write_report(tmp_path, results, 'cornet-s')
     clusters = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['eeg']['clusters']['IT']
@@ -81,22 +85,30 @@ def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
 
 
 def test_behaviour_and_fmri_are_tested_against_the_baseline(tmp_path):
-    """Four ReAlnets above cornet-s on two behavioural benchmarks (planted) and equal on a third."""
+    """Four ReAlnets above cornet-s on two behavioural benchmarks (planted) and equal on a third; a
+    neural benchmark of Brain-Score's is reported apart from behaviour."""
     rng = np.random.default_rng(1)
     results = {}
     for index, name in enumerate(['cornet-s', 'realnet-s01', 'realnet-s02', 'realnet-s03', 'realnet-s04']):
         gain = 0 if name == 'cornet-s' else 0.05
         scores = {'Rajalingham2018public-i2n': 0.5 + gain, 'Geirhos2021colour-error_consistency': 0.3 + gain,
                   'Geirhos2021edge-error_consistency': 0.2 + (0.01 * (-1) ** index if index else 0)}
-        results[name] = [{'benchmark': b, 'record': {'model': name, 'benchmark': b,
-                                                     'score': s + 0.002 * rng.standard_normal()}}
-                         for b, s in scores.items()]
+        results[name] = [{'benchmark': b, 'record': ScoreRecord(name, b, s + 0.002 * rng.standard_normal(),
+                                                                kind='behaviour')} for b, s in scores.items()]
+        results[name].append({'benchmark': 'MajajHong2015public.IT-pls', 'record': ScoreRecord(
+            name, 'MajajHong2015public.IT-pls', 0.5 + gain + 0.002 * rng.standard_normal(), kind='neural', area='IT')})
         results[name].append({'benchmark': 'Shen2019.V1-rsa', 'unavailable': 'no Shen 2019 data'})
     report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
-    p = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['behaviour_p']
+    saved = json.loads((tmp_path / 'comparison.json').read_text())
+    p = saved['statistics']['behaviour_p']
+    assert list(p) == ['Rajalingham2018public-i2n', 'Geirhos2021colour-error_consistency',
+                       'Geirhos2021edge-error_consistency']
     assert p['Rajalingham2018public-i2n'] < 0.001 and p['Geirhos2021colour-error_consistency'] < 0.001
     assert p['Geirhos2021edge-error_consistency'] > 0.05
+    assert saved['statistics']['neural_p']['MajajHong2015public.IT-pls'] < 0.001
+    assert saved['records']['cornet-s']['MajajHong2015public.IT-pls']['kind'] == 'neural'
     assert (tmp_path / 'behaviour.png').stat().st_size > 10_000 and not (tmp_path / 'fmri_rois.png').exists()
+    assert "## Brain-Score's neural benchmarks (`neural.png`)" in report and (tmp_path / 'neural.png').exists()
     assert '- Shen2019.V1-rsa (every model): no Shen 2019 data' in report
 
 
@@ -161,7 +173,7 @@ def test_compare_refuses_bad_input_in_one_line(models, message, tmp_path, capsys
 def kept_file(path, record=None, **changes):
     """A kept score file as score_models writes it, for cornet-s on the IT benchmark."""
     benchmark = 'Gifford2022.IT-temporal_rsa'
-    record = record or eeg_record('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3))
+    record = record or eeg_json('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3))
     kept = {'model': 'cornet-s', 'data': {'things_eeg2': None, 'shen2019': None}, 'settings': {benchmark: {}},
             'results': [{'benchmark': benchmark, 'record': record}], **changes}
     path.write_text(kept if isinstance(kept, str) else json.dumps(kept))
@@ -169,7 +181,7 @@ def kept_file(path, record=None, **changes):
 
 
 def tampered(**changes):
-    return {**eeg_record('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3)), **changes}
+    return {**eeg_json('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3)), **changes}
 
 
 @pytest.mark.parametrize('changes, problem', [
@@ -211,3 +223,35 @@ def test_compare_stops_at_a_tampered_kept_score_before_scoring(tmp_path, monkeyp
     assert 'delete it to score cornet-s afresh' in error
     assert kept.read_text() == '{"model": "cornet-s", "results": ['
     assert [p.name for p in scores.iterdir()] == [kept.name]
+
+
+def test_kept_records_without_a_kind_are_read_by_their_benchmark_or_scored_again(tmp_path):
+    """Files from before records carried a kind: ours get it from their class; a Brain-Score
+    benchmark's is scored again (its kind is not known without loading it)."""
+    old = {key: value for key, value in eeg_json('cornet-s', 'IT', np.full((10, len(TIMES)), 0.3)).items()
+           if key not in ('kind', 'area')}
+    behaviour = {'model': 'cornet-s', 'benchmark': 'Rajalingham2018public-i2n', 'score': 0.4}
+    path = kept_file(tmp_path / 'cornet-s.json', record=old, settings={old['benchmark']: {}, behaviour['benchmark']: {}})
+    kept = json.loads(path.read_text())
+    kept['results'].append({'benchmark': behaviour['benchmark'], 'record': behaviour})
+    path.write_text(json.dumps(kept))
+    data, settings = {'things_eeg2': None, 'shen2019': None}, {old['benchmark']: {}, behaviour['benchmark']: {}}
+    records = compare._kept_records(path, 'cornet-s', data, settings)
+    assert list(records) == ['Gifford2022.IT-temporal_rsa']
+    assert (records['Gifford2022.IT-temporal_rsa'].kind, records['Gifford2022.IT-temporal_rsa'].area) == ('EEG', 'IT')
+
+
+def test_kept_scores_record_the_data_the_benchmarks_read(tmp_path, monkeypatch):
+    """No folder and no environment variable: the EEG benchmarks read Brain-Score's hosted data, and
+    the kept file says so; a folder from the environment is recorded resolved."""
+    monkeypatch.delenv('REALNET_THINGS_EEG2', raising=False)
+    monkeypatch.setenv('REALNET_SHEN2019', str(tmp_path / '.' / 'shen'))
+
+    def no_model(*args, **options):
+        raise compare.RealnetError('no model here')
+
+    monkeypatch.setattr('realnet_brainscore.models.load_model', no_model)
+    compare.score_models([compare.Candidate('cornet-s')], tmp_path / 'scores', ['Gifford2022.IT-temporal_rsa'],
+                         say=lambda text: None)
+    data = json.loads((tmp_path / 'scores' / 'cornet-s.json').read_text())['data']
+    assert data == {'things_eeg2': "Brain-Score's Gifford2022_test", 'shen2019': str(tmp_path / 'shen')}

@@ -8,8 +8,8 @@ import pytest
 
 from factories import SIZE
 from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
-from realnet_brainscore.rsa import cluster_test
-from realnet_brainscore.suite import score_record
+from realnet_brainscore.records import ScoreRecord
+from realnet_brainscore.statistics import cluster_test
 
 REGIONS = ('V1', 'V2', 'V4', 'IT')
 
@@ -19,6 +19,7 @@ def test_listed_and_loadable():
     benchmark = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2='somewhere')
     assert benchmark.identifier == 'Gifford2022.IT-temporal_rsa' and benchmark.region == 'IT'
     assert str(benchmark.things_eeg2) == 'somewhere' and 'Gifford' in benchmark.bibtex
+    assert benchmark.kind == 'EEG' and benchmark.parent == 'IT'
     with pytest.raises(RealnetError, match="unknown benchmark 'Gifford2022.MT-temporal_rsa'"):
         load_benchmark('Gifford2022.MT-temporal_rsa')
     with pytest.raises(RealnetError, match='takes no shen2019 option'):
@@ -101,7 +102,9 @@ def test_bad_eeg_data_is_one_line(insilico, aligned, tmp_path, capsys):
 
 
 def test_report_draws_both_models_and_marks_the_window(insilico, aligned, scores, tmp_path, capsys):
-    records = [score_record(score, name, 'Gifford2022.V2-temporal_rsa') for name, score in scores.items()]
+    benchmark = load_benchmark('Gifford2022.V2-temporal_rsa')
+    records = [ScoreRecord.from_score(score, name, benchmark.identifier, benchmark).to_json()
+               for name, score in scores.items()]
     records = [json.loads(json.dumps(r)) for r in records]  # as read back from --json files
     files = []
     for record in records:

@@ -1,9 +1,10 @@
 """What `pip install .` puts on a user's path: the package, its mapped sub-packages, the command."""
+import pkgutil
 import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -36,10 +37,17 @@ def test_wheel_maps_training_and_benchmarks_into_the_package(wheel):
     assert 'brainscore = realnet_brainscore.cli:main' in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_installed_wheel_has_no_top_level_training(wheel, tmp_path):
-    target = tmp_path / 'site'
+@pytest.fixture(scope='module')
+def installed(wheel, tmp_path_factory):
+    """The wheel installed into a folder of its own (a site-packages for PYTHONPATH)."""
+    target = tmp_path_factory.mktemp('site')
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)
+    return target
+
+
+def test_installed_wheel_has_no_top_level_training(installed, tmp_path):
+    target = installed
     for module in ('training', 'benchmarks'):
         result = run_python(f'import {module}', cwd=tmp_path, pythonpath=target)
         assert result.returncode != 0 and 'ModuleNotFoundError' in result.stderr
@@ -47,6 +55,21 @@ def test_installed_wheel_has_no_top_level_training(wheel, tmp_path):
                         'print(realnet_brainscore.__file__)', cwd=tmp_path, pythonpath=target)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(target))
+
+
+def test_wheel_ships_the_model_plugin_templates_as_data_not_a_package(wheel, installed, tmp_path):
+    templates = [PurePosixPath(n) for n in zipfile.ZipFile(wheel).namelist() if '/templates/' in n]
+    (folder,) = {path.parent for path in templates}
+    assert sorted(path.name for path in templates) == ['__init__.py', 'model.py', 'test.py']
+    # templates/ is no package (pkgutil lists only folders with an __init__.py) and the plugin folder
+    # has no importable name: its __init__.py, which registers models, is never imported
+    assert 'templates' not in {module.name for module in pkgutil.iter_modules([str(installed / 'realnet_brainscore')])}
+    assert folder.parent == PurePosixPath('realnet_brainscore/templates') and not folder.name.isidentifier()
+    rendered = run_python('from realnet_brainscore.submission import TEMPLATES, model_plugin; print(TEMPLATES); '
+                          "print(model_plugin(['realnet-s01'])['__init__.py'])", cwd=tmp_path, pythonpath=installed)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    assert rendered.stdout.splitlines()[0] == str(installed / folder)
+    assert "model_registry['realnet_s01'] = lambda: get_model('realnet_s01')" in rendered.stdout.splitlines()
 
 
 def test_this_environment_imports_the_same_way(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from factories import random_cornet
-from realnet_brainscore import cli, report
+from realnet_brainscore import cli, figures, statistics
 from realnet_brainscore.synthetic import Design, ShenDesign, write_shen2019, write_things_eeg2
 
 EEG = 'Gifford2022.IT-temporal_rsa'
@@ -39,10 +39,10 @@ def compare_argv(setup, out, *extra, benchmarks=(EEG,)):
 
 def test_paper_reports_its_settings_and_restricts_the_eeg_time_axis(setup, tmp_path, monkeypatch, capsys):
     drawn, tested = [], []
-    panel, cluster_test = report._panel, report.cluster_test
-    monkeypatch.setattr(report, '_panel', lambda axis, region, models, *rest: drawn.extend(models.values()) or panel(
-        axis, region, models, *rest))
-    monkeypatch.setattr(report, 'cluster_test', lambda a, b, **kw: tested.append(a.shape) or cluster_test(a, b, **kw))
+    panel, cluster_test = figures._time_course_panel, statistics.cluster_test
+    monkeypatch.setattr(figures, '_time_course_panel', lambda axis, courses, *rest: drawn.append(courses) or panel(
+        axis, courses, *rest))
+    monkeypatch.setattr(statistics, 'cluster_test', lambda a, b, **kw: tested.append(a.shape) or cluster_test(a, b, **kw))
     out = tmp_path / 'paper'
     # correlation RDMs keep this test fast; an explicit --rdm overrides --paper's decoding
     assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation',
@@ -57,8 +57,9 @@ def test_paper_reports_its_settings_and_restricts_the_eeg_time_axis(setup, tmp_p
     for record in saved['records']['realnet-s01'].values():
         assert record['screen'] == 'whole'
     # the figure draws, and the cluster test examines, the authors' 60 time points only
-    assert drawn and all(np.allclose(r['time_course']['coords']['time_bin'], PAPER_TIMES) for r in drawn)
-    assert all(np.allclose(r['ceiling_time_course']['coords']['time_bin'], PAPER_TIMES) for r in drawn)
+    assert drawn and all(np.allclose(courses.times, PAPER_TIMES) for courses in drawn)
+    assert all(courses.ceiling.shape == (2, 60) and all(c.shape == (3, 60) for c in courses.courses.values())
+               for courses in drawn)
     assert tested == [(3, 60)]
 
 

@@ -1,4 +1,5 @@
 """Leaderboard zips and Brain-Score's own folder-scan discovery, in a copy of brainscore_vision."""
+import ast
 import functools
 import hashlib
 import http.server
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from realnet_brainscore import cli
-from realnet_brainscore.submission import brainscore_vision_dir, check
+from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, model_plugin
+from realnet_brainscore.weights import WeightSource
 
 IGNORED = shutil.ignore_patterns('__pycache__')
 
@@ -54,9 +56,9 @@ def test_exported_zips_load_through_brainscores_own_discovery(brainscore_copy, i
     served, base_url = server
     shutil.copy(checkpoint, served / 'realnet-s01-mine.pt')
     model_zip, benchmark_zip = tmp_path / 'model.zip', tmp_path / 'benchmarks.zip'
-    assert cli.main(['submission', '--model', 'realnet-s01', '--weights', str(checkpoint), '--weights-url',
+    assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--weights', str(checkpoint), '--weights-url',
                      f'{base_url}/realnet-s01-mine.pt', '--out', str(model_zip)]) == 0
-    assert cli.main(['submission', '--benchmarks', '--out', str(benchmark_zip)]) == 0
+    assert cli.main(['submission', 'export', '--benchmarks', '--out', str(benchmark_zip)]) == 0
     assert check(model_zip) == [] and check(benchmark_zip) == []
     names = zipfile.ZipFile(model_zip).namelist()
     assert sorted(names) == [f'models/realnet_s01/{n}' for n in ('__init__.py', 'model.py', 'requirements.txt', 'test.py')]
@@ -89,6 +91,30 @@ def test_exported_zips_load_through_brainscores_own_discovery(brainscore_copy, i
                                  'REALNET_THINGS_EEG2': str(release), 'BS_INSTALL_DEPENDENCIES': 'no'})
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert 'Gifford2022.IT-temporal_rsa' in scored.stdout and 'realnet_s01' in scored.stdout
+
+
+def _assigned_values(module_text):
+    """Top-level ``NAME = value`` of a module, as the parsed value expressions."""
+    return {(node.targets[0] if isinstance(node, ast.Assign) else node.target).id: node.value
+            for node in ast.parse(module_text).body if isinstance(node, (ast.Assign, ast.AnnAssign))}
+
+
+def test_templates_are_python_and_a_rendered_model_holds_the_users_weights():
+    templates = sorted(TEMPLATES.glob('*.py'))
+    assert [p.name for p in templates] == ['__init__.py', 'model.py', 'test.py']
+    for template in templates:
+        ast.parse(template.read_text(encoding='utf-8'), filename=str(template))
+    spec = WeightSource('realnet-s01', 'https://example.org/my "w".pt', 'sha256', 'ab' * 32, "realnet-s01 from it's.pt")
+    files = model_plugin(['realnet-s01', 'realnet-s02'], spec)
+    for name in ('__init__.py', 'model.py', 'test.py'):
+        ast.parse(files[name], filename=name)
+    values = _assigned_values(files['model.py'])
+    assert eval(compile(ast.Expression(values['WEIGHTS']), 'model.py', 'eval'), {'WeightSource': WeightSource}) == spec
+    assert ast.literal_eval(values['PACKAGE_IDS']) == {'realnet_s01': 'realnet-s01', 'realnet_s02': 'realnet-s02'}
+    assert ast.literal_eval(_assigned_values(files['test.py'])['IDENTIFIERS']) == ['realnet_s01', 'realnet_s02']
+    assert ast.literal_eval(_assigned_values(model_plugin(['realnet-s01'])['model.py'])['WEIGHTS']) is None
+    assert [line for line in files['__init__.py'].splitlines() if line.startswith('model_registry')] == [
+        f"model_registry['{i}'] = lambda: get_model('{i}')" for i in ('realnet_s01', 'realnet_s02')]
 
 
 def _zip(path, files):
@@ -253,10 +279,10 @@ def test_a_malformed_manifest_is_one_line_naming_it_and_removes_nothing(tmp_path
 def test_a_zip_out_is_replaced_only_with_force(tmp_path, capsys):
     out = tmp_path / 'mine.zip'
     out.write_bytes(b'a zip of my own')
-    status, _, err = _run(capsys, 'submission', '--benchmarks', '--out', str(out))
+    status, _, err = _run(capsys, 'submission', 'export', '--benchmarks', '--out', str(out))
     assert status == 2 and len(err) == 1 and 'exists; pass --force' in err[0]
     assert out.read_bytes() == b'a zip of my own'
-    assert cli.main(['submission', '--benchmarks', '--out', str(out), '--force']) == 0
+    assert cli.main(['submission', 'export', '--benchmarks', '--out', str(out), '--force']) == 0
     assert check(out) == []
 
 
@@ -268,7 +294,7 @@ def test_an_export_that_breaks_a_rule_leaves_no_zip(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(submission, 'brainscore_vision_dir', lambda: taken)
     out = tmp_path / 'exports/realnet_s01.zip'
     out.parent.mkdir()
-    status, _, err = _run(capsys, 'submission', '--model', 'realnet-s01', '--out', str(out))
+    status, _, err = _run(capsys, 'submission', 'export', '--model', 'realnet-s01', '--out', str(out))
     assert status == 2 and len(err) == 1, err
     assert "'realnet_s01' is already registered" in err[0] and 'was not written' in err[0]
     assert list(out.parent.iterdir()) == []
@@ -277,7 +303,7 @@ def test_an_export_that_breaks_a_rule_leaves_no_zip(tmp_path, monkeypatch, capsy
 def test_an_unwritable_out_is_refused_before_the_weights_are_read(tmp_path, capsys):
     (tmp_path / 'a-file').write_text('')
     for out in ('a-file/x.zip', 'a-file/folder'):
-        status, _, err = _run(capsys, 'submission', '--model', 'realnet-s01', '--weights', str(tmp_path / 'absent.pt'),
+        status, _, err = _run(capsys, 'submission', 'export', '--model', 'realnet-s01', '--weights', str(tmp_path / 'absent.pt'),
                               '--weights-url', 'https://example.org/w.pt', '--out', str(tmp_path / out))
         assert status == 2 and len(err) == 1 and 'a-file is a file' in err[0], err
 

@@ -217,21 +217,21 @@ def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     assert load_network('realnet-s02', weights=folder / 'last.pt').head is not None
 
 
-def test_benchmark_runs_beside_the_anchor(capsys):
+def test_timing_runs_beside_the_anchor(capsys):
     anchor = Path(__file__).resolve().parents[2] / 'shared' / 'bench' / 'anchor_step.py'
     if not anchor.is_file():
         pytest.skip(f'the anchor script is not beside this checkout ({anchor})')
-    from realnet_brainscore.training import bench
-    assert bench.main(['--quick', '--anchor', str(anchor)]) == 0
+    from realnet_brainscore.training import timing
+    assert timing.main(['--quick', '--anchor', str(anchor)]) == 0
     out = capsys.readouterr().out
     assert re.search(r'published step \(anchor, fp32 batch 16\)\s+[\d.]+\s+1\.00', out)
     assert re.search(r'this trainer, batch 8\s+[\d.]+\s+[\d.]+', out) and 'image cache build' in out
-    assert bench.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
+    assert timing.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
 
 
 def test_subject_lists():
-    from realnet_brainscore.cli import _subject_range
-    assert _subject_range('1-10') == list(range(1, 11)) and _subject_range('1,3-4') == [1, 3, 4]
+    from realnet_brainscore.cli.options import subject_range
+    assert subject_range('1-10') == list(range(1, 11)) and subject_range('1,3-4') == [1, 3, 4]
     for bad in ('0-2', '11', 'a', '3-'):
         with pytest.raises(Exception, match='subjects'):
-            _subject_range(bad)
+            subject_range(bad)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from realnet_brainscore import RealnetError, cli
+from realnet_brainscore.checkpoint import FORMAT, write_checkpoint
 from realnet_brainscore.data.things_eeg2 import image_paths
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import TrainConfig, train, trainer
@@ -104,12 +105,13 @@ def test_a_second_train_into_a_locked_run_folder_refuses_at_once(tiny, tmp_path,
 
 
 def _a_run(folder: Path, config: TrainConfig, fingerprint: str):
-    """The files an epoch of ``config`` leaves, with the data ``fingerprint`` (weights left out:
-    they are read only once the data has been compared)."""
+    """The files an epoch of ``config`` leaves, with the data ``fingerprint`` (one tensor stands in
+    for the weights: they are loaded only once the data has been compared)."""
     folder.mkdir(parents=True)
-    meta = {'format': trainer.FORMAT, 'epoch': 1, 'config': config.record(), 'data_fingerprint': fingerprint}
-    torch.save({'state_dict': {}, 'optimizer': {}, 'best_val_loss': 1.0, 'meta': meta}, folder / 'last.pt')
-    torch.save({'state_dict': {}, 'meta': meta}, folder / 'best.pt')
+    meta = {'epoch': 1, 'config': config.record(), 'data_fingerprint': fingerprint}
+    stand_in = {'V1.conv1.weight': torch.zeros(1)}
+    write_checkpoint(folder / 'last.pt', stand_in, meta=meta, optimizer={}, best_val_loss=1.0)
+    write_checkpoint(folder / 'best.pt', stand_in, meta=meta)
     (folder / 'log.jsonl').write_text('{"epoch": 1, "val_loss": 1.0}\n')
 
 
@@ -140,18 +142,24 @@ def test_resume_refuses_a_damaged_or_foreign_last_pt_and_removes_leftovers(tiny,
     (folder / 'notes.partial').write_text('mine\n')
     last = folder / 'last.pt'
     whole = last.read_bytes()
-    damaged = {
-        'truncated': lambda: last.write_bytes(whole[:len(whole) // 2]),
-        'text': lambda: last.write_text('not a checkpoint\n'),
-        'a plain state dict': lambda: torch.save({'conv.weight': torch.zeros(2, 2)}, last),
-        'a dict without meta': lambda: torch.save({'state_dict': {}, 'optimizer': {}, 'best_val_loss': 1.0}, last),
-        'a pickled payload': lambda: torch.save({'meta': Payload()}, last),
+    weights = {'conv.weight': torch.zeros(2, 2)}
+    not_ours = 'not a last.pt written by brainscore train'
+    damaged = {  # what each is, how it is written, the reason given
+        'truncated': (lambda: last.write_bytes(whole[:len(whole) // 2]), 'not a PyTorch checkpoint, or a truncated'),
+        'text': (lambda: last.write_text('not a checkpoint\n'), 'not a PyTorch checkpoint, or a truncated'),
+        'a plain state dict': (lambda: torch.save(weights, last), not_ours),
+        'a dict without meta': (lambda: torch.save({'state_dict': weights, 'optimizer': {}, 'best_val_loss': 1.0},
+                                                   last), not_ours),
+        'no weights': (lambda: torch.save({'state_dict': {}, 'optimizer': {}, 'best_val_loss': 1.0}, last),
+                       r'not a state dict \(.*found an empty one\)'),
+        'another format': (lambda: torch.save({'state_dict': weights, 'meta': {'format': 'realnet-brainscore/0'}},
+                                              last), f"checkpoint format 'realnet-brainscore/0', not '{FORMAT}'"),
+        'a pickled payload': (lambda: torch.save({'meta': Payload()}, last), 'refused: it holds Python objects'),
     }
-    for case, write in damaged.items():
+    for case, (write, reason) in damaged.items():
         write()
         _refused(capsys, _cli(tiny, tmp_path / 'out', '--resume', '--epochs', '2'),
-                 rf'{last}: not a (readable checkpoint|last.pt written by brainscore train).*; it cannot be resumed '
-                 'from: move it away or choose another --out')
+                 rf'{last}: {reason}.*; it cannot be resumed from: move it away or choose another --out$')
     assert not PAYLOAD_RAN.exists()
     assert not any(p.exists() for p in leftovers) and (folder / 'notes.partial').read_text() == 'mine\n'
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'notes.partial']

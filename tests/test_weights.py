@@ -1,6 +1,5 @@
 import functools
 import http.server
-import pickle
 import threading
 
 import pytest
@@ -8,7 +7,8 @@ import torch
 
 from factories import random_cornet, sha, write_dicarlolab_checkpoint, write_realnet_checkpoint
 from realnet_brainscore import RealnetError, load_network
-from realnet_brainscore import weights as weight_table
+from realnet_brainscore.weights import (WEIGHTS, WeightSource, cached_path, import_file, resolve, status,
+                                        weights_dir)
 from realnet_brainscore.encoder import EncodingHead, ReAlnet
 
 
@@ -68,25 +68,6 @@ def test_a_head_that_does_not_fit_is_refused(tmp_path):
         load_network('realnet-s02', weights=tmp_path / 'no_fc.pt')
 
 
-class Gadget:
-    """Not a tensor: weights-only loading must refuse to rebuild it."""
-
-
-@pytest.mark.parametrize('write, message', [
-    (lambda path: path.write_bytes(pickle.dumps({'V1.conv1.weight': Gadget()})), 'refused: it holds Python objects'),
-    (lambda path: torch.save({'state_dict': Gadget()}, path), 'refused: it holds Python objects'),
-    (lambda path: torch.save([torch.zeros(1)], path), 'not a state dict .*found list'),
-    (lambda path: torch.save({'V1.conv1.weight': torch.zeros(1), 'note': 'hi'}, path), 'not a state dict'),
-    (lambda path: path.write_text('not a checkpoint'), 'not a PyTorch checkpoint, or a truncated one'),
-])
-def test_files_that_are_not_state_dicts_are_refused(tmp_path, write, message):
-    path = tmp_path / 'odd.pt'
-    write(path)
-    with pytest.raises(RealnetError, match=message) as error:
-        weight_table.read_state_dict(path)
-    assert '\n' not in str(error.value)
-
-
 def test_a_truncated_checkpoint_is_refused(tmp_path):
     path = tmp_path / 'whole.pth'
     write_dicarlolab_checkpoint(path, random_cornet(seed=14))
@@ -103,23 +84,23 @@ def published(tmp_path, monkeypatch):
     path.parent.mkdir()
     backbone = random_cornet(seed=15)
     write_realnet_checkpoint(path, backbone, EncodingHead.for_backbone(backbone, 64, 340))
-    source = weight_table.WeightSource('realnet-s99', 'http://127.0.0.1:9/ReAlnet99_best_model_params.pt',
-                                       'sha1', sha(path), 'test subject')
-    monkeypatch.setitem(weight_table.WEIGHTS, source.identifier, source)
+    source = WeightSource('realnet-s99', 'http://127.0.0.1:9/ReAlnet99_best_model_params.pt', 'sha1', sha(path),
+                          'test subject')
+    monkeypatch.setitem(WEIGHTS, source.identifier, source)
     return source, path
 
 
 def _cache_files():
-    folder = weight_table.weights_dir()
+    folder = weights_dir()
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def test_import_verifies_and_places_the_file(published):
     source, path = published
-    assert weight_table.status(source.identifier) == 'missing'
-    placed = weight_table.import_file(source.identifier, path)
-    assert placed == weight_table.cached_path(source.identifier) and placed.read_bytes() == path.read_bytes()
-    assert weight_table.status(source.identifier) == 'verified'
+    assert status(source.identifier) == 'missing'
+    placed = import_file(source.identifier, path)
+    assert placed == cached_path(source.identifier) and placed.read_bytes() == path.read_bytes()
+    assert status(source.identifier) == 'verified'
     network = load_network(source.identifier)  # resolves from the cache, no download
     assert network.identifier == source.identifier and network.head is not None
 
@@ -129,18 +110,18 @@ def test_import_refuses_a_wrong_or_truncated_file_and_leaves_nothing(published, 
     truncated = tmp_path / 'truncated.pt'
     truncated.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(RealnetError, match=f'expected {source.digest} for realnet-s99: wrong or damaged file'):
-        weight_table.import_file(source.identifier, truncated)
+        import_file(source.identifier, truncated)
     assert _cache_files() == []
 
 
 def test_a_damaged_cached_file_is_reported(published):
     source, path = published
-    weight_table.import_file(source.identifier, path)
-    cached = weight_table.cached_path(source.identifier)
+    import_file(source.identifier, path)
+    cached = cached_path(source.identifier)
     cached.write_bytes(cached.read_bytes()[:1000])
-    assert weight_table.status(source.identifier) == 'hash mismatch'
+    assert status(source.identifier) == 'hash mismatch'
     with pytest.raises(RealnetError, match='fails its hash check and could not be fetched'):
-        weight_table.resolve(source.identifier, progress=False)
+        resolve(source.identifier, progress=False)
 
 
 @pytest.fixture
@@ -167,8 +148,8 @@ def server(tmp_path):
 
 
 def _serve(monkeypatch, source, url):
-    moved = weight_table.WeightSource(source.identifier, url, source.algorithm, source.digest, source.description)
-    monkeypatch.setitem(weight_table.WEIGHTS, source.identifier, moved)
+    moved = WeightSource(source.identifier, url, source.algorithm, source.digest, source.description)
+    monkeypatch.setitem(WEIGHTS, source.identifier, moved)
 
 
 def test_download_verifies_and_moves_into_place(published, server, monkeypatch):
@@ -176,10 +157,10 @@ def test_download_verifies_and_moves_into_place(published, server, monkeypatch):
     root, base, requests = server
     (root / path.name).write_bytes(path.read_bytes())
     _serve(monkeypatch, source, f'{base}/{path.name}?versionId=abc')
-    resolved = weight_table.resolve(source.identifier, progress=False)
+    resolved = resolve(source.identifier, progress=False)
     assert resolved.read_bytes() == path.read_bytes() and _cache_files() == [path.name]
     assert requests == [f'/{path.name}?versionId=abc']
-    weight_table.resolve(source.identifier, progress=False)
+    resolve(source.identifier, progress=False)
     assert len(requests) == 1  # verified cache: no second download
 
 
@@ -189,8 +170,8 @@ def test_a_download_with_the_wrong_hash_is_not_kept(published, server, monkeypat
     (root / path.name).write_bytes(path.read_bytes()[:-1] + b'x')
     _serve(monkeypatch, source, f'{base}/{path.name}')
     with pytest.raises(RealnetError, match='wrong or damaged file') as error:
-        weight_table.resolve(source.identifier, progress=False)
-    assert str(weight_table.cached_path(source.identifier)) in str(error.value)
+        resolve(source.identifier, progress=False)
+    assert str(cached_path(source.identifier)) in str(error.value)
     assert _cache_files() == []
 
 
@@ -199,9 +180,9 @@ def test_unreachable_url_names_url_hash_and_path(published, server, monkeypatch)
     root, base, _ = server
     _serve(monkeypatch, source, f'{base}/absent.pt')  # 404
     with pytest.raises(RealnetError) as error:
-        weight_table.resolve(source.identifier, progress=False)
+        resolve(source.identifier, progress=False)
     message = str(error.value)
-    for part in (f'{base}/absent.pt', source.digest, str(weight_table.cached_path(source.identifier)),
+    for part in (f'{base}/absent.pt', source.digest, str(cached_path(source.identifier)),
                  'brainscore weights import realnet-s99 FILE'):
         assert part in message
     assert '\n' not in message and _cache_files() == []
@@ -214,14 +195,14 @@ def test_offline_mode_makes_no_request(published, server, monkeypatch):
     _serve(monkeypatch, source, f'{base}/{path.name}')
     monkeypatch.setenv('REALNET_OFFLINE', '1')
     with pytest.raises(RealnetError, match='downloads are disabled'):
-        weight_table.resolve(source.identifier, progress=False)
+        resolve(source.identifier, progress=False)
     assert requests == []
 
 
 def test_the_table_holds_every_published_file():
-    assert list(weight_table.WEIGHTS) == ['cornet-s'] + [f'realnet-s{n:02d}' for n in range(1, 11)]
-    assert weight_table.WEIGHTS['cornet-s'].filename == 'cornet_s-1d3f7974.pth'
-    s07 = weight_table.WEIGHTS['realnet-s07']
+    assert list(WEIGHTS) == ['cornet-s'] + [f'realnet-s{n:02d}' for n in range(1, 11)]
+    assert WEIGHTS['cornet-s'].filename == 'cornet_s-1d3f7974.pth'
+    s07 = WEIGHTS['realnet-s07']
     assert s07.filename == 'ReAlnet07_best_model_params.pt' and s07.url.endswith('versionId=WKJaiN4b1ttpbGYNn8yVjng4LjCqWdk.')
     assert s07.algorithm == 'sha1' and s07.digest == '6a1c260839c75f6e6c018e06830562cdcda877e5'
 

@@ -108,7 +108,7 @@ def decode_image(path, size: int) -> np.ndarray:
         with Image.open(path) as image:
             return np.asarray(image.convert('RGB').resize((size, size), Image.BILINEAR))
     except Exception as error:
-        raise RealnetError(f'{path}: unreadable image ({type(error).__name__}: {error})') from None
+        raise RealnetError(f'{path}: unreadable image ({type(error).__name__}: {error})') from error
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,16 +17,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..checkpoint import FORMAT, Checkpoint, read_checkpoint, split_state_dict, write_checkpoint
 from ..data.things_eeg2 import load_subject, subject_name
 from ..encoder import EncodingHead, ReAlnet
 from ..errors import RealnetError, first_line
 from ..files import atomic_path, writable_folder
 from ..models import load_network
-from ..weights import realnet_home, split_state_dict
+from ..weights import realnet_home
 from .data import eeg_window, image_cache, to_input
 from .loss import CLASSIFICATION_LOSSES, classification_loss, generation_loss
-
-FORMAT = 'realnet-brainscore/1'
 
 # Where the two named recipes differ (shared PROTOCOL.md, "Training"); everything else (lr 2e-5,
 # batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
@@ -40,6 +38,7 @@ RECIPES = {
 ZSCORES = ('subject', 'feature')
 SELECT_ON = ('validation', 'test')
 RUN_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'summary.json')
+RESUME_ADVICE = 'it cannot be resumed from: move it away or choose another --out'
 LOCK_FILE = '.train.lock'
 TERMS = ('cls', 'mse', 'matched_r', 'unmatched_r', 'gen', 'loss')  # the loss terms of a step, logged and checked
 CHECK_EVERY = 50  # CUDA steps between reads of the losses (one GPU sync each); on the CPU every step
@@ -139,16 +138,16 @@ def train(config: TrainConfig, on_epoch_end=None) -> dict:
 def _run(config: TrainConfig, world, device, folder: Path, on_epoch_end) -> dict:
     checkpoint, log = _prepare_folder(folder, config)
     data = _Data(config, world, device)
-    if checkpoint and checkpoint['meta']['data_fingerprint'] != data.fingerprint:
+    if checkpoint and checkpoint.meta['data_fingerprint'] != data.fingerprint:
         raise RealnetError(f'{folder}: --resume on other data than the run (data fingerprint {data.fingerprint}, '
-                           f'the run\'s {checkpoint["meta"]["data_fingerprint"]}); give the run\'s data or '
+                           f'the run\'s {checkpoint.meta["data_fingerprint"]}); give the run\'s data or '
                            'choose another --out')
     torch.manual_seed(config.seed)
     aligner = Aligner(_cornet(config), data.train.targets.shape[1], config, device, world)
     start_epoch, best = 0, math.inf
     if checkpoint:
         _restore(checkpoint, folder / 'last.pt', aligner.network, aligner.optimizer)
-        start_epoch, best = checkpoint['meta']['epoch'], float(checkpoint['best_val_loss'])
+        start_epoch, best = checkpoint.meta['epoch'], float(checkpoint.extras['best_val_loss'])
         del checkpoint  # a full copy of the weights and optimiser state
     for epoch in range(start_epoch + 1, config.epochs + 1):
         began = time.perf_counter()
@@ -181,8 +180,8 @@ def _device(config: TrainConfig, world) -> torch.device:
     name = config.device or (f'cuda:{world.local_rank}' if torch.cuda.is_available() else 'cpu')
     try:
         device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise RealnetError(f'--device {name!r} is not a device; use cpu, cuda or cuda:N') from None
+    except (RuntimeError, TypeError) as error:
+        raise RealnetError(f'--device {name!r} is not a device; use cpu, cuda or cuda:N') from error
     if device.type == 'cuda':
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
@@ -205,7 +204,7 @@ def _check_cache_dir(config: TrainConfig):
         writable_folder(_cache_dir(config))
     except RealnetError as error:
         where = '' if config.cache_dir else '; set $REALNET_HOME to a folder that can be written'
-        raise RealnetError(f'image cache: {error}{where}') from None
+        raise RealnetError(f'image cache: {error}{where}') from error
 
 
 @contextlib.contextmanager
@@ -471,7 +470,7 @@ def _prepare_folder(folder: Path, config: TrainConfig):
         raise RealnetError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
                            'cannot be resumed; choose another --out')
     checkpoint = _read_last(folder / 'last.pt')
-    meta = checkpoint['meta']
+    meta = checkpoint.meta
     if meta['config'] != config.record():
         changed = sorted(k for k in config.record() if config.record()[k] != meta['config'].get(k))
         if changed != ['epochs']:
@@ -479,22 +478,15 @@ def _prepare_folder(folder: Path, config: TrainConfig):
     return checkpoint, _read_log(folder / 'log.jsonl', meta['epoch'])
 
 
-def _read_last(path: Path) -> dict:
-    """last.pt of a run of this trainer; anything else (truncated, another kind of file, a plain
-    state dict) is refused in one line."""
-    advice = 'it cannot be resumed from: move it away or choose another --out'
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', UserWarning)
-            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # truncated archive, not a checkpoint, objects weights-only loading refuses
-        reason = first_line(error).partition('. ')[0]  # torch's own advice runs on for several sentences
-        raise RealnetError(f'{path}: not a readable checkpoint ({reason}); {advice}') from None
-    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
-    if not (isinstance(meta, dict) and meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
+def _read_last(path: Path) -> Checkpoint:
+    """last.pt of a run of this trainer; anything else (truncated, another kind of file or format, a
+    plain state dict) is refused in one line."""
+    checkpoint = read_checkpoint(path, advice=RESUME_ADVICE)
+    meta = checkpoint.meta
+    if not (meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
             and isinstance(meta.get('config'), dict) and isinstance(meta.get('data_fingerprint'), str)
-            and all(k in checkpoint for k in ('state_dict', 'optimizer', 'best_val_loss'))):
-        raise RealnetError(f'{path}: not a last.pt written by brainscore train; {advice}')
+            and all(k in checkpoint.extras for k in ('optimizer', 'best_val_loss'))):
+        raise RealnetError(f'{path}: not a last.pt written by brainscore train; {RESUME_ADVICE}')
     return checkpoint
 
 
@@ -505,37 +497,32 @@ def _read_log(file: Path, epoch: int) -> list:
         return [record for record in log if record['epoch'] <= epoch]
     except (ValueError, KeyError, TypeError) as error:
         raise RealnetError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
-                           'away or choose another --out') from None
+                           'away or choose another --out') from error
 
 
-def _restore(checkpoint: dict, path: Path, network: ReAlnet, optimizer):
+def _restore(checkpoint: Checkpoint, path: Path, network: ReAlnet, optimizer):
     try:
-        backbone, head = split_state_dict(checkpoint['state_dict'])
+        backbone, head = split_state_dict(checkpoint.state_dict)
         network.backbone.load_state_dict(backbone, strict=True)
         network.head.load_state_dict(head, strict=True)
-        optimizer.load_state_dict(checkpoint['optimizer'])
+        optimizer.load_state_dict(checkpoint.extras['optimizer'])
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
         raise RealnetError(f'{path}: its weights do not fit this run ({first_line(error, skip_header=True)}); '
-                           'it cannot be resumed from') from None
+                           'it cannot be resumed from') from error
 
 
 def _meta(config, data, epoch, val_loss) -> dict:
-    return {'format': FORMAT, 'subject': config.subject, 'epoch': epoch, 'val_loss': val_loss,
+    return {'subject': config.subject, 'epoch': epoch, 'val_loss': val_loss,
             'config': config.record(), 'data_fingerprint': data.fingerprint, 'package_version': __version__,
             'n_train_images': len(data.train), 'n_validation_images': len(data.validation)}
 
 
 def _save(path: Path, network: ReAlnet, data: _Data, meta: dict, optimizer=None, best=None):
     """Student + head in the published ReAlnet layout, plus what a user or --resume needs."""
-    state = {f'realnet.module.{k}': v.detach().cpu() for k, v in network.backbone.state_dict().items()}
-    state.update({k: v.detach().cpu() for k, v in network.head.state_dict().items()})
-    checkpoint = {'state_dict': state, 'meta': meta,
-                  'eeg_mean': torch.from_numpy(data.mean), 'eeg_std': torch.from_numpy(data.std)}
+    extras = {'eeg_mean': torch.from_numpy(data.mean), 'eeg_std': torch.from_numpy(data.std)}
     if optimizer is not None:
-        checkpoint['optimizer'] = optimizer.state_dict()
-        checkpoint['best_val_loss'] = best
-    with atomic_path(path) as partial:
-        torch.save(checkpoint, partial)
+        extras.update(optimizer=optimizer.state_dict(), best_val_loss=best)
+    write_checkpoint(path, network.backbone.state_dict(), network.head.state_dict(), meta, **extras)
 
 
 def _accumulate(sums, terms, n):

@@ -21,7 +21,6 @@ Data: ``things_eeg2`` (an OSF folder), else ``$REALNET_THINGS_EEG2``, else Brain
 ``Gifford2022_test``.
 """
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,13 @@ from brainscore_core.benchmarks import BenchmarkBase
 from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
-from realnet_brainscore.data import things_eeg2
+from realnet_brainscore.data import data_folder, things_eeg2
+from realnet_brainscore.data.things_eeg2 import subject_name
 from realnet_brainscore.decoding import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
+from realnet_brainscore.records import time_mask
 from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
@@ -48,6 +49,8 @@ BIBTEX = """@article{gifford2022large,
 
 
 class TemporalRSA(BenchmarkBase):
+    kind = 'EEG'  # what its score records say it measures (its parent: the model region)
+
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
                  screen='brainscore'):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
@@ -60,8 +63,7 @@ class TemporalRSA(BenchmarkBase):
     def reference(self) -> 'EEGReference':
         if self.method not in EEG_RDM_METHODS:
             raise RealnetError(f"unknown EEG RDM method {self.method!r}: choose from {', '.join(EEG_RDM_METHODS)}")
-        folder = self.things_eeg2 or os.environ.get('REALNET_THINGS_EEG2')
-        return eeg_reference(str(Path(folder).resolve()) if folder else None,
+        return eeg_reference(data_folder('things_eeg2', self.things_eeg2),
                              tuple(self.subjects) if self.subjects else None, self.method)
 
     @property
@@ -110,7 +112,7 @@ class EEGReference:
     ceiling: np.ndarray   # 2 (lower, upper) × times
 
     def in_window(self, window) -> np.ndarray:
-        mask = (self.times >= window[0] - 1e-9) & (self.times < window[1] - 1e-9)
+        mask = time_mask(self.times, *window)
         if not mask.any():
             raise RealnetError(f'the window {window[0]}-{window[1]} s holds no EEG time points')
         return mask
@@ -126,7 +128,7 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
         try:
             return cached_decoding_rdms(trials, name)
         except ValueError as error:  # too few trials for the authors' pseudo-trials and folds
-            raise RealnetError(f"{name}: decoding RDMs: {error}; --rdm correlation needs no pseudo-trials") from None
+            raise RealnetError(f"{name}: decoding RDMs: {error}; --rdm correlation needs no pseudo-trials") from error
     return eeg_rdms(trials, method)
 
 
@@ -149,12 +151,13 @@ def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EE
         if first is None:
             first = ids, paths, times
         elif ids != first[0] or not np.allclose(times, first[2]):
-            raise RealnetError(f'sub-{subject:02d} has other test images or time points than sub-{subjects[0]:02d}')
+            raise RealnetError(f'{subject_name(subject)} has other test images or time points than '
+                               f'{subject_name(subjects[0])}')
     if len(first[0]) < 3:
         raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
     if folder is not None:  # Brain-Score checks the hosted stimuli's hashes when it fetches them
         check_images(first[1])
     rdms = np.stack([subject_rdms(things_eeg2.standardise(recordings.pop(subject)), method,
-                                  f'sub-{subject:02d}').astype(np.float32) for subject in subjects])
-    return EEGReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.asarray(first[2], dtype=float),
+                                  subject_name(subject)).astype(np.float32) for subject in subjects])
+    return EEGReference(first[0], first[1], [subject_name(s) for s in subjects], np.asarray(first[2], dtype=float),
                         rdms, noise_ceiling(rdms))

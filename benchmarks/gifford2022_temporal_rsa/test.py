@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
+from realnet_brainscore.cornet import AREAS
 
-@pytest.mark.parametrize('region', ['V1', 'V2', 'V4', 'IT'])
+
+@pytest.mark.parametrize('region', AREAS)
 def test_registered(region):
     from brainscore_vision import benchmark_registry  # this package's __init__ has registered
     assert f'Gifford2022.{region}-temporal_rsa' in benchmark_registry

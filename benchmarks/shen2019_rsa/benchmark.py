@@ -15,9 +15,7 @@ Data: ``shen2019`` (a folder with the three test-set h5 files, stimulus_ImageNet
 images/), else ``$REALNET_SHEN2019``.
 """
 import functools
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -25,7 +23,8 @@ from brainscore_core.benchmarks import BenchmarkBase
 from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
-from realnet_brainscore.data import shen2019
+from realnet_brainscore.data import data_folder, shen2019
+from realnet_brainscore.data.things_eeg2 import subject_name
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
@@ -43,6 +42,8 @@ BIBTEX = """@article{shen2019deep,
 
 
 class ShenRSA(BenchmarkBase):
+    kind = 'fMRI'  # what its score records say it measures (its parent: the ROI)
+
     def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False,
                  screen: str = 'brainscore'):
         super().__init__(identifier=f'Shen2019.{roi}-rsa', ceiling=None, version=1, parent=roi, bibtex=BIBTEX)
@@ -50,11 +51,11 @@ class ShenRSA(BenchmarkBase):
         self.drop_nan_voxels, self.screen = drop_nan_voxels, check_screen(screen)
 
     def reference(self) -> 'ROIReference':
-        folder = self.shen2019 or os.environ.get('REALNET_SHEN2019')
+        folder = data_folder('shen2019', self.shen2019)
         if not folder:
             raise RealnetError('no Shen 2019 data: pass --shen2019 DIR or set REALNET_SHEN2019 (a folder with the '
                                'sub-0N_perceptionNaturalImageTest_original_VC.h5 files, the tsv and images/)')
-        return roi_reference(str(Path(folder).resolve()), self.roi, bool(self.drop_nan_voxels))
+        return roi_reference(folder, self.roi, bool(self.drop_nan_voxels))
 
     @property
     def ceiling(self) -> Score:
@@ -110,4 +111,4 @@ def roi_reference(folder: str, roi: str, drop_nan_voxels: bool = False) -> ROIRe
             raise RealnetError(f'{shen2019.h5_path(folder, subject)}: the {roi} RDM is undefined: some image '
                                f'evokes the same value in every {roi} voxel')
         ceilings.append(split_half_reliability(trials))
-    return ROIReference(first[0], first[1], [f'sub-{s:02d}' for s in subjects], np.stack(rdms), np.array(ceilings))
+    return ROIReference(first[0], first[1], [subject_name(s) for s in subjects], np.stack(rdms), np.array(ceilings))

@@ -1,7 +1,7 @@
 """Brain-Score's plugin test: the ROI benchmarks register and read in-silico Shen 2019 data."""
 import pytest
 
-ROIS = ['V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC']
+from realnet_brainscore.data.shen2019 import ROIS
 
 
 @pytest.mark.parametrize('roi', ROIS)

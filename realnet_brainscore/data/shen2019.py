@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from ..errors import RealnetError, first_line
+from .things_eeg2 import subject_name
 
 ROIS = ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC')
 ROI_KEYS = {'V4': ('ROI_V4', 'ROI_hV4')}  # newer fmriprep files spell hV4
@@ -22,7 +23,7 @@ TSV = 'stimulus_ImageNetTest.tsv'
 def h5_path(root, subject: int) -> Path:
     if subject not in SUBJECTS:
         raise RealnetError(f'unknown Shen 2019 subject {subject}: subjects are 1 to 3')
-    return Path(root) / f'sub-{subject:02d}_perceptionNaturalImageTest_original_VC.h5'
+    return Path(root) / f'{subject_name(subject)}_perceptionNaturalImageTest_original_VC.h5'
 
 
 def stimulus_name(value: float) -> str:
@@ -49,7 +50,7 @@ class BdpyFile:
                 values = self._dataset(h5, (f'{metadata}/value',), 'numbers', ndim=2)
                 self.data, keys, self.values = data[()], keys[()], values[()]
         except (OSError, KeyError) as error:
-            raise RealnetError(f'{path}: not a bdpy HDF5 file ({first_line(error)})') from None
+            raise RealnetError(f'{path}: not a bdpy HDF5 file ({first_line(error)})') from error
         self.keys = [k.decode(errors='replace') if isinstance(k, bytes) else str(k) for k in keys]
         expected = (len(self.keys), self.data.shape[1])
         if self.values.shape != expected:
@@ -97,7 +98,7 @@ def read_stimulus_names(root) -> dict[int, str]:
         text = path.read_bytes().decode('utf-8')
     except UnicodeDecodeError as error:
         raise RealnetError(f'{path}: not a text file (byte {error.start} is not UTF-8); expected lines '
-                           f'"<image name><TAB><image index>"') from None
+                           f'"<image name><TAB><image index>"') from error
     names = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -105,8 +106,8 @@ def read_stimulus_names(root) -> dict[int, str]:
         try:
             name, index = line.split('\t')[:2]
             names[int(float(index))] = name.strip()
-        except (ValueError, OverflowError):  # no tab, an index that is no number, or infinite
-            raise RealnetError(f'{path}:{number}: expected "<image name><TAB><image index>"') from None
+        except (ValueError, OverflowError) as error:  # no tab, an index that is no number, or infinite
+            raise RealnetError(f'{path}:{number}: expected "<image name><TAB><image index>"') from error
     return names
 
 
@@ -163,7 +164,7 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
                 'image_path': ('presentation', [str(paths[i]) for i in indices]),
                 'repetition': ('presentation', repetition),
                 'neuroid_id': ('neuroid', np.arange(voxels.shape[1])),
-                'subject': ('neuroid', [f'sub-{subject:02d}'] * voxels.shape[1]),
+                'subject': ('neuroid', [subject_name(subject)] * voxels.shape[1]),
                 'roi': ('neuroid', [roi] * voxels.shape[1])})
 
 

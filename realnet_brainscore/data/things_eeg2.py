@@ -42,7 +42,7 @@ def image_paths(root, split: str) -> list[Path]:
     try:
         concepts, files = metadata[f'{prefix}_img_concepts'], metadata[f'{prefix}_img_files']
     except KeyError as missing:
-        raise RealnetError(f'{metadata_file}: no {missing.args[0]!r} entry') from None
+        raise RealnetError(f'{metadata_file}: no {missing.args[0]!r} entry') from missing
     concepts = _names(concepts, f'{metadata_file}: {prefix}_img_concepts', 'image concepts')
     files = _names(files, f'{metadata_file}: {prefix}_img_files', 'image file names')
     if len(concepts) != len(files):
@@ -68,7 +68,7 @@ def load_subject(root, subject: int, split: str, average_repetitions: bool = Fal
     try:
         data, channels, times = content['preprocessed_eeg_data'], content['ch_names'], content['times']
     except KeyError as missing:
-        raise RealnetError(f'{file}: no {missing.args[0]!r} entry') from None
+        raise RealnetError(f'{file}: no {missing.args[0]!r} entry') from missing
     data, times = _numbers(data, f"{file}: 'preprocessed_eeg_data'"), _numbers(times, f"{file}: 'times'").astype(float)
     channels = _names(channels, f"{file}: 'ch_names'")
     if data.ndim != 4 or data.shape[2:] != (len(channels), len(times)):
@@ -112,7 +112,7 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
 
 def available_subjects(root) -> list[int]:
     """Subjects whose test-set EEG is in the OSF folder ``root``."""
-    return [s for s in SUBJECTS if (Path(root) / 'preprocessed_data' / f'sub-{s:02d}' / SPLITS['test'][0]).is_file()]
+    return [s for s in SUBJECTS if (Path(root) / 'preprocessed_data' / subject_name(s) / SPLITS['test'][0]).is_file()]
 
 
 def trials(assembly):
@@ -151,7 +151,7 @@ def load_hosted(subject: int, split: str, average_repetitions: bool = False):
         assembly = brainscore_vision.load_dataset(identifier)
     except Exception as error:  # offline, no credentials, ...
         raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({first_line(error)}); point '
-                           f'--things-eeg2 at a local copy of the OSF release instead') from None
+                           f'--things-eeg2 at a local copy of the OSF release instead') from error
     return from_gifford2022(assembly, subject, average_repetitions)
 
 
@@ -176,8 +176,8 @@ def _numbers(values, what: str) -> np.ndarray:
     """``values`` as a numeric array, or one line saying what ``what`` holds instead (text, objects)."""
     try:
         array = np.asarray(values)
-    except ValueError:  # ragged lists
-        raise RealnetError(f'{what} is not an array of numbers') from None
+    except ValueError as error:  # ragged lists
+        raise RealnetError(f'{what} is not an array of numbers') from error
     if array.dtype.kind not in 'fiu':
         raise RealnetError(f'{what} holds {_KINDS.get(array.dtype.kind, array.dtype)} (dtype {array.dtype}); '
                            f'expected numbers')
@@ -242,7 +242,7 @@ def _load_dict(path: Path) -> dict:
     except RealnetError:
         raise
     except Exception as error:
-        raise RealnetError(f'{path}: unreadable ({type(error).__name__}: {error})') from None
+        raise RealnetError(f'{path}: unreadable ({type(error).__name__}: {error})') from error
     if not isinstance(content, dict):
         raise RealnetError(f'{path}: expected a saved dict, found {type(content).__name__}')
     return content

@@ -1,6 +1,6 @@
 """Throughput of the trainer, beside the published step measured in the same run.
 
-    python -m realnet_brainscore.training.bench --anchor ../shared/bench/anchor_step.py [--quick]
+    python -m realnet_brainscore.training.timing --anchor ../shared/bench/anchor_step.py [--quick]
 
 Prints images/s of: the published training step (``anchor_step.py``'s reference variant and its
 backbone-only limit, run as a subprocess), this trainer's step from a uint8 image cache at each
@@ -78,7 +78,7 @@ def cache_rate(n_images: int, size: int, workers: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.training.bench', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.training.timing', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
     parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     try:
         anchor = anchor_rates(args.anchor, quick, max(batches))
     except RealnetError as error:
-        print(f'bench: error: {error}', file=sys.stderr)
+        print(f'timing: error: {error}', file=sys.stderr)
         return 2
     published = anchor[next(k for k in anchor if k.startswith('reference'))]
     rows = [('published step (anchor, fp32 batch 16)', published)]

@@ -1,6 +1,6 @@
 """Time the THINGS-EEG2 temporal RSA scoring at the published size, on this machine's CPUs.
 
-    python -m realnet_brainscore.rsa_bench [--folder DIR]
+    python -m realnet_brainscore.rsa_timing [--folder DIR]
 
 Writes (once) an in-silico release of the published test-set shape — 10 subjects × 200 images ×
 80 repetitions × 17 channels × 100 time points — then times what scoring one model on the four
@@ -20,15 +20,16 @@ AREA_FEATURES = {'V1': 64 * 56 * 56, 'V2': 128 * 28 * 28, 'V4': 256 * 14 * 14, '
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.rsa_bench', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.rsa_timing', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--folder', type=Path, help='where the in-silico release is (or is written)')
     args = parser.parse_args(argv)
     from realnet_brainscore.benchmarks.gifford2022_temporal_rsa.benchmark import eeg_reference, temporal_score
+    from realnet_brainscore.data.things_eeg2 import subject_name
     from realnet_brainscore.rsa import model_rdm, spearman
     from realnet_brainscore.synthetic import Design, write_things_eeg2
-    folder = args.folder or Path(tempfile.gettempdir()) / 'realnet-rsa-bench'
-    if not (folder / 'preprocessed_data' / 'sub-10').is_dir():
+    folder = args.folder or Path(tempfile.gettempdir()) / 'realnet-rsa-timing'
+    if not (folder / 'preprocessed_data' / subject_name(10)).is_dir():
         began = time.perf_counter()
         write_things_eeg2(folder, Design(subjects=10, concepts=2, images_per_concept=1, test_images=200,
                                          test_repetitions=80, image_size=32))

@@ -1,0 +1,60 @@
+"""`brainscore compare`: several models on the suite, with statistics and a report."""
+from pathlib import Path
+
+from ..errors import RealnetError
+from .options import add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command
+
+DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and reused while weights, data folders and '
+               'benchmark settings stay the same; delete them to rescore), test the other models against the '
+               'baseline (EEG: cluster-based permutation test across subjects; fMRI and behaviour: t-tests per '
+               'benchmark) and write OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
+               'behaviour.png (1D) and matched_subjects.png (ReAlnet k on subject k against the other subjects), '
+               'as far as the data present allow.')
+PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG figure and "
+              "its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, the authors' analysis "
+              "range; the scores' window is unchanged). An explicit --screen or --rdm overrides its value (e.g. --rdm "
+              "correlation, much faster); report.md and comparison.json state the settings used")
+
+
+def add_parsers(commands):
+    parser = command(commands, 'compare', run, help='several models on the suite, with statistics and a report',
+                     description=DESCRIPTION)
+    parser.add_argument('--models', nargs='+', required=True, metavar='MODEL[=FILE]',
+                        help='e.g. cornet-s realnet-s01 … realnet-s10; MODEL=FILE scores your own checkpoint')
+    parser.add_argument('--baseline', metavar='MODEL', help='what the others are tested against (default: cornet-s '
+                                                            'when compared, else the first model)')
+    parser.add_argument('--out', required=True, metavar='DIR', help='report, figures and kept scores')
+    parser.add_argument('--benchmarks', nargs='+', metavar='BENCH', help='only these (default: the whole suite)')
+    parser.add_argument('--no-behaviour', action='store_true', help="leave out Brain-Score's behavioural benchmarks")
+    add_data_folders(parser)
+    add_benchmark_options(parser)
+    parser.add_argument('--paper', action='store_true', help=PAPER_HELP)
+    add_batch_size(parser)
+
+
+def run(args):
+    from .. import compare
+    from ..files import writable_folder
+    from ..suite import suite_benchmarks
+    options = benchmark_options(args, paper=compare.PAPER_OPTIONS if args.paper else None)
+    candidates = [compare.candidate(text) for text in args.models]
+    baseline = _baseline(args, [c.name for c in candidates])
+    writable_folder(args.out)  # before any scoring: a file or an unwritable place is refused at once
+    benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
+    results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
+                                   shen2019=args.shen2019, batch_size=args.batch_size, options=options)
+    records = compare.records_by_model(results)
+    if not any(records.values()):
+        raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
+    print(compare.comparison_table(records))
+    time_range = compare.PAPER_TIME_RANGE if args.paper else None
+    print(f'the report is {compare.write_report(args.out, results, baseline, time_range=time_range)}')
+
+
+def _baseline(args, names: list[str]) -> str:
+    if len(set(names)) < len(names):
+        raise RealnetError(f'each model once, please: {" ".join(args.models)}')
+    baseline = args.baseline or ('cornet-s' if 'cornet-s' in names else names[0])
+    if baseline not in names:
+        raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')
+    return baseline

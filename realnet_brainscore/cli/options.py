@@ -1,0 +1,95 @@
+"""What several commands share: their parser's parent, option definitions, value types and the
+checks made before any work."""
+import argparse
+import json
+
+from ..errors import RealnetError
+from ..files import atomic_path
+from ..models import BATCH_SIZE
+
+COMMON = argparse.ArgumentParser(add_help=False)
+COMMON.add_argument('-v', '--verbose', action='store_true', help='show tracebacks of errors, with their causes')
+COMMON.add_argument('-q', '--quiet', action='store_true', help='no progress bars')
+
+
+def command(commands, name: str, run, help: str, description: str, **settings) -> argparse.ArgumentParser:
+    """A command's parser, with -v and -q, that runs ``run(args)``."""
+    parser = commands.add_parser(name, parents=[COMMON], help=help, description=description, **settings)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return int(text)
+
+
+def subject_range(text: str) -> list[int]:
+    try:
+        subjects = []
+        for part in text.split(','):
+            first, dash, last = part.partition('-')
+            subjects += list(range(int(first), int(last if dash else first) + 1))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f'expected subjects like 1-10 or 1,3,5, got {text!r}') from error
+    if not subjects or not all(1 <= s <= 10 for s in subjects):
+        raise argparse.ArgumentTypeError(f'subjects are 1 to 10, got {text!r}')
+    return subjects
+
+
+def add_data_folders(parser):
+    parser.add_argument('--things-eeg2', metavar='DIR',
+                        help='THINGS-EEG2 folder for our EEG benchmarks (default $REALNET_THINGS_EEG2, '
+                             "else Brain-Score's Gifford2022_test)")
+    parser.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder for our fMRI benchmarks '
+                                                            '(default $REALNET_SHEN2019)')
+
+
+def add_batch_size(parser):
+    parser.add_argument('--batch-size', type=positive, default=BATCH_SIZE, metavar='N',
+                        help='images per forward pass (default %(default)s; Brain-Score pads the last batch to N)')
+
+
+def add_force(parser, what: str):
+    parser.add_argument('--force', action='store_true', help=f'replace {what}')
+
+
+def add_benchmark_options(parser):
+    """--screen and --rdm; values are checked by benchmark_options (one line, exit 2), not argparse."""
+    parser.add_argument(
+        '--screen', metavar='{brainscore,whole}',
+        help="how our EEG and fMRI benchmarks show the images: brainscore (default) places each at its visual angle "
+             "on the model's 8° field of view as Brain-Score does (THINGS-EEG2, 7°: shrunk onto grey; Shen 2019, "
+             "12°: its central two thirds); whole feeds the whole image resized to the model's input, as the "
+             "authors did. Brain-Score's own benchmarks keep their own screen (in the suite; named alone with "
+             "--benchmark, they refuse the option)")
+    parser.add_argument(
+        '--rdm', metavar='{decoding,correlation,crossvalidated}',
+        help="the EEG RDMs of the temporal RSA benchmarks: decoding (default) = pairwise linear-SVM decoding "
+             "accuracy, as the authors (minutes per subject the first time, then kept in $REALNET_HOME/cache); "
+             "correlation = 1 - Pearson r of repetition-averaged channel patterns (seconds); crossvalidated = "
+             "cross-validated squared Euclidean distance. The other benchmarks go without it (in the suite; named "
+             "alone with --benchmark, they refuse it)")
+
+
+def benchmark_options(args, paper: dict | None = None) -> dict:
+    """--screen and --rdm as benchmark options (None: each benchmark's default), checked before any
+    work; ``paper``: the options --paper implies, for those not given explicitly (an explicit flag
+    wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
+    from ..recording import check_screen
+    from ..rsa import EEG_RDM_METHODS
+    if args.screen is not None:
+        check_screen(args.screen)
+    if args.rdm is not None and args.rdm not in EEG_RDM_METHODS:
+        raise RealnetError(f"unknown --rdm {args.rdm!r}: choose {', '.join(EEG_RDM_METHODS)}")
+    given = {'screen': args.screen, 'method': args.rdm}
+    return {option: given[option] or (paper or {}).get(option) for option in given}
+
+
+def write_json(path, content):
+    """``--json OUT``, written atomically; nothing when the option was not given."""
+    if path:
+        with atomic_path(path) as partial:
+            partial.write_text(json.dumps(content, indent=2) + '\n')
+        print(f'wrote {path}')

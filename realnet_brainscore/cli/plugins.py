@@ -1,0 +1,83 @@
+"""`brainscore plugins install|uninstall` and `brainscore submission export|check`: our plugins in
+a brainscore_vision tree, and leaderboard zips."""
+import sys
+
+from ..errors import RealnetError
+from .options import add_force, command
+
+PLUGINS = ("install: place this package's model plugin (realnet_s01 … realnet_s10) and benchmark plugins into the "
+           'brainscore_vision package, where brainscore_vision.load_model/load_benchmark and `python -m '
+           'brainscore_vision score` find them; uninstall: remove exactly the files install placed, unchanged since '
+           '(each is recorded with its sha256 in $REALNET_HOME/installed-plugins.json); a file you added or edited '
+           'stays, with a line saying so.')
+
+
+def add_parsers(commands):
+    plugins = commands.add_parser('plugins', help='place or remove our plugins in brainscore_vision',
+                                  description=PLUGINS)
+    actions = plugins.add_subparsers(title='plugins commands', required=True, metavar='ACTION')
+    install = command(actions, 'install', run_install, help='place our plugins into brainscore_vision',
+                      description=PLUGINS)
+    install.add_argument('--brainscore-vision', metavar='DIR',
+                         help='the brainscore_vision folder to install into (default: the installed one)')
+    uninstall = command(actions, 'uninstall', run_uninstall, help='remove the files install placed',
+                        description=PLUGINS)
+    uninstall.add_argument('--brainscore-vision', metavar='DIR',
+                           help='only the installation in this folder (default: every installation recorded)')
+    submission = commands.add_parser('submission', help='leaderboard zips: export and check',
+                                     description='Brain-Score website submissions: export one, or check a zip '
+                                                 'against the website rules.')
+    actions = submission.add_subparsers(title='submission commands', required=True, metavar='ACTION')
+    _add_export(actions)
+    check = command(actions, 'check', run_check, help='check a zip against the website rules',
+                    description='Check a zip against every website rule this package knows; one line per rule '
+                                'broken, exit 2 if any.')
+    check.add_argument('zip', metavar='ZIP')
+
+
+def _add_export(actions):
+    export = command(actions, 'export', run_export, help='write a model or our benchmarks as a submission',
+                     description='Export a Brain-Score website submission: `--model MODEL --out X.zip` '
+                                 '(models/<id>/ with __init__, model, test, requirements; weights by URL and hash, '
+                                 'never inside), or `--benchmarks --out X.zip`.')
+    what = export.add_mutually_exclusive_group(required=True)
+    what.add_argument('--model', metavar='MODEL')
+    what.add_argument('--benchmarks', action='store_true', help="export this package's benchmark plugins")
+    export.add_argument('--weights', metavar='FILE', help='your own checkpoint (needs --weights-url)')
+    export.add_argument('--weights-url', metavar='URL', help='where the website can download --weights')
+    export.add_argument('--out', required=True, metavar='DIR|ZIP',
+                        help='a .zip (checked against the website rules before it is written) or a new or empty '
+                             'folder')
+    add_force(export, 'an existing --out zip')
+
+
+def run_install(args):
+    from ..submission import install
+    for folder in install(args.brainscore_vision):
+        print(f'placed {folder}')
+
+
+def run_uninstall(args):
+    from ..submission import uninstall
+    for line in uninstall(args.brainscore_vision):
+        print(line)
+
+
+def run_export(args):
+    from .. import submission
+    if args.benchmarks and (args.weights or args.weights_url):
+        raise RealnetError('--weights and --weights-url go with --model, not --benchmarks')
+    out = (submission.export_benchmarks(args.out, args.force) if args.benchmarks
+           else submission.export_model(args.model, args.out, args.weights, args.weights_url, args.force))
+    print(f'wrote {out}')
+
+
+def run_check(args):
+    from ..submission import check
+    problems = check(args.zip)
+    for problem in problems:
+        print(f'{args.zip}: {problem}', file=sys.stderr)
+    if problems:
+        return 2
+    print(f'{args.zip}: passes every website rule this package knows')
+    return 0

@@ -1,0 +1,115 @@
+"""`brainscore benchmarks` and `brainscore score`: a model on one benchmark, or on the whole suite."""
+from ..errors import RealnetError
+from ..models import REGION_LAYER_MAP, load_model
+from ..plugin import list_benchmarks, load_benchmark
+from ..records import ScoreRecord, our_kind
+from ..weights import cached_path, realnet_home
+from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, command,
+                      write_json)
+
+
+def add_parsers(commands):
+    command(commands, 'benchmarks', run_benchmarks, help="list this package's benchmarks",
+            description="List this package's Brain-Score benchmarks.")
+    parser = command(commands, 'score', run, help='score a model on a benchmark, or on the whole suite',
+                     description='Score a model on one of our benchmarks (`brainscore benchmarks`) or any benchmark '
+                                 'brainscore_vision.load_benchmark knows, e.g. MajajHong2015public.IT-pls; without '
+                                 '--benchmark, on the whole suite.')
+    parser.add_argument('--model', required=True, metavar='MODEL', help='model identifier (see `brainscore models`)')
+    parser.add_argument('--benchmark', metavar='BENCH',
+                        help='benchmark identifier; without it, the whole suite: every EEG region, every fMRI ROI '
+                             "and Brain-Score's behavioural benchmarks (what cannot run here is listed as "
+                             'unavailable)')
+    parser.add_argument('--weights', metavar='FILE',
+                        help="use this checkpoint instead of the published weights (identifier gets '+<hash>')")
+    add_data_folders(parser)
+    parser.add_argument('--drop-nan-voxels', action='store_true',
+                        help='leave out fMRI voxels with NaN values instead of refusing the data')
+    parser.add_argument('--layers', choices=['all'],
+                        help='score the benchmark with every model region (V1 V2 V4 IT) instead of its own')
+    add_batch_size(parser)
+    add_benchmark_options(parser)
+    parser.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
+    parser.add_argument('--plot', metavar='PNG|DIR',
+                        help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
+    add_force(parser, 'existing --json and --plot files')
+
+
+def run_benchmarks(args):
+    for identifier in list_benchmarks():
+        print(identifier)
+    print("(and every benchmark of Brain-Score's own, e.g. MajajHong2015public.IT-pls)")
+
+
+def run(args):
+    options = benchmark_options(args)  # first: a bad value fails before the model loads
+    _check_outputs(args, options)
+    model = load_model(args.model, weights=args.weights, batch_size=args.batch_size)
+    if args.benchmark is None:
+        return _score_suite(model, args, options)
+    benchmark = load_benchmark(args.benchmark, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
+                               drop_nan_voxels=args.drop_nan_voxels or None, **options)
+    from brainscore_core.benchmarks import score_benchmark
+    if args.layers:
+        return _score_every_region(model, benchmark, args)
+    score = score_benchmark(benchmark, model)
+    record = ScoreRecord.from_score(score, model.identifier, args.benchmark, benchmark)
+    print(f'{record.model} on {record.benchmark}: {record.score:.4f}')
+    write_json(args.json, record.to_json())
+    if args.plot:
+        from ..figures import draw_time_courses
+        from ..statistics import compare_time_courses, time_courses
+        draw_time_courses(compare_time_courses(time_courses([record])), args.plot)
+        print(f'wrote {args.plot}')
+
+
+def _check_outputs(args, options):
+    """Where `score` will write, checked before the model loads: --json and --plot (a file, or for
+    the suite a folder of figures; neither replaces a file without --force) and $REALNET_HOME
+    when it receives weights or EEG RDMs."""
+    from ..files import output_file, writable_folder
+    from ..figures import SUITE_FIGURES
+    inputs = [args.weights] if args.weights else []
+    if args.json:
+        output_file(args.json, inputs, force=args.force)
+    if args.plot and args.benchmark is None:  # the suite's figures go into a folder
+        folder = writable_folder(args.plot)
+        for name in SUITE_FIGURES.values():
+            output_file(folder / name, inputs, force=args.force)
+    elif args.plot:
+        output_file(args.plot, inputs, force=args.force)
+    downloads = args.weights is None and not cached_path(args.model).is_file()
+    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == 'EEG'
+    if downloads or (eeg and options['method'] in (None, 'decoding')):  # decoding RDMs are kept there
+        writable_folder(realnet_home())
+
+
+def _score_suite(model, args, options):
+    """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
+    from ..suite import format_result, results_json, run_suite
+    print(f'{model.identifier}: the ReAlnet suite')
+    results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
+                        on_result=lambda result: print(format_result(result), flush=True), **options)
+    records = [r['record'] for r in results if 'record' in r]
+    write_json(args.json, results_json(results))
+    if args.plot and records:
+        from ..compare import suite_figures
+        for figure in suite_figures(records, args.plot):
+            print(f'wrote {figure}')
+    if not records:
+        raise RealnetError('no benchmark could run here (each is listed as unavailable above)')
+    return 0
+
+
+def _score_every_region(model, benchmark, args):
+    """The benchmark with each model region in turn: one row of the paper's layer × ROI table."""
+    if not hasattr(benchmark, 'region'):
+        raise RealnetError(f'--layers all needs one of our benchmarks; {args.benchmark} fixes its own layers')
+    from brainscore_core.benchmarks import score_benchmark
+    records = {}
+    for region in REGION_LAYER_MAP:
+        benchmark.region = region
+        score = score_benchmark(benchmark, model)
+        records[region] = ScoreRecord.from_score(score, model.identifier, args.benchmark, benchmark)
+        print(f'{model.identifier} on {args.benchmark}, region {region}: {records[region].score:.4f}')
+    write_json(args.json, {'regions': {region: record.to_json() for region, record in records.items()}})

@@ -1,0 +1,25 @@
+"""The registered models load as Brain-Score models with the committed layers."""
+import pytest
+
+# Filled in when the plugin folder is written: the leaderboard identifiers this plugin registers.
+IDENTIFIERS = []
+
+
+@pytest.mark.parametrize('identifier', IDENTIFIERS)
+def test_registered(identifier):
+    from brainscore_vision import model_registry
+    from . import model  # noqa: F401
+    assert identifier in model_registry
+
+
+@pytest.mark.parametrize('identifier', IDENTIFIERS)
+def test_layers_and_regions(identifier):
+    from .model import get_layers
+    assert get_layers(identifier) == ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
+
+
+def test_loads_with_its_layer_commitment():
+    from brainscore_vision import load_model
+    model = load_model(IDENTIFIERS[0])
+    assert model.identifier.startswith(IDENTIFIERS[0].replace('_', '-'))
+    assert model.layer_model.region_layer_map['IT'] == 'IT'
