@@ -19,7 +19,7 @@ from .records import ScoreRecord, record_problem
 from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
                          compare_time_courses, eeg_view, matched_subject_rows, matched_subject_statistics,
                          time_courses)
-from .suite import results_json
+from .suite import SuiteResult
 from .weights import model_identifier, source
 
 # `brainscore compare --paper`: Figure 1B/C as the authors computed them (PROTOCOL.md; their RSA.ipynb):
@@ -50,14 +50,14 @@ def candidate(text: str) -> Candidate:
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
-                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[dict]]:
+                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[SuiteResult]]:
     """Each candidate's suite results, by name. ``options``: our benchmarks' further options
     (``screen``, ``method``; None or absent: their defaults). Scores are kept in
     ``scores_dir/<name>.json`` and reused for the same weights, data and benchmark settings;
     what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
     stops the run at once (one line naming it; the user deletes it to rescore)."""
     from .models import load_model
-    from .suite import format_result, run_suite
+    from .suite import run_suite
     scores_dir = Path(scores_dir)
     scores_dir.mkdir(parents=True, exist_ok=True)
     options = {key: value for key, value in (options or {}).items() if value is not None}
@@ -75,16 +75,17 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
             try:
                 model = load_model(candidate.name, weights=candidate.weights, batch_size=batch_size)
             except RealnetError as error:
-                fresh = {b: {'benchmark': b, 'unavailable': f'the model cannot load: {error}'} for b in todo}
+                fresh = {b: SuiteResult(b, unavailable=f'the model cannot load: {error}') for b in todo}
                 say(f'{candidate.name}: unavailable: {error}')
             else:
-                fresh = {r['benchmark']: r for r in run_suite(
+                fresh = {r.benchmark: r for r in run_suite(
                     model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded, **options,
-                    on_result=lambda result: say(f'{candidate.name}  {format_result(result)}'))}
-        results[candidate.name] = [{'benchmark': b, 'record': kept[b]} if b in kept else fresh[b] for b in benchmarks]
+                    on_result=lambda result: say(f'{candidate.name}  {result.line()}'))}
+        results[candidate.name] = [SuiteResult(b, kept[b]) if b in kept else fresh[b] for b in benchmarks]
         with atomic_path(path) as partial:
             partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
-                                           'results': results_json(results[candidate.name])}, indent=1) + '\n')
+                                           'results': [r.to_json() for r in results[candidate.name]]},
+                                          indent=1) + '\n')
     return results
 
 
@@ -136,9 +137,9 @@ def _kept_problem(kept) -> str | None:
     return None
 
 
-def records_by_model(results: dict[str, list[dict]]) -> dict[str, dict[str, ScoreRecord]]:
+def records_by_model(results: dict[str, list[SuiteResult]]) -> dict[str, dict[str, ScoreRecord]]:
     """{name: {benchmark: record}} of what ran, each record labelled with the model's name."""
-    return {name: {r['benchmark']: r['record'].named(name) for r in entries if 'record' in r}
+    return {name: {r.benchmark: r.record.named(name) for r in entries if r.record is not None}
             for name, entries in results.items()}
 
 
@@ -201,7 +202,7 @@ SCORE_SECTIONS = {'fmri': 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', 'behaviour': '
                   'neural': "Brain-Score's neural benchmarks ("}
 
 
-def write_report(folder, results: dict[str, list[dict]], baseline: str, title: str = 'ReAlnet comparison',
+def write_report(folder, results: dict[str, list[SuiteResult]], baseline: str, title: str = 'ReAlnet comparison',
                  preface: str = '', time_range: tuple[float, float] | None = None) -> Path:
     """Figures, comparison.json and report.md into ``folder``; returns the report's path.
     ``time_range``: first and last EEG time point (s) that the EEG figure draws and its cluster test
@@ -313,13 +314,13 @@ def _short_benchmark(identifier: str) -> str:
     return re.sub(r'^Geirhos2021(\w+)-error_consistency$', r'\1', identifier).replace('-', ' ')
 
 
-def _unavailable(results: dict[str, list[dict]]) -> list[dict]:
+def _unavailable(results: dict[str, list[SuiteResult]]) -> list[dict]:
     """What did not run: each benchmark and reason once, with the models it concerns."""
     found = {}
     for name, entries in results.items():
         for entry in entries:
-            if 'unavailable' in entry:
-                found.setdefault((entry['benchmark'], entry['unavailable']), []).append(name)
+            if entry.record is None:
+                found.setdefault((entry.benchmark, entry.unavailable), []).append(name)
     return [{'benchmark': benchmark, 'why': why, 'models': names} for (benchmark, why), names in found.items()]
 
 

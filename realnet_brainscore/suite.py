@@ -1,5 +1,7 @@
 """The paper's evaluation in one call: every EEG region, every fMRI ROI and Brain-Score's
 behavioural benchmarks; what cannot run here is reported as unavailable, never a crash."""
+from dataclasses import dataclass
+
 from . import plugin
 from .errors import RealnetError
 from .plugin import load_benchmark, why_unavailable
@@ -11,12 +13,34 @@ BEHAVIOUR = ['Rajalingham2018public-i2n'] + [f'Geirhos2021{condition}-error_cons
     'lowpass', 'phasescrambling', 'powerequalisation', 'rotation', 'silhouette', 'sketch', 'stylized', 'uniformnoise')]
 
 
+@dataclass(frozen=True)
+class SuiteResult:
+    """One benchmark's outcome for one model: its score record, or why it could not run here."""
+    benchmark: str
+    record: ScoreRecord | None = None
+    unavailable: str | None = None
+
+    def line(self) -> str:
+        """The result as `brainscore score` prints it: the score (raw, ceiling), or the reason."""
+        if self.record is None:
+            return f"{self.benchmark:42} unavailable: {self.unavailable}"
+        record = self.record
+        extra = f"  (raw {record.raw:.3f}, ceiling {record.ceiling:.3f})" if isinstance(
+            record.raw, float) and isinstance(record.ceiling, float) else ''
+        return f"{self.benchmark:42} {record.score:8.3f}{extra}"
+
+    def to_json(self) -> dict:
+        if self.record is None:
+            return {'benchmark': self.benchmark, 'unavailable': self.unavailable}
+        return {'benchmark': self.benchmark, 'record': self.record.to_json()}
+
+
 def suite_benchmarks(behaviour: bool = True) -> list[str]:
     return plugin.list_benchmarks() + (BEHAVIOUR if behaviour else [])
 
 
-def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -> list[dict]:
-    """One entry per benchmark: ``{'benchmark', 'record'}`` or ``{'benchmark', 'unavailable': why}``.
+def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -> list[SuiteResult]:
+    """One result per benchmark, in order; ``on_result(result)`` is called as each arrives.
 
     ``options``: our benchmarks' options (``things_eeg2``, ``shen2019``, ``screen``, ``method``…),
     each given to the benchmarks that take it; None leaves a benchmark's default.
@@ -36,27 +60,13 @@ def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -
             if isinstance(loaded[identifier], RealnetError):
                 raise loaded[identifier]
             score = score_benchmark(loaded[identifier], model)
-            result = {'benchmark': identifier,
-                      'record': ScoreRecord.from_score(score, model.identifier, identifier, loaded[identifier])}
+            result = SuiteResult(identifier, ScoreRecord.from_score(score, model.identifier, identifier,
+                                                                    loaded[identifier]))
         except RealnetError as error:
-            result = {'benchmark': identifier, 'unavailable': str(error)}
+            result = SuiteResult(identifier, unavailable=str(error))
         except Exception as error:  # Brain-Score's data cannot be fetched offline, and the like
-            result = {'benchmark': identifier, 'unavailable': why_unavailable(error)}
+            result = SuiteResult(identifier, unavailable=why_unavailable(error))
         results.append(result)
         if on_result:
             on_result(result)
     return results
-
-
-def format_result(result: dict) -> str:
-    if 'record' in result:
-        record = result['record']
-        extra = f"  (raw {record.raw:.3f}, ceiling {record.ceiling:.3f})" if isinstance(
-            record.raw, float) and isinstance(record.ceiling, float) else ''
-        return f"{result['benchmark']:42} {record.score:8.3f}{extra}"
-    return f"{result['benchmark']:42} unavailable: {result['unavailable']}"
-
-
-def results_json(results: list[dict]) -> list[dict]:
-    """``run_suite``'s results as JSON: each record as ``ScoreRecord.to_json`` writes it."""
-    return [{**result, 'record': result['record'].to_json()} if 'record' in result else result for result in results]

@@ -10,6 +10,7 @@ import torch
 from factories import SIZE
 from realnet_brainscore import cli, compare, statistics
 from realnet_brainscore.records import ScoreRecord
+from realnet_brainscore.suite import SuiteResult
 
 TIMES = np.round(np.arange(-0.1, 0.5, 0.01), 2)
 WINDOW = (0.05, 0.35)
@@ -37,12 +38,12 @@ def planted_results(personal_boost=0.1, subject_offset=0.02):
     rng = np.random.default_rng(0)
     base = 0.2 + subject_offset * np.arange(10)[:, None] + 0.005 * rng.standard_normal((10, len(TIMES)))
     inside = (TIMES >= 0.1) & (TIMES <= 0.2)
-    results = {'cornet-s': [{'benchmark': 'Gifford2022.IT-temporal_rsa', 'record': eeg_record('cornet-s', 'IT', base)}]}
+    results = {'cornet-s': [SuiteResult('Gifford2022.IT-temporal_rsa', eeg_record('cornet-s', 'IT', base))]}
     for k in range(1, 7):
         rho = base + 0.005 * rng.standard_normal(base.shape)
         rho[k - 1, inside] += personal_boost
         name = f'realnet-s{k:02d}'
-        results[name] = [{'benchmark': 'Gifford2022.IT-temporal_rsa', 'record': eeg_record(name, 'IT', rho)}]
+        results[name] = [SuiteResult('Gifford2022.IT-temporal_rsa', eeg_record(name, 'IT', rho))]
     return results, base
 
 
@@ -71,7 +72,7 @@ def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
     assert panel.area == 'IT' and panel.subjects == SUBJECTS[:6] and not panel.scores
     np.testing.assert_allclose(same, base[:6])
     for k in range(6):
-        np.testing.assert_allclose(group[k], results[f'realnet-s{k + 1:02d}'][0]['record'].time_course.values[k])
+        np.testing.assert_allclose(group[k], results[f'realnet-s{k + 1:02d}'][0].record.time_course.values[k])
 
     report = compare.write_report(tmp_path, results, 'cornet-s')
     clusters = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['eeg']['clusters']['IT']
@@ -93,11 +94,11 @@ def test_behaviour_and_fmri_are_tested_against_the_baseline(tmp_path):
         gain = 0 if name == 'cornet-s' else 0.05
         scores = {'Rajalingham2018public-i2n': 0.5 + gain, 'Geirhos2021colour-error_consistency': 0.3 + gain,
                   'Geirhos2021edge-error_consistency': 0.2 + (0.01 * (-1) ** index if index else 0)}
-        results[name] = [{'benchmark': b, 'record': ScoreRecord(name, b, s + 0.002 * rng.standard_normal(),
-                                                                kind='behaviour')} for b, s in scores.items()]
-        results[name].append({'benchmark': 'MajajHong2015public.IT-pls', 'record': ScoreRecord(
-            name, 'MajajHong2015public.IT-pls', 0.5 + gain + 0.002 * rng.standard_normal(), kind='neural', area='IT')})
-        results[name].append({'benchmark': 'Shen2019.V1-rsa', 'unavailable': 'no Shen 2019 data'})
+        results[name] = [SuiteResult(b, ScoreRecord(name, b, s + 0.002 * rng.standard_normal(), kind='behaviour'))
+                         for b, s in scores.items()]
+        results[name].append(SuiteResult('MajajHong2015public.IT-pls', ScoreRecord(
+            name, 'MajajHong2015public.IT-pls', 0.5 + gain + 0.002 * rng.standard_normal(), kind='neural', area='IT')))
+        results[name].append(SuiteResult('Shen2019.V1-rsa', unavailable='no Shen 2019 data'))
     report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
     saved = json.loads((tmp_path / 'comparison.json').read_text())
     p = saved['statistics']['behaviour_p']

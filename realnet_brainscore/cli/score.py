@@ -86,12 +86,12 @@ def _check_outputs(args, options):
 
 def _score_suite(model, args, options):
     """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
-    from ..suite import format_result, results_json, run_suite
+    from ..suite import run_suite
     print(f'{model.identifier}: the ReAlnet suite')
     results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                        on_result=lambda result: print(format_result(result), flush=True), **options)
-    records = [r['record'] for r in results if 'record' in r]
-    write_json(args.json, results_json(results))
+                        on_result=lambda result: print(result.line(), flush=True), **options)
+    records = [result.record for result in results if result.record is not None]
+    write_json(args.json, [result.to_json() for result in results])
     if args.plot and records:
         from ..compare import suite_figures
         for figure in suite_figures(records, args.plot):
