@@ -4,6 +4,7 @@ import glob
 import hashlib
 import os
 import pickle
+import socket
 import tempfile
 from pathlib import Path
 
@@ -24,12 +25,13 @@ def atomic_path(destination):
 
     Readers therefore see the old file or the complete new one, never a half-written one, and an
     error (or Ctrl-C) leaves nothing behind. A process killed outright cannot clean up: its
-    temporary file carries its process id, and the next write to ``destination`` removes it.
+    temporary file carries its process id and host, and the next write to ``destination`` on that
+    host removes it (a folder shared between machines keeps another host's, which may be live).
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphaned_partials(destination)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f'.{destination.name}.{os.getpid()}.',
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f'.{destination.name}.{_writer()}.',
                                          suffix='.partial')
     os.close(handle)
     try:
@@ -81,12 +83,25 @@ def output_file(path, inputs=(), force: bool = False) -> Path:
     return path
 
 
+def partial_files(folder, names: str) -> list[Path]:
+    """atomic_path's temporary files in ``folder`` for the destinations whose names match the glob
+    pattern ``names``: ``.<name>.<pid>-<host>.<random>.partial``."""
+    return list(Path(folder).glob(f'.{names}.*.partial'))
+
+
+def _writer() -> str:
+    """Who writes a temporary file: this process's id and this machine's name (without dots)."""
+    return f'{os.getpid()}-{socket.gethostname().replace(".", "_")}'
+
+
 def _remove_orphaned_partials(destination: Path):
-    """atomic_path's temporary files for ``destination`` whose writing process no longer runs."""
+    """atomic_path's temporary files for ``destination`` written on this machine by a process that
+    no longer runs."""
     prefix = f'.{destination.name}.'
-    for partial in destination.parent.glob(f'{glob.escape(prefix)}*.partial'):
-        pid = partial.name[len(prefix):].split('.')[0]
-        if pid.isdigit() and not process_running(int(pid)):
+    host = _writer().partition('-')[2]
+    for partial in partial_files(destination.parent, glob.escape(destination.name)):
+        pid, _, writer_host = partial.name[len(prefix):].split('.')[0].partition('-')
+        if pid.isdigit() and writer_host == host and not process_running(int(pid)):
             with contextlib.suppress(OSError):
                 partial.unlink()
 

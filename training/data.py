@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import RealnetError
-from ..files import atomic_path, npy_header, process_running
+from ..files import atomic_path, npy_header, partial_files, process_running
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,7 +63,7 @@ def _cache_lock(cache_dir: Path):
         except BlockingIOError:
             pass  # another process reads or builds a cache here: its partial file may be live
         else:
-            for leftover in cache_dir.glob('.images-*.npy.*.partial'):
+            for leftover in partial_files(cache_dir, 'images-*.npy'):
                 leftover.unlink(missing_ok=True)
         fcntl.flock(lock, fcntl.LOCK_SH)
         yield

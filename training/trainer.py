@@ -21,7 +21,7 @@ from ..checkpoint import FORMAT, Checkpoint, read_checkpoint, split_state_dict, 
 from ..data.things_eeg2 import load_subject, subject_name
 from ..encoder import EncodingHead, ReAlnet
 from ..errors import RealnetError, first_line
-from ..files import atomic_path, writable_folder
+from ..files import atomic_path, partial_files, writable_folder
 from ..models import load_network
 from ..weights import realnet_home
 from .data import eeg_window, image_cache, to_input
@@ -222,8 +222,8 @@ def _run_lock(folder: Path):
                 raise RealnetError(f'{folder}: another train run holds it (its lock file {LOCK_FILE}); '
                                    'wait for that run to end or choose another --out')
             try:
-                for name in RUN_FILES:  # atomic_path's temporary files: .last.pt.<random>.partial
-                    for leftover in folder.glob(f'.{name}.*.partial'):
+                for name in RUN_FILES:  # the lock holder is this folder's only writer: any partial is a leftover
+                    for leftover in partial_files(folder, name):
                         leftover.unlink(missing_ok=True)
                 yield
             finally:
