@@ -35,15 +35,10 @@ def write_checkpoint(path, backbone: dict[str, torch.Tensor], head: dict[str, to
     tagged with ``FORMAT`` and ``extras``, atomically: ``path`` holds the old file or the new one."""
     state = {f'{BACKBONE_PREFIX}{key}': tensor.detach().cpu() for key, tensor in backbone.items()}
     state.update({key: tensor.detach().cpu() for key, tensor in (head or {}).items()})
-    tagged = {'format': FORMAT, **(meta or {})}
-    tagged['format'] = FORMAT  # the tag says who wrote the file: never the caller's
+    # first, and never the caller's: the tag says who wrote the file
+    tagged = {'format': FORMAT, **{key: value for key, value in (meta or {}).items() if key != 'format'}}
     with atomic_path(path) as partial:
         torch.save({'state_dict': state, 'meta': tagged, **extras}, partial)
-
-
-def read_state_dict(path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file, loaded with ``weights_only=True``."""
-    return read_checkpoint(path).state_dict
 
 
 def read_checkpoint(path, advice: str = '') -> Checkpoint:
@@ -71,6 +66,17 @@ def read_checkpoint(path, advice: str = '') -> Checkpoint:
                              'realnet-brainscore or another program', advice)
     extras = {key: value for key, value in checkpoint.items() if key not in ('state_dict', 'meta')}
     return Checkpoint(state, meta, extras)
+
+
+def recorded_image_size(checkpoint: Checkpoint, path, default: int) -> int:
+    """The input size a checkpoint's weights were trained at (its meta's ``config.image_size``),
+    ``default`` when it records none; a recorded value that is not a positive whole number is
+    refused in one line."""
+    config = checkpoint.meta.get('config', {})
+    size = config.get('image_size', default) if isinstance(config, dict) else None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise _refusal(Path(path), f'its meta records no usable image size (config: {config!r:.60})', '')
+    return size
 
 
 def _load(path: Path, advice: str):

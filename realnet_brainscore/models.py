@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from .checkpoint import read_checkpoint, split_state_dict
+from .checkpoint import read_checkpoint, recorded_image_size, split_state_dict
 from .cornet import AREAS, CORnetS
 from .encoder import EncodingHead
 from .errors import RealnetError, first_line
@@ -44,8 +44,8 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
         if not path.is_file():
             raise RealnetError(f'{path}: no such weights file')
     network_identifier = model_identifier(identifier, None if weights is None else path)
-    state, meta, _ = read_checkpoint(path)
-    backbone_state, head_state = split_state_dict(state)
+    checkpoint = read_checkpoint(path)
+    backbone_state, head_state = split_state_dict(checkpoint.state_dict)
     backbone = CORnetS()
     _load_strict(backbone, backbone_state, path, 'CORnet-S')
     head = None
@@ -54,7 +54,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
             head = EncodingHead.from_state_dict(head_state)
         except (ValueError, RuntimeError) as error:
             raise RealnetError(f'{path}: its encoding head does not load: {first_line(error)}') from error
-    image_size = int(meta.get('config', {}).get('image_size', IMAGE_SIZE))
+    image_size = recorded_image_size(checkpoint, path, IMAGE_SIZE)
     return Network(network_identifier, backbone.eval(), head.eval() if head else None, image_size)
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from realnet_brainscore import RealnetError, load_network
-from realnet_brainscore.checkpoint import FORMAT, read_checkpoint, read_state_dict, split_state_dict, write_checkpoint
+from realnet_brainscore.checkpoint import FORMAT, Checkpoint, read_checkpoint, recorded_image_size, split_state_dict, write_checkpoint
 from realnet_brainscore.training import TrainConfig, train, trainer
 
 
@@ -42,7 +42,7 @@ def test_a_written_checkpoint_reads_back_the_same_tensors_meta_and_extras(tmp_pa
     torch.testing.assert_close(checkpoint.extras['eeg_mean'], eeg_mean, rtol=0, atol=0)
     assert checkpoint.extras['optimizer'] == optimizer and checkpoint.extras['best_val_loss'] == 0.25
     assert [p.name for p in path.parent.iterdir()] == ['best.pt']  # written atomically: no partial file left
-    _assert_same(read_state_dict(path), checkpoint.state_dict)
+    _assert_same(checkpoint.state_dict, {**{f'realnet.module.{key}': value for key, value in backbone.items()}, **head})
 
 
 def test_the_writer_always_writes_its_own_format_tag(tmp_path):
@@ -107,8 +107,21 @@ def test_files_that_are_not_state_dicts_are_refused(tmp_path, write, message):
     path = tmp_path / 'odd.pt'
     write(path)
     with pytest.raises(RealnetError, match=message) as error:
-        read_state_dict(path)
+        read_checkpoint(path)
     assert str(error.value).startswith(f'{path}: ') and '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('meta, expected', [({}, 224), ({'config': {'recipe': 'paper'}}, 224),
+                                            ({'config': {'image_size': 64}}, 64), ({'config': 'x'}, None),
+                                            ({'config': {'image_size': 'abc'}}, None), ({'config': {'image_size': -3}}, None),
+                                            ({'config': {'image_size': True}}, None)])
+def test_the_recorded_image_size_is_a_positive_whole_number_or_refused(meta, expected):
+    checkpoint = Checkpoint({'w': torch.zeros(1)}, meta, {})
+    if expected is not None:
+        assert recorded_image_size(checkpoint, 'run.pt', 224) == expected
+        return
+    with pytest.raises(RealnetError, match=r'^run.pt: its meta records no usable image size'):
+        recorded_image_size(checkpoint, 'run.pt', 224)
 
 
 def _a_run(folder, last: dict):
@@ -141,7 +154,8 @@ def test_resume_accepts_what_the_writer_wrote_and_nothing_less(tmp_path):
     write_checkpoint(path, *_tiny(), meta=meta, optimizer={'state': {}}, best_val_loss=0.5)
     checkpoint = trainer._read_last(path)
     assert checkpoint.meta == {'format': FORMAT, **meta} and checkpoint.extras['best_val_loss'] == 0.5
-    write_checkpoint(path, *_tiny(), meta=meta)  # a best.pt: no optimiser state
-    with pytest.raises(RealnetError, match=f'^{path}: not a last.pt written by brainscore train; it cannot be '
-                                           'resumed from'):
-        trainer._read_last(path)
+    for extras in ({}, {'optimizer': {'state': {}}, 'best_val_loss': None}):  # a best.pt: no optimiser state
+        write_checkpoint(path, *_tiny(), meta=meta, **extras)
+        with pytest.raises(RealnetError, match=f'^{path}: not a last.pt written by brainscore train; it cannot be '
+                                               'resumed from'):
+            trainer._read_last(path)

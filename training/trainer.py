@@ -329,7 +329,7 @@ class Aligner:
     """Student + EEG head, the frozen teacher, the optimiser, and the loss of one batch.
 
     On CUDA: bf16 autocast, channels_last, fused Adam; one backbone pass gives logits and area
-    outputs; the teacher runs under no_grad. Shared by train() and the benchmark.
+    outputs; the teacher runs under no_grad. Shared by train() and the timing script.
     """
 
     def __init__(self, student, n_out: int, config: TrainConfig, device, world=None):
@@ -485,7 +485,8 @@ def _read_last(path: Path) -> Checkpoint:
     meta = checkpoint.meta
     if not (meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
             and isinstance(meta.get('config'), dict) and isinstance(meta.get('data_fingerprint'), str)
-            and all(k in checkpoint.extras for k in ('optimizer', 'best_val_loss'))):
+            and isinstance(checkpoint.extras.get('optimizer'), dict)
+            and isinstance(checkpoint.extras.get('best_val_loss'), (int, float))):
         raise RealnetError(f'{path}: not a last.pt written by brainscore train; {RESUME_ADVICE}')
     return checkpoint
 
