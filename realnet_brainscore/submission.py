@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import stat
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -242,14 +243,29 @@ def _head(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> tuple[str, bool]:
 
 
 def _registered(root=None) -> dict:
+    """The identifiers and plugin folders the brainscore_vision tree ``root`` holds, leaving out the
+    folders `brainscore plugins install` placed there: the website's tree has none of ours."""
     root = Path(root) if root else brainscore_vision_dir()
+    ours = _installed_folders(root)
     taken = {'model': set(), 'benchmark': set(), 'folders': {}}
     for kind in ('models', 'benchmarks'):
-        taken['folders'][kind] = {p.name for p in (root / kind).iterdir() if p.is_dir()}
-        for init in (root / kind).glob('*/__init__.py'):
+        folders = [p for p in (root / kind).iterdir() if p.is_dir() and p.resolve() not in ours]
+        taken['folders'][kind] = {folder.name for folder in folders}
+        for init in (folder / '__init__.py' for folder in folders if (folder / '__init__.py').is_file()):
             for registry, identifier in _REGISTRY_LINE.findall(init.read_text(encoding='utf-8', errors='replace')):
                 taken[registry].add(identifier)
     return taken
+
+
+def _installed_folders(root: Path) -> set[Path]:
+    """The plugin folders the install record says were placed in ``root`` (none if it is unreadable:
+    then ours count as taken, which is the safe side)."""
+    try:
+        installs = _read_manifest()
+    except RealnetError:
+        return set()
+    return {Path(folder) for entry in installs if entry['brainscore_vision'] == str(root.resolve())
+            for folder in entry['folders']}
 
 
 def brainscore_vision_dir() -> Path:
@@ -323,7 +339,8 @@ def _remove_installed(entry: dict) -> list[str]:
             lines.append(f'kept {path}: changed since `brainscore plugins install`')
             continue
         path.unlink()
-        for bytecode in (path.parent / '__pycache__').glob(f'{path.stem}.*.pyc'):  # Python made it from ours
+        # what this Python compiled from our file (model.cpython-311.pyc), not a user's model.backup.*.pyc
+        for bytecode in (path.parent / '__pycache__').glob(f'{path.stem}.{sys.implementation.cache_tag}*.pyc'):
             bytecode.unlink()
     for folder in map(Path, entry['folders']):
         with contextlib.suppress(OSError):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from realnet_brainscore import cli
+from realnet_brainscore import cli, submission
 from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, model_plugin
 from realnet_brainscore.weights import WeightSource
 
@@ -176,6 +176,19 @@ def test_plugins_install_then_uninstall_leaves_the_tree_as_it_was(tmp_path, caps
     assert _snapshot(target) == before
     assert cli.main(['plugins', 'uninstall']) == 2
     assert 'nothing to uninstall' in capsys.readouterr().err
+
+
+def test_our_installed_plugins_do_not_count_as_taken_by_export_and_check(tmp_path, monkeypatch):
+    tree = _tree(tmp_path / 'bsv')
+    monkeypatch.setattr(submission, 'brainscore_vision_dir', lambda: tree)
+    assert cli.main(['plugins', 'install']) == 0
+    model_zip, benchmarks_zip = tmp_path / 'model.zip', tmp_path / 'benchmarks.zip'
+    assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--out', str(model_zip)]) == 0
+    assert cli.main(['submission', 'export', '--benchmarks', '--out', str(benchmarks_zip)]) == 0
+    assert check(model_zip) == [] and check(benchmarks_zip) == []
+    (tree / 'models/someone_else').mkdir()  # a plugin not placed by install still counts
+    (tree / 'models/someone_else/__init__.py').write_text(GOOD_INIT.replace('my_model', 'realnet_s01'))
+    assert check(model_zip) == ["model identifier 'realnet_s01' is already registered in Brain-Score"]
 
 
 # Hostile input (issue 12): plugins install/uninstall, submission export and check.
