@@ -188,7 +188,7 @@ def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
     every = [r for scores in records.values() for r in scores.values()]
     of_kind = {kind: [r for r in every if r.kind == kind] for kind in ('fMRI', 'behaviour', 'neural')}
     return ReportStatistics(
-        compare_time_courses(panels, pair) if panels else None, pair, time_range,
+        _eeg_comparison(panels, pair), pair, time_range,
         {'fmri': compare_roi_scores(of_kind['fMRI'], baseline) if of_kind['fMRI'] else None,
          **{kind: compare_scores(of_kind[kind], baseline, label=_short_benchmark) if of_kind[kind] else None
             for kind in ('behaviour', 'neural')}},
@@ -196,8 +196,8 @@ def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
 
 
 # The report's figure of each kind (written where the kind has a score) and its section's title.
-REPORT_FIGURES = {'eeg': 'eeg_time_courses.png', 'fmri': 'fmri_rois.png', 'behaviour': 'behaviour.png',
-                  'neural': 'neural.png', 'matched': 'matched_subjects.png'}
+REPORT_FIGURES = {**SUITE_FIGURES, 'behaviour': 'behaviour.png', 'neural': 'neural.png',
+                  'matched': 'matched_subjects.png'}
 SCORE_SECTIONS = {'fmri': 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', 'behaviour': 'Behaviour (Figure 1D, ',
                   'neural': "Brain-Score's neural benchmarks ("}
 
@@ -270,12 +270,19 @@ def _span(time_range) -> str:
     return f'{time_range[0] * 1000:.0f} … {time_range[1] * 1000:.0f} ms' if time_range else 'the whole epoch'
 
 
+def _eeg_comparison(panels, pair) -> TimeCourseComparison | None:
+    """The cluster test of ``pair`` in each panel; the panels alone, untested, without a pair."""
+    if not panels:
+        return None
+    return compare_time_courses(panels, pair) if pair else TimeCourseComparison(panels, {}, {})
+
+
 def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
     if not found.eeg:
         return None
     heading = f"## EEG: temporal RSA (Figure 1B, `{REPORT_FIGURES['eeg']}`)\n\n"
     if not eeg:
-        return heading + 'One model: nothing to test.'
+        return heading + 'Nothing to test: the cluster test needs the time courses of the baseline and another model.'
     pair, clusters = eeg['pair'], eeg['clusters']
     lines = '\n'.join(f'- {region}: ' + ('; '.join(
         f"{c['start_s'] * 1000:.0f}–{c['stop_s'] * 1000:.0f} ms ({pair[0]} {'above' if c['difference'] > 0 else 'below'}"

@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .files import atomic_path
-from .statistics import ScoreComparison, TimeCourseComparison, TimeCourses
+from .statistics import ALPHA, ScoreComparison, TimeCourseComparison, TimeCourses
 
 SUITE_FIGURES = {'eeg': 'eeg_time_courses.png', 'fmri': 'fmri_rois.png'}  # what `score --plot DIR` writes
 
@@ -66,7 +66,7 @@ def draw_scores(comparison: ScoreComparison, out, ylabel: str = 'score', title: 
         values = [scores[m].score for m in others if m in scores]
         axis.plot(np.full(len(values), x) + np.linspace(-0.15, 0.15, len(values)), values, 'o', ms=4,
                   color='tab:orange', label=', '.join(others) if len(others) < 3 else f'{len(others)} other models')
-        if comparison.p_values.get(benchmark, 1) < 0.05:
+        if comparison.p_values.get(benchmark, 1) < ALPHA:
             axis.text(x, max([scores[baseline].score] + values) * 1.04, '*', ha='center', fontsize=14)
     handles, labels = axis.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
@@ -86,7 +86,7 @@ def draw_roi_scores(comparison: ScoreComparison, out) -> None:
 
 
 def draw_comparison(comparison: TimeCourseComparison | ScoreComparison, out) -> None:
-    """The figure of `brainscore report` and `score --plot`: time courses, or scores per ROI."""
+    """The figure of `brainscore report`: time courses, or scores per ROI."""
     if isinstance(comparison, TimeCourseComparison):
         draw_time_courses(comparison, out)
     else:

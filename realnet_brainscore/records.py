@@ -217,9 +217,9 @@ def record_problem(data) -> str | None:
     if 'window' in data and not (isinstance(window, list) and len(window) == 2 and all(map(_is_number, window))):
         return f'window is {_shown(window)}, not [start, stop] in seconds'
     for key in ('raw', 'ceiling'):  # a labelled raw holds per-subject values, which paired_p reads
-        value = data.get(key)
-        if isinstance(value, dict) and not (isinstance(value.get('dims'), list) and _numbers(value.get('values'))):
-            return f'{key} is not a labelled array of numbers ({{"dims", "values"}})'
+        problem = _labelled_problem(key, data[key]) if isinstance(data.get(key), dict) else None
+        if problem:
+            return problem
     kind = data['kind'] if 'kind' in data else our_kind(data['benchmark'])[0]
     return _time_courses_problem(data) if kind == 'EEG' else None
 
@@ -240,18 +240,22 @@ def _time_courses_problem(data: dict) -> str | None:
     return None
 
 
-def _labelled_problem(name: str, array, dims: list) -> str | None:
-    """What keeps ``array`` from being a labelled array with ``dims``: {dims, coords: {dim: labels},
-    values} with numeric values of the coords' shape (time bins numeric)."""
+def _labelled_problem(name: str, array, dims: list | None = None) -> str | None:
+    """What keeps ``array`` from being a labelled array (with ``dims``, if given): {dims, coords:
+    {dim: labels}, values}, one label per position (time bins numeric), numeric values of the
+    coords' shape."""
     if not (isinstance(array, dict) and isinstance(array.get('dims'), list) and 'values' in array
             and all(isinstance(d, str) for d in array['dims'])):
         return f'{name} is not a labelled array ({{"dims", "coords", "values"}})'
-    if array['dims'] != dims:
+    if dims is not None and array['dims'] != dims:
         return f'{name} has dims {_shown(array["dims"])}, expected {dims}'
     coords = array.get('coords') if isinstance(array.get('coords'), dict) else {}
     missing = [d for d in array['dims'] if not isinstance(coords.get(d), list)]
     if missing:
         return f'{name} has no coords for its dim {missing[0]!r}'
+    nested = [d for d in array['dims'] if any(isinstance(label, (list, dict)) for label in coords[d])]
+    if nested:
+        return f'{name} has coords for {nested[0]!r} that are not one label per position'
     if 'time_bin' in coords and not _numbers(coords['time_bin']):
         return f'{name} has time bins that are not numbers (seconds)'
     if not _numbers(array['values']):

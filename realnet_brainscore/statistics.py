@@ -31,7 +31,7 @@ def paired_p(scores: dict[str, ScoreRecord], baseline: str, others: list[str]) -
     if not all(isinstance(r, LabelledArray) and 'subject' in r.dims for r in raws):
         return float('nan')
     a, b = (np.asarray(r.values, dtype=float) for r in raws)
-    return float(ttest_rel(a, b).pvalue) if len(a) > 1 and a.shape == b.shape else float('nan')
+    return float(ttest_rel(a, b).pvalue) if a.ndim == 1 and len(a) > 1 and a.shape == b.shape else float('nan')
 
 
 def cluster_test(a: np.ndarray, b: np.ndarray, n_permutations: int = 1024, alpha: float = ALPHA,

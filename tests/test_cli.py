@@ -207,8 +207,15 @@ def _course(**changes):
                                           'coords': {'bound': ['lower', 'upper'], 'time_bin': ['a', 'b', 'c']}}),
      'ceiling_time_course has time bins that are not numbers'),
     (temporal_record(window='50-350 ms'), 'window is "50-350 ms", not [start, stop]'),
-    ({'model': 'm', 'benchmark': 'Shen2019.V1-rsa', 'score': 0.4, 'raw': {'dims': ['subject'], 'values': ['x']}},
-     'raw is not a labelled array of numbers'),
+    ({'model': 'm', 'benchmark': 'Shen2019.V1-rsa', 'score': 0.4,
+      'raw': {'dims': ['subject'], 'coords': {'subject': ['sub-01']}, 'values': ['x']}},
+     'raw values are not an array of numbers'),
+    ({'model': 'm', 'benchmark': 'Shen2019.V1-rsa', 'score': 0.4,  # once a traceback in the paired t-test
+      'raw': {'dims': ['subject'], 'coords': {'subject': ['sub-01', 'sub-02']}, 'values': [[0.1, 0.2], [0.3, 0.4]]}},
+     'raw values have shape (2, 2), its coords (2,)'),
+    (temporal_record(time_course={**temporal_record()['time_course'], 'coords': {  # once a traceback in the cluster test
+        'subject': ['sub-01', 'sub-02', 'sub-03'], 'time_bin': [[0.0], [0.1], [0.2]]}}),
+     "time_course has coords for 'time_bin' that are not one label per position"),
 ])
 def test_report_refuses_a_malformed_score_file_in_one_line(content, problem, tmp_path, capsys):
     scores, out = tmp_path / 'bad.json', tmp_path / 'figure.png'
@@ -269,13 +276,16 @@ def model_never_loads(monkeypatch):
     (['--benchmark', 'Gifford2022.IT-temporal_rsa', '--plot', '{mine}'], '{mine} exists; pass --force'),
     (['--plot', '{mine}'], '{mine}: cannot be a folder, {mine} is a file'),  # the suite's figures go into a folder
     (['--plot', '{folder}'], 'eeg_time_courses.png exists; pass --force'),
+    (['--benchmark', 'Shen2019.V1-rsa', '--plot', '{new}'], '--plot draws temporal RSA time courses; Shen2019.V1-rsa '
+                                                           'has none'),
+    (['--benchmark', 'MajajHong2015public.IT-pls', '--plot', '{new}'], 'MajajHong2015public.IT-pls has none'),
 ])
 def test_score_refuses_its_outputs_before_loading_the_model(options, problem, model_never_loads, tmp_path, capsys):
     folder, mine = tmp_path / 'folder', tmp_path / 'mine.txt'
     (folder / 'eeg_time_courses.png').parent.mkdir()
     (folder / 'eeg_time_courses.png').write_bytes(b'my figure')
     mine.write_text('my notes')
-    paths = {'folder': folder, 'mine': mine}
+    paths = {'folder': folder, 'mine': mine, 'new': tmp_path / 'new.png'}
     # realnet-s01 without its weights cached would first download them: minutes, were it reached
     argv = ['score', '--model', 'realnet-s01', '-q'] + [o.format(**paths) for o in options]
     assert problem.format(**paths) in refusal(argv, capsys)

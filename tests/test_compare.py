@@ -256,3 +256,16 @@ def test_kept_scores_record_the_data_the_benchmarks_read(tmp_path, monkeypatch):
                          say=lambda text: None)
     data = json.loads((tmp_path / 'scores' / 'cornet-s.json').read_text())['data']
     assert data == {'things_eeg2': "Brain-Score's Gifford2022_test", 'shen2019': str(tmp_path / 'shen')}
+
+
+def test_without_baseline_time_courses_the_report_tests_no_pair(tmp_path):
+    """Two models with EEG time courses but a baseline without: the figure draws them, and neither
+    the figure nor the report claims a test (the first two courses were once tested silently)."""
+    results, base = planted_results()
+    results = {'cornet-s': [SuiteResult('Gifford2022.IT-temporal_rsa', unavailable='no EEG here')],
+               'realnet-s01': results['realnet-s01'],
+               'realnet-s02': [SuiteResult('Gifford2022.IT-temporal_rsa', eeg_record('realnet-s02', 'IT', base + 0.2))]}
+    report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
+    assert 'Nothing to test: the cluster test needs the time courses of the baseline and another model.' in report
+    assert 'eeg' not in json.loads((tmp_path / 'comparison.json').read_text())['statistics']
+    assert (tmp_path / 'eeg_time_courses.png').stat().st_size > 10_000

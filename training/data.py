@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import RealnetError
 from ..files import atomic_path, npy_header, partial_files, process_running
+from ..records import time_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -155,7 +156,7 @@ def eeg_window(assembly, window=(0.0, 0.2), channels=None) -> np.ndarray:
     """Repetition-averaged EEG -> images × (channels · times) in the window [start, end) seconds."""
     start, end = window
     times = assembly['time_bin_start'].values
-    keep_times = (times >= start - 1e-9) & (times < end - 1e-9)
+    keep_times = time_mask(times, start, end)
     if not keep_times.any():
         raise RealnetError(f'the EEG window {start}-{end} s holds no time points (data: {times[0]}-{times[-1]} s)')
     all_channels = list(assembly['channel'].values)

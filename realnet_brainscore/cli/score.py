@@ -72,6 +72,10 @@ def _check_outputs(args, options):
     inputs = [args.weights] if args.weights else []
     if args.json:
         output_file(args.json, inputs, force=args.force)
+    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == 'EEG'
+    if args.plot and not eeg:  # refused before minutes of scoring, not after
+        raise RealnetError(f'--plot draws temporal RSA time courses; {args.benchmark} has none (brainscore report '
+                           'draws Shen 2019 scores from --json files)')
     if args.plot and args.benchmark is None:  # the suite's figures go into a folder
         folder = writable_folder(args.plot)
         for name in SUITE_FIGURES.values():
@@ -79,7 +83,6 @@ def _check_outputs(args, options):
     elif args.plot:
         output_file(args.plot, inputs, force=args.force)
     downloads = args.weights is None and not cached_path(args.model).is_file()
-    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == 'EEG'
     if downloads or (eeg and options['method'] in (None, 'decoding')):  # decoding RDMs are kept there
         writable_folder(realnet_home())
 
