@@ -12,7 +12,7 @@ from . import plugin
 from .data import data_source
 from .errors import RealnetError, first_line
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
-from .files import atomic_path
+from .files import atomic_path, writable_folder
 from .models import BATCH_SIZE
 from .recording import SCREENS
 from .records import ScoreRecord, record_problem
@@ -200,6 +200,20 @@ REPORT_FIGURES = {**SUITE_FIGURES, 'behaviour': 'behaviour.png', 'neural': 'neur
                   'matched': 'matched_subjects.png'}
 SCORE_SECTIONS = {'fmri': 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', 'behaviour': 'Behaviour (Figure 1D, ',
                   'neural': "Brain-Score's neural benchmarks ("}
+
+
+def report_folder(folder) -> Path:
+    """``folder`` once a comparison may be written there: new, without any of the report's files,
+    or a folder an earlier comparison wrote (it holds scores/). A report.md, comparison.json or
+    figure of that name in any other folder is someone else's and is not replaced."""
+    folder = writable_folder(folder)
+    if (folder / 'scores').is_dir():
+        return folder
+    taken = [name for name in ('report.md', 'comparison.json', *REPORT_FIGURES.values()) if (folder / name).exists()]
+    if taken:
+        raise RealnetError(f'{folder / taken[0]} exists and {folder} holds no scores/ of an earlier comparison; '
+                           'choose another --out')
+    return folder
 
 
 def write_report(folder, results: dict[str, list[SuiteResult]], baseline: str, title: str = 'ReAlnet comparison',

@@ -269,3 +269,15 @@ def test_without_baseline_time_courses_the_report_tests_no_pair(tmp_path):
     assert 'Nothing to test: the cluster test needs the time courses of the baseline and another model.' in report
     assert 'eeg' not in json.loads((tmp_path / 'comparison.json').read_text())['statistics']
     assert (tmp_path / 'eeg_time_courses.png').stat().st_size > 10_000
+
+
+def test_compare_does_not_replace_a_report_it_did_not_write(tmp_path, capsys):
+    mine = tmp_path / 'notes' / 'report.md'
+    mine.parent.mkdir()
+    mine.write_text('my report\n')
+    assert cli.main(['compare', '--models', 'cornet-s', '--out', str(mine.parent), '-q']) == 2
+    error = capsys.readouterr().err
+    assert error.count('\n') == 1 and f'{mine} exists and {mine.parent} holds no scores/ of an earlier comparison' in error
+    assert mine.read_text() == 'my report\n' and [p.name for p in mine.parent.iterdir()] == ['report.md']
+    (mine.parent / 'scores').mkdir()  # a folder an earlier comparison wrote: its report is replaced
+    assert compare.report_folder(mine.parent) == mine.parent

@@ -34,12 +34,11 @@ def add_parsers(commands):
 
 def run(args):
     from .. import compare
-    from ..files import writable_folder
     from ..suite import suite_benchmarks
     options = benchmark_options(args, paper=compare.PAPER_OPTIONS if args.paper else None)
     candidates = [compare.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
-    writable_folder(args.out)  # before any scoring: a file or an unwritable place is refused at once
+    compare.report_folder(args.out)  # before any scoring: a file, an unwritable place or another's report
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                    shen2019=args.shen2019, batch_size=args.batch_size, options=options)
