@@ -74,11 +74,6 @@ class LabelledArray:
     def subjects(self) -> list:
         return list(self.coords['subject'])
 
-    def at_times(self, keep: np.ndarray) -> 'LabelledArray':
-        """Only the time points where ``keep`` holds."""
-        values = np.compress(keep, self.values.astype(float), axis=self.dims.index('time_bin'))
-        return LabelledArray(values, self.dims, {**self.coords, 'time_bin': self.times[keep].tolist()})
-
 
 @dataclass(frozen=True, eq=False)
 class ScoreRecord:
@@ -149,14 +144,6 @@ class ScoreRecord:
     def named(self, model: str) -> 'ScoreRecord':
         """This record under another model name (e.g. the name it was compared under)."""
         return dataclasses.replace(self, model=model)
-
-    def within(self, time_range) -> 'ScoreRecord':
-        """This record with its time courses cut to ``time_range`` (first, last time point in s; None: all)."""
-        if time_range is None:
-            return self
-        keep = range_mask(self.times, time_range, self.benchmark)
-        return dataclasses.replace(self, time_course=self.time_course.at_times(keep), ceiling_time_course=(
-            self.ceiling_time_course.at_times(keep) if self.ceiling_time_course else None))
 
 
 def benchmark_kind(benchmark) -> tuple[str, str | None]:

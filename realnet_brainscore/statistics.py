@@ -92,7 +92,7 @@ def time_courses(records: list[ScoreRecord], time_range=None) -> list[TimeCourse
     for record in records:
         if record.kind != 'EEG' or record.time_course is None:
             raise RealnetError(f'{record.benchmark!r} is not a temporal RSA score with a time course')
-        by_area.setdefault(record.area, {})[record.model] = record.within(time_range)
+        by_area.setdefault(record.area, {})[record.model] = record
     panels = []
     for area, models in by_area.items():
         (first, record), *others = models.items()
@@ -104,7 +104,7 @@ def time_courses(records: list[ScoreRecord], time_range=None) -> list[TimeCourse
         panels.append(TimeCourses(record.benchmark, area, record.subjects, record.times,
                                   np.asarray(record.ceiling_time_course.values, dtype=float),
                                   {m: np.asarray(r.time_course.values, dtype=float) for m, r in models.items()},
-                                  {m: r.score for m, r in models.items()}))
+                                  {m: r.score for m, r in models.items()}).within(time_range))
     return in_order(panels, AREAS, key=lambda panel: panel.area)
 
 

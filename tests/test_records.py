@@ -10,6 +10,7 @@ from brainscore_core.metrics import Score
 
 from realnet_brainscore import RealnetError, load_benchmark, plugin
 from realnet_brainscore.records import LabelledArray, ScoreRecord, benchmark_kind, read_record, time_mask
+from realnet_brainscore.statistics import time_courses
 from realnet_brainscore.benchmarks.gifford2022_temporal_rsa.benchmark import EEGReference, TemporalRSA, temporal_score
 from realnet_brainscore.benchmarks.shen2019_rsa.benchmark import ShenRSA
 
@@ -41,8 +42,9 @@ def test_a_temporal_rsa_score_round_trips_through_json():
                                    'coords': {'subject': ['sub-01', 'sub-02', 'sub-03'], 'time_bin': TIMES.tolist()},
                                    'values': RHO.tolist()}
     assert ScoreRecord.from_json(text).to_json() == text
-    cut = record.within((0.0, 0.1))  # first and last time point
-    assert np.array_equal(cut.times, [0.0, 0.1]) and np.array_equal(cut.ceiling_time_course.values, CEILING[:, 1:3])
+    (cut,) = time_courses([record], (0.0, 0.1))  # first and last time point
+    assert np.array_equal(cut.times, [0.0, 0.1]) and np.array_equal(cut.ceiling, CEILING[:, 1:3])
+    assert np.array_equal(cut.courses['m'], RHO[:, 1:3])
 
 
 def test_an_roi_score_keeps_its_subjects_and_model_region():
