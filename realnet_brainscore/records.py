@@ -204,7 +204,9 @@ def record_problem(data) -> str | None:
     if 'window' in data and not (isinstance(window, list) and len(window) == 2 and all(map(_is_number, window))):
         return f'window is {_shown(window)}, not [start, stop] in seconds'
     for key in ('raw', 'ceiling'):  # a labelled raw holds per-subject values, which paired_p reads
-        problem = _labelled_problem(key, data[key]) if isinstance(data.get(key), dict) else None
+        value = data.get(key)
+        problem = None if not isinstance(value, dict) else (
+            _labelled_problem(key, value) if 'coords' in value else _unlabelled_problem(key, value))
         if problem:
             return problem
     kind = data['kind'] if 'kind' in data else our_kind(data['benchmark'])[0]
@@ -224,6 +226,18 @@ def _time_courses_problem(data: dict) -> str | None:
                 f'{course.shape[1]} time points of time_course')
     if not course.size:
         return 'time_course holds no subject or no time point'
+    return None
+
+
+def _unlabelled_problem(name: str, array: dict) -> str | None:
+    """What keeps ``array`` from being an array with named dims and no coords (a hand-written
+    file's per-subject values): {dims, values}, numeric values with one dimension per dim."""
+    if not (isinstance(array.get('dims'), list) and all(isinstance(d, str) for d in array['dims'])):
+        return f'{name} is not a labelled array ({{"dims", "values"}})'
+    if not _numbers(array.get('values')):
+        return f'{name} values are not an array of numbers (a string, a null or rows of unequal length)'
+    if np.ndim(array['values']) != len(array['dims']):
+        return f"{name} values have {np.ndim(array['values'])} dimension(s), its dims {len(array['dims'])}"
     return None
 
 

@@ -213,6 +213,8 @@ def _course(**changes):
     ({'model': 'm', 'benchmark': 'Shen2019.V1-rsa', 'score': 0.4,  # once a traceback in the paired t-test
       'raw': {'dims': ['subject'], 'coords': {'subject': ['sub-01', 'sub-02']}, 'values': [[0.1, 0.2], [0.3, 0.4]]}},
      'raw values have shape (2, 2), its coords (2,)'),
+    ({'model': 'm', 'benchmark': 'Shen2019.V1-rsa', 'score': 0.4, 'raw': {'dims': ['subject'], 'values': 0.3}},
+     'raw values have 0 dimension(s), its dims 1'),
     (temporal_record(time_course={**temporal_record()['time_course'], 'coords': {  # once a traceback in the cluster test
         'subject': ['sub-01', 'sub-02', 'sub-03'], 'time_bin': [[0.0], [0.1], [0.2]]}}),
      "time_course has coords for 'time_bin' that are not one label per position"),
