@@ -44,6 +44,7 @@ setup(
     ],
     # neurora: the authors' toolbox (1.1.6.12 has the `smooth` argument they used), to check the
     # decoding RDMs against it
-    extras_require={'test': ['pytest>=7', 'neurora==1.1.6.12']},
+    # timm: its models as backbones to align (--backbone timm:NAME); tested, so in the test extra too
+    extras_require={'timm': ['timm>=1.0'], 'test': ['pytest>=7', 'neurora==1.1.6.12', 'timm>=1.0']},
     entry_points={'console_scripts': ['brainscore = realnet_brainscore.cli:main']},
 )

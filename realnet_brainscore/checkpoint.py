@@ -109,16 +109,21 @@ def _looks_like_torch_file(path: Path) -> bool:
         return stream.read(1) == b'\x80'
 
 
-def split_state_dict(state: dict[str, torch.Tensor]):
-    """(backbone, head) state dicts with CORnet-S keys; ``head`` is empty for a plain CORnet-S file.
+def split_state_dict(state: dict[str, torch.Tensor], cornet: bool = True):
+    """(backbone, head) state dicts with the backbone's own keys; ``head`` is empty for a plain backbone file.
 
-    Strips the published prefixes: ``module.`` (DataParallel, dicarlolab) and ``realnet.module.``
-    (the ReAlnet encoder files, whose head keys are ``fc_v1 … fc``).
+    Files in the ReAlnet layout (this package's and the published encoders) prefix every backbone key
+    with ``realnet.module.``: the rest is the head, whatever the backbone's own names (a ResNet has an
+    ``fc``). Other files are a backbone, with ``module.`` (DataParallel, dicarlolab) stripped, plus, for
+    CORnet-S (``cornet``), any head keys ``fc_v1 … fc``.
     """
+    if any(key.startswith(BACKBONE_PREFIX) for key in state):
+        backbone = {key.removeprefix(BACKBONE_PREFIX): t for key, t in state.items() if key.startswith(BACKBONE_PREFIX)}
+        return backbone, {key: t for key, t in state.items() if not key.startswith(BACKBONE_PREFIX)}
     backbone, head = {}, {}
     for key, tensor in state.items():
-        if _HEAD_KEY.match(key):
+        if cornet and _HEAD_KEY.match(key):
             head[key] = tensor
         else:
-            backbone[key.removeprefix('realnet.').removeprefix('module.')] = tensor
+            backbone[key.removeprefix('module.')] = tensor
     return backbone, head

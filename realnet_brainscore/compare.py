@@ -13,14 +13,14 @@ from .data import data_source
 from .errors import RealnetError, first_line
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
 from .files import atomic_path, writable_folder
-from .models import BATCH_SIZE
+from .checkpoint import read_checkpoint
+from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .recording import SCREENS
 from .records import ScoreRecord, record_problem
 from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
                          compare_time_courses, eeg_view, matched_subject_rows, matched_subject_statistics,
                          time_courses)
 from .suite import SuiteResult
-from .weights import model_identifier, source
 
 # `brainscore compare --paper`: Figure 1B/C as the authors computed them (PROTOCOL.md; their RSA.ipynb):
 # whole images, pairwise-decoding EEG RDMs, and the EEG time points they analysed (10-69 of the
@@ -37,16 +37,19 @@ class Candidate:
     @property
     def identifier(self) -> str:
         """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
-        return model_identifier(self.name, self.weights)
+        return network_identifier(self.name, self.weights)
 
 
 def candidate(text: str) -> Candidate:
     """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
     name, _, weights = text.partition('=')
-    source(name)
-    if weights and not Path(weights).is_file():
+    if not weights:
+        known(name)
+        return Candidate(name)
+    if not Path(weights).is_file():
         raise RealnetError(f'{weights}: no such weights file (given for {name})')
-    return Candidate(name, Path(weights) if weights else None)
+    checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
+    return Candidate(name, Path(weights))
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,

@@ -40,7 +40,7 @@ def run_demo(out, subjects=(1, 2), design: Design = Design(subjects=10, concepts
     candidates = [Candidate('cornet-s', baseline)]
     for subject in subjects:
         step(f'aligning CORnet-S with subject {subject} ({epochs} epochs)')
-        summary = train(TrainConfig(things_eeg2=things, subject=subject, out=out / 'runs', cornet_weights=baseline,
+        summary = train(TrainConfig(things_eeg2=things, subject=subject, out=out / 'runs', backbone_weights=baseline,
                                     epochs=epochs, lr=6e-5, image_size=SIZE, progress=False,
                                     cache_dir=out / 'cache'))
         candidates.append(Candidate(f'realnet-s{subject:02d}', Path(summary['best_checkpoint'])))

@@ -1,77 +1,88 @@
-"""ReAlnet's multi-layer encoding head: the V1, V2, V4 and IT outputs predict an EEG response.
+"""ReAlnet's multi-layer encoding head: chosen layers of a backbone predict a brain response.
 
-Each area's flattened output goes through Linear(·, 128) + ReLU; the four 128-vectors are
-concatenated and a Linear(512, n_out) gives the EEG vector (17 channels × 20 time points = 340 by
-default). Parameter names (``fc_v1 fc_v2 fc_v4 fc_it fc``) equal the published ReAlnet checkpoints.
+Each layer's output is flattened (or first averaged to pool×pool: ``pool``) and goes through
+Linear(·, 128) + ReLU; the 128-vectors are concatenated and a Linear gives the response (for
+CORnet-S's V1, V2, V4 and IT and 17 EEG channels × 20 time points: Linear(512, 340)). Parameter
+names are ``fc_<layer>`` and ``fc``: for CORnet-S ``fc_v1 fc_v2 fc_v4 fc_it fc``, those of the
+published ReAlnet checkpoints.
 """
 import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from .backbones import LayerTaps, head_name, probe_outputs
 from .cornet import AREAS, CORnetS
 
-HEAD_LAYERS = {'V1': 'fc_v1', 'V2': 'fc_v2', 'V4': 'fc_v4', 'IT': 'fc_it'}
 WIDTH = 128
 
 
 class EncodingHead(nn.Module):
-    def __init__(self, area_features: dict[str, int], n_out: int, width: int = WIDTH):
-        """``area_features``: flattened output size of each area, e.g. ``{'V1': 200704, ...}``."""
+    def __init__(self, layer_features: dict[str, int], n_out: int, width: int = WIDTH, pool: int | None = None):
+        """``layer_features``: each layer's flattened (pooled) output size, e.g. ``{'V1': 200704, ...}``."""
         super().__init__()
-        for area in AREAS:
-            setattr(self, HEAD_LAYERS[area], nn.Linear(area_features[area], width))
-        self.fc = nn.Linear(len(AREAS) * width, n_out)
+        self.layers, self.pool = tuple(layer_features), pool
+        names = [head_name(layer) for layer in self.layers]
+        if len(set(names)) < len(names):
+            raise ValueError(f'layers {", ".join(self.layers)} give the head two parameters of one name')
+        for name, features in zip(names, layer_features.values()):
+            setattr(self, name, nn.Linear(features, width))
+        self.fc = nn.Linear(len(self.layers) * width, n_out)
         self.activation = nn.ReLU()
 
     @classmethod
-    def for_backbone(cls, backbone: CORnetS, image_size: int, n_out: int, width: int = WIDTH):
-        """A head sized by a dummy forward of ``backbone`` at ``image_size`` pixels."""
-        return cls(area_output_features(backbone, image_size), n_out, width)
+    def for_backbone(cls, backbone: nn.Module, image_size: int, n_out: int, width: int = WIDTH,
+                     layers=AREAS, pool: int | None = None):
+        """A head sized by a probing forward of ``backbone`` at ``image_size`` pixels."""
+        _, outputs = probe_outputs(backbone, layers, image_size)
+        return cls({layer: math.prod(reduced(outputs[layer], pool).shape[1:]) for layer in layers}, n_out, width, pool)
 
     @classmethod
-    def from_state_dict(cls, state_dict: dict[str, torch.Tensor]):
+    def from_state_dict(cls, state_dict: dict[str, torch.Tensor], layers=AREAS, pool: int | None = None):
         """A head shaped like the one ``state_dict`` was saved from, with those weights (strict)."""
         try:
-            sizes = {area: state_dict[f'{HEAD_LAYERS[area]}.weight'].shape for area in AREAS}
+            sizes = {layer: state_dict[f'{head_name(layer)}.weight'].shape for layer in layers}
             n_out, concat = state_dict['fc.weight'].shape
         except KeyError as missing:
             raise ValueError(f'encoding head is missing {missing.args[0]!r}') from missing
-        width = sizes['V1'][0]
-        if concat != len(AREAS) * width:
-            raise ValueError(f'encoding head fc takes {concat} inputs, expected {len(AREAS)} × {width}')
-        head = cls({area: shape[1] for area, shape in sizes.items()}, n_out, width)
+        width = sizes[layers[0]][0]
+        if concat != len(layers) * width:
+            raise ValueError(f'encoding head fc takes {concat} inputs, expected {len(layers)} × {width}')
+        head = cls({layer: shape[1] for layer, shape in sizes.items()}, n_out, width, pool)
         head.load_state_dict(state_dict, strict=True)
         return head
 
-    def forward(self, areas: dict[str, torch.Tensor]) -> torch.Tensor:
-        features = [self.activation(getattr(self, HEAD_LAYERS[area])(areas[area].flatten(1)))
-                    for area in AREAS]
+    def forward(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        features = [self.activation(getattr(self, head_name(layer))(reduced(outputs[layer], self.pool)))
+                    for layer in self.layers]
         return self.fc(torch.cat(features, dim=1))
 
 
-class ReAlnet(nn.Module):
-    """CORnet-S backbone plus encoding head: ``forward(images) -> (logits, eeg)`` in one pass."""
+def reduced(output: torch.Tensor, pool: int | None) -> torch.Tensor:
+    """One row per image: maps (N×C×H×W) averaged to pool×pool, tokens (N×T×C, a ViT's) averaged
+    to pool² tokens, then flattened; without ``pool`` only flattened."""
+    if pool is not None and output.dim() == 4:
+        output = F.adaptive_avg_pool2d(output, pool)
+    elif pool is not None and output.dim() == 3:
+        output = F.adaptive_avg_pool1d(output.transpose(1, 2), pool * pool)
+    return output.flatten(1)
 
-    def __init__(self, backbone: CORnetS, head: EncodingHead):
+
+class ReAlnet(nn.Module):
+    """Backbone plus encoding head: ``forward(images) -> (logits, response)`` in one pass."""
+
+    def __init__(self, backbone: nn.Module, head: EncodingHead):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        # CORnet-S hands out its areas itself; other backbones are read through forward hooks
+        self.direct = isinstance(backbone, CORnetS) and set(head.layers) <= set(AREAS)
+        self.taps = None if self.direct else LayerTaps(backbone, head.layers)
 
     def forward(self, images):
-        areas = self.backbone.forward_areas(images)
-        return areas['logits'], self.head(areas)
-
-
-@torch.no_grad()
-def area_output_features(backbone: CORnetS, image_size: int) -> dict[str, int]:
-    """Flattened size of each area's output for one ``image_size``×``image_size`` image."""
-    was_training = backbone.training
-    backbone.eval()  # batch norm in training mode rejects a batch of one
-    try:
-        parameter = next(backbone.parameters())
-        probe = torch.zeros(1, 3, image_size, image_size, device=parameter.device, dtype=parameter.dtype)
-        areas = backbone.forward_areas(probe)
-    finally:
-        backbone.train(was_training)
-    return {area: math.prod(areas[area].shape[1:]) for area in AREAS}
+        if self.direct:
+            areas = self.backbone.forward_areas(images)
+            return areas['logits'], self.head(areas)
+        logits = self.backbone(images)
+        return logits, self.head(self.taps.take())

@@ -1,19 +1,21 @@
 """Brain-Score models: each identifier becomes its own network inside a ``ModelCommitment``."""
 import functools
+import re
 from pathlib import Path
 from typing import NamedTuple
 
 from torch import nn
 
-from .checkpoint import read_checkpoint, recorded_image_size, split_state_dict
-from .cornet import AREAS, CORnetS
+from .backbones import (CORNET, CORNET_SPEC, TIMM, BackboneSpec, create, describe, is_backbone, pretrained_file,
+                        torchvision_weights)
+from .checkpoint import Checkpoint, read_checkpoint, recorded_image_size, split_state_dict
 from .encoder import EncodingHead
 from .errors import RealnetError, first_line
 from .weights import WEIGHTS, model_identifier, resolve, source
 
-BEHAVIORAL_READOUT_LAYER = 'decoder.avgpool'
-LAYERS = [*AREAS, BEHAVIORAL_READOUT_LAYER]
-REGION_LAYER_MAP = {area: area for area in AREAS}  # each region is read from the CORnet-S area of its name
+BEHAVIORAL_READOUT_LAYER = CORNET_SPEC.readout
+LAYERS = CORNET_SPEC.brainscore_layers  # V1 V2 V4 IT decoder.avgpool
+REGION_LAYER_MAP = dict(CORNET_SPEC.regions)  # each region is read from the CORnet-S area of its name
 IMAGE_SIZE = 224  # the published models' input size
 VISUAL_DEGREES = 8  # Brain-Score's default; benchmarks declare their own
 BATCH_SIZE = 64  # images per forward pass when scoring
@@ -21,45 +23,105 @@ BATCH_SIZE = 64  # images per forward pass when scoring
 
 class Network(NamedTuple):
     identifier: str             # the Brain-Score identifier: changes whenever the weights do
-    backbone: CORnetS
-    head: EncodingHead | None   # the EEG encoding head, when the file has one
+    backbone: nn.Module
+    head: EncodingHead | None   # the encoding head, when the file has one
     image_size: int             # input pixels: what the weights were trained at (published: 224)
+    spec: BackboneSpec = CORNET_SPEC  # layers, regions and readout
 
 
 def list_models() -> list[str]:
     return list(WEIGHTS)
 
 
-def load_network(identifier: str, weights=None, progress: bool = True) -> Network:
-    """A fresh network for ``identifier``: published weights, or those of the file ``weights``.
-
-    A user's file gives the identifier ``<identifier>+<sha256[:8]>`` so that Brain-Score's
-    activation cache, keyed by identifier, never mixes it up with the published weights.
-    """
-    source(identifier)  # unknown identifiers fail before any file work
-    if weights is None:
-        path = resolve(identifier, progress=progress)
+def aligned_name(meta: dict) -> str | None:
+    """What a checkpoint of this package's trainer is called: ``realnet-s01`` (CORnet-S and EEG, as
+    published), else ``<backbone>-<eeg|fmri>-<s01|group>`` (``resnet50-eeg-s01``); None for others."""
+    backbone = BackboneSpec.from_meta(meta.get('backbone')).name
+    modality, subject = meta.get('modality', 'EEG'), meta.get('subject')
+    if meta.get('subjects'):
+        who = 'group'
+    elif isinstance(subject, int) and not isinstance(subject, bool):
+        who = f's{subject:02d}'
     else:
-        path = Path(weights)
-        if not path.is_file():
-            raise RealnetError(f'{path}: no such weights file')
-    network_identifier = model_identifier(identifier, None if weights is None else path)
+        return None
+    if backbone == CORNET and modality == 'EEG':
+        return f'realnet-{who}'
+    return f'{re.sub(r"[^a-z0-9_]+", "-", backbone.lower())}-{str(modality).lower()}-{who}'
+
+
+def checked_name(identifier: str, checkpoint: Checkpoint, path) -> BackboneSpec | None:
+    """The backbone of ``checkpoint`` once ``identifier`` is shown to fit it: a CORnet-S file loads
+    under any published identifier (as before), an aligned file of another backbone only under its
+    own name, a plain file without our record under its architecture's name (None: ``describe``
+    it once built)."""
+    try:
+        spec = BackboneSpec.from_meta(checkpoint.meta.get('backbone'))
+    except ValueError as error:
+        raise RealnetError(f'{path}: {error}') from error
+    own = aligned_name(checkpoint.meta)
+    if identifier == own or (spec.name == CORNET and identifier in WEIGHTS):
+        return spec
+    if own is None and 'backbone' not in checkpoint.meta and is_backbone(identifier):
+        return None
+    if own is None:
+        source(identifier)  # the unknown-model line, naming the known ones
+    raise RealnetError(f'{path} holds {own or "a " + spec.name}; load it as {own or "cornet-s"}, not {identifier}')
+
+
+def load_network(identifier: str, weights=None, progress: bool = True) -> Network:
+    """A fresh network for ``identifier``: published weights (the table's; torchvision's for its
+    architecture names), or those of the file ``weights``.
+
+    A user's file (and torchvision's) gives the identifier ``<identifier>+<sha256[:8]>`` so that
+    Brain-Score's activation cache, keyed by identifier, never mixes it up with other weights.
+    """
+    path = _weights_file(identifier, weights, progress)
     checkpoint = read_checkpoint(path)
-    backbone_state, head_state = split_state_dict(checkpoint.state_dict)
-    backbone = CORnetS()
-    _load_strict(backbone, backbone_state, path, 'CORnet-S')
+    spec = CORNET_SPEC if identifier in WEIGHTS and weights is None else checked_name(identifier, checkpoint, path)
+    architecture = spec.name if spec else identifier
+    backbone_state, head_state = split_state_dict(checkpoint.state_dict, cornet=architecture == CORNET)
+    backbone = create(architecture)
+    load_strict(backbone, backbone_state, path, 'CORnet-S' if architecture == CORNET else architecture)
+    image_size = recorded_image_size(checkpoint, path, IMAGE_SIZE)
+    spec = spec or describe(identifier, backbone, image_size)
     head = None
     if head_state:
         try:
-            head = EncodingHead.from_state_dict(head_state)
+            head = EncodingHead.from_state_dict(head_state, spec.layers, spec.pool)
         except (ValueError, RuntimeError) as error:
             raise RealnetError(f'{path}: its encoding head does not load: {first_line(error)}') from error
-    image_size = recorded_image_size(checkpoint, path, IMAGE_SIZE)
-    return Network(network_identifier, backbone.eval(), head.eval() if head else None, image_size)
+    return Network(network_identifier(identifier, weights), backbone.eval(), head.eval() if head else None, image_size, spec)
+
+
+def network_identifier(identifier: str, weights=None) -> str:
+    """Brain-Score's identifier of ``identifier`` with ``weights``: a file's adds ``+<sha256[:8]>``,
+    torchvision's weights (a bare architecture name) the hash their file name carries."""
+    if weights is None and identifier not in WEIGHTS and is_backbone(identifier):
+        return f'{identifier}+{torchvision_weights(identifier).digest}'
+    return model_identifier(identifier, weights)
+
+
+def known(identifier: str) -> None:
+    """Refuses in one line a name that is neither in the table nor a torchvision architecture."""
+    if identifier not in WEIGHTS and (identifier.startswith(TIMM) or not is_backbone(identifier)):
+        source(identifier)
+
+
+def _weights_file(identifier: str, weights, progress: bool) -> Path:
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise RealnetError(f'{path}: no such weights file')
+        return path
+    known(identifier)
+    if identifier not in WEIGHTS:
+        return pretrained_file(identifier, progress)
+    return resolve(identifier, progress=progress)  # unknown identifiers fail before any file work
 
 
 def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, image_size: int | None = None):
-    """``identifier`` as a Brain-Score ``ModelCommitment`` (layers V1 V2 V4 IT decoder.avgpool).
+    """``identifier`` as a Brain-Score ``ModelCommitment``: the layers of its regions and its
+    behavioural readout (CORnet-S: V1 V2 V4 IT decoder.avgpool).
 
     ``batch_size`` is the number of images per forward pass; Brain-Score pads the last batch to it.
     Images are resized to ``image_size``, by default the size the weights were trained at (224 px
@@ -75,13 +137,13 @@ def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, imag
                              preprocessing=functools.partial(load_preprocess_images, image_size=network.image_size),
                              batch_size=batch_size)
     wrapper.image_size = network.image_size
-    return ModelCommitment(identifier=network.identifier, activations_model=wrapper, layers=LAYERS,
-                           region_layer_map=dict(REGION_LAYER_MAP),
-                           behavioral_readout_layer=BEHAVIORAL_READOUT_LAYER,
+    spec = network.spec
+    return ModelCommitment(identifier=network.identifier, activations_model=wrapper, layers=spec.brainscore_layers,
+                           region_layer_map=dict(spec.regions), behavioral_readout_layer=spec.readout,
                            visual_degrees=VISUAL_DEGREES)
 
 
-def _load_strict(module: nn.Module, state: dict, path, what: str) -> None:
+def load_strict(module: nn.Module, state: dict, path, what: str) -> None:
     expected, found = set(module.state_dict()), set(state)
     if expected != found:
         missing, unexpected = sorted(expected - found), sorted(found - expected)

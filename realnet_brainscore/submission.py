@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 from . import __version__, models, plugin
+from .backbones import CORNET_SPEC, TIMM, BackboneSpec
 from .errors import RealnetError, first_line
 from .files import atomic_path, file_digest, new_folder, output_file, writable_folder
 from .weights import WeightSource, realnet_home, source
@@ -41,16 +42,18 @@ def leaderboard_id(identifier: str) -> str:
     return identifier.replace('-', '_')
 
 
-def model_plugin(identifiers: list[str], weights: WeightSource | None = None) -> dict[str, str]:
-    """Files of a model plugin folder registering ``identifiers`` (package ids), made from the
-    templates. With ``weights`` (a WeightSource of the user's hosted file), the one model loads
-    that file instead."""
+def model_plugin(identifiers: list[str], weights: WeightSource | None = None,
+                 spec: BackboneSpec = CORNET_SPEC) -> dict[str, str]:
+    """Files of a model plugin folder registering ``identifiers`` (package ids) of the backbone
+    ``spec``, made from the templates. With ``weights`` (a WeightSource of the user's hosted file),
+    the one model loads that file instead."""
     package_ids = {leaderboard_id(i): i for i in identifiers}
+    layers = spec.brainscore_layers
     return {
         '__init__.py': _registering(list(package_ids)),
-        'model.py': _filled('model.py', PACKAGE_IDS=package_ids, WEIGHTS=weights),
-        'test.py': _filled('test.py', IDENTIFIERS=list(package_ids)),
-        'requirements.txt': f'realnet-brainscore=={__version__}\n',
+        'model.py': _filled('model.py', PACKAGE_IDS=package_ids, WEIGHTS=weights, LAYERS=layers),
+        'test.py': _filled('test.py', IDENTIFIERS=list(package_ids), LAYERS=layers, REGIONS=dict(spec.regions)),
+        'requirements.txt': f'realnet-brainscore{"[timm]" if spec.name.startswith(TIMM) else ""}=={__version__}\n',
     }
 
 
@@ -90,18 +93,19 @@ def benchmark_plugins() -> dict[str, dict[str, bytes]]:
 
 def export_model(identifier: str, out, weights=None, weights_url=None, force: bool = False) -> Path:
     """A zip (or folder) ``models/<id>/…`` for one model; a user's file is referenced by URL + hash."""
-    source(identifier)  # an unknown identifier is refused first
-    if weights is not None and not weights_url:
+    if weights is None:
+        source(identifier)  # an unknown identifier is refused first
+    elif not weights_url:
         raise RealnetError('--weights needs --weights-url: the website fetches weights at load time, '
                            'they never go inside the zip')
     out = _destination(out, force, inputs=[weights] if weights is not None else [])
-    spec = None
+    hosted, backbone = None, CORNET_SPEC
     if weights is not None:
-        models.load_network(identifier, weights)  # refuse a file that does not load
-        spec = WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
-                            f'{identifier} from {Path(weights).name}')
+        backbone = models.load_network(identifier, weights).spec  # refuses a file that does not load as it
+        hosted = WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
+                              f'{identifier} from {Path(weights).name}')
     files = {f'models/{leaderboard_id(identifier)}/{name}': text.encode()
-             for name, text in model_plugin([identifier], spec).items()}
+             for name, text in model_plugin([identifier], hosted, backbone).items()}
     return _write(files, out)
 
 

@@ -9,6 +9,7 @@ channels with its own weights; every repetition adds its own noise. Everything i
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -179,43 +180,81 @@ class ShenDesign:
     noise: float = 1.5          # single-presentation noise sd, relative to the signal's sd
     old_spelling: bool = False  # /dataSet, /metaData and ROI_hV4, as in older releases
     seed: int = 0
+    train_images: int = 120     # training session (the release: 1200 images × 5)
+    train_repetitions: int = 2
+
+
+class ShenSession(NamedTuple):
+    names: list                 # image names, in image_index order
+    features: dict              # the hidden brain's features of the images, standardised over them
+    repetitions: int
 
 
 def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
-    """Write the Shen 2019 test layout: per-subject bdpy h5, the tsv and ``images/`` under ``out``."""
-    import h5py
-    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV, h5_path
+    """Write the Shen 2019 layout under ``out``: per subject the test and training bdpy h5, the test
+    tsv, and ``images/`` holding both sessions' images."""
+    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
     out = new_folder(out)
-    rng = np.random.default_rng([design.seed, 2019])
     (out / 'images').mkdir(parents=True)
-    names, pixels = [], []
-    for index in range(TEST_IMAGES):
-        wnid, number = 1000000 + 7919 * index, int(rng.integers(1, 99999))
-        names.append(f'n{wnid:08d}_{number}')
-        image = _draw(index, rng, design.image_size)
-        image.save(out / 'images' / f'{names[-1]}.JPEG', quality=92)
-        pixels.append(np.asarray(Image.open(out / 'images' / f'{names[-1]}.JPEG').convert('RGB')))
-    (out / TSV).write_text(''.join(f'{name}\t{i + 1}\n' for i, name in enumerate(names)))
     brain = HiddenBrain(design.seed)
-    features = {k: (v - v.mean(0)) / (v.std(0) + 1e-6) for k, v in brain.features(np.stack(pixels)).items()}
+    rng = np.random.default_rng([design.seed, 2019])
+    test_names, test_pixels = [], []
+    for index in range(TEST_IMAGES):
+        test_names.append(f'n{1000000 + 7919 * index:08d}_{int(rng.integers(1, 99999))}')
+        test_pixels.append(_write_shen_image(out, test_names[-1], index, rng, design.image_size))
+    (out / TSV).write_text(''.join(f'{name}\t{i + 1}\n' for i, name in enumerate(test_names)))
+    # Training images and noise draw from their own generators, so the test session stays as it was.
+    training_rng = _shen_training_rng(design, 0)
+    # 64 concepts (shape × colour × texture), several images of each, as ImageNet's categories
+    training_names = [f'n{2000000 + 7919 * (i % 64):08d}_{i + 1}' for i in range(design.train_images)]
+    training_pixels = [_write_shen_image(out, name, i % 64, training_rng, design.image_size)
+                       for i, name in enumerate(training_names)]
+    sessions = [ShenSession(names, _standardised(brain.features(np.stack(pixels))), repetitions)
+                for names, pixels, repetitions in ((test_names, test_pixels, TEST_REPETITIONS),
+                                                   (training_names, training_pixels, design.train_repetitions))]
     for subject in range(1, design.subjects + 1):
-        voxel_rng = np.random.default_rng([design.seed, 2019, subject])
-        signals, rois = [], {}
-        for roi, depth in SHEN_DEPTH.items():
-            early = features['early'] @ voxel_rng.normal(size=(32, design.voxels_per_roi)) / np.sqrt(32)
-            late = features['late'] @ voxel_rng.normal(size=(12, design.voxels_per_roi)) / np.sqrt(12)
-            start = sum(len(s.T) for s in signals)
-            rois[roi] = np.arange(start, start + design.voxels_per_roi)
-            signals.append((1 - depth) * early + depth * late)
-        signal = np.concatenate(signals, axis=1)  # images × voxels
-        order = np.concatenate([voxel_rng.permutation(TEST_IMAGES) for _ in range(TEST_REPETITIONS)])
-        samples = signal[order] + voxel_rng.normal(0, design.noise * signal.std(), (len(order), signal.shape[1]))
-        rois['HVC'] = np.concatenate([rois['LOC'], rois['FFA'], rois['PPA']])
-        rois['LVC'] = np.concatenate([rois['V1'], rois['V2'], rois['V3']])
-        rois['VC'] = np.arange(signal.shape[1])
-        _write_bdpy(h5_path(out, subject), samples, rois, order + 1, [names[i] for i in order],
-                    np.repeat(np.arange(1, TEST_REPETITIONS + 1), TEST_IMAGES), design.old_spelling, h5py)
+        _write_shen_subject(out, subject, design, *sessions)
     return out
+
+
+def _shen_training_rng(design: ShenDesign, subject: int):
+    """The training session's generator: images (subject 0), a subject's noise. Ends in 1, not 0:
+    numpy's seeding pads with zeros, so [seed, 2019, s, 0] would repeat the test draws of [seed, 2019, s]."""
+    return np.random.default_rng([design.seed, 2019, subject, 1])
+
+
+def _write_shen_image(out: Path, name: str, concept: int, rng, size: int) -> np.ndarray:
+    path = out / 'images' / f'{name}.JPEG'
+    _draw(concept, rng, size).save(path, quality=92)
+    return np.asarray(Image.open(path).convert('RGB'))  # what a reader will see
+
+
+def _standardised(features: dict) -> dict:
+    return {k: (v - v.mean(0)) / (v.std(0) + 1e-6) for k, v in features.items()}
+
+
+def _write_shen_subject(out, subject: int, design: ShenDesign, test: ShenSession, training: ShenSession) -> None:
+    """Both sessions of one subject: one set of voxel weights on the hidden brain, the sessions'
+    own presentation orders and noise."""
+    import h5py
+    from .data.shen2019 import h5_path, training_h5_path
+    voxel_rng = np.random.default_rng([design.seed, 2019, subject])
+    weights = {roi: (voxel_rng.normal(size=(32, design.voxels_per_roi)),
+                     voxel_rng.normal(size=(12, design.voxels_per_roi))) for roi in SHEN_DEPTH}
+    rois = {roi: np.arange(k * design.voxels_per_roi, (k + 1) * design.voxels_per_roi)
+            for k, roi in enumerate(SHEN_DEPTH)}
+    rois['HVC'] = np.concatenate([rois['LOC'], rois['FFA'], rois['PPA']])
+    rois['LVC'] = np.concatenate([rois['V1'], rois['V2'], rois['V3']])
+    rois['VC'] = np.arange(len(SHEN_DEPTH) * design.voxels_per_roi)
+    for path, session, noise_rng in ((h5_path(out, subject), test, voxel_rng),
+                                     (training_h5_path(out, subject), training, _shen_training_rng(design, subject))):
+        signal = np.concatenate([(1 - depth) * (session.features['early'] @ weights[roi][0] / np.sqrt(32))
+                                 + depth * (session.features['late'] @ weights[roi][1] / np.sqrt(12))
+                                 for roi, depth in SHEN_DEPTH.items()], axis=1)  # images × voxels
+        order = np.concatenate([noise_rng.permutation(len(session.names)) for _ in range(session.repetitions)])
+        samples = signal[order] + noise_rng.normal(0, design.noise * signal.std(), (len(order), signal.shape[1]))
+        runs = np.repeat(np.arange(1, session.repetitions + 1), len(session.names))
+        _write_bdpy(path, samples, rois, order + 1, [session.names[i] for i in order], runs, design.old_spelling, h5py)
 
 
 def _write_bdpy(path, voxels, rois, image_index, stimulus_names, runs, old_spelling, h5py):
@@ -247,9 +286,13 @@ def insilico_cornet(image_paths, size: int, seed: int = 0):
     trained network's would be: the offline stand-in for the ImageNet CORnet-S (without it, the first
     training steps mostly re-estimate the statistics)."""
     from .cornet import CORnetS
-    from .training.data import decode_image, to_input
     torch.manual_seed(seed)
-    model = CORnetS()
+    return calibrated(CORnetS(), image_paths, size)
+
+
+def calibrated(model: torch.nn.Module, image_paths, size: int) -> torch.nn.Module:
+    """``model`` with each batch norm's running statistics set to those of the images, in eval mode."""
+    from .training.data import decode_image, to_input
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     for norm in norms:
         norm.reset_running_stats()

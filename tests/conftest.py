@@ -48,6 +48,6 @@ def aligned(insilico):
     from factories import SIZE
     from realnet_brainscore.training import TrainConfig, train
     release, base, root = insilico
-    config = TrainConfig(things_eeg2=release, subject=1, out=root / 'run', cornet_weights=base, image_size=SIZE,
+    config = TrainConfig(things_eeg2=release, subject=1, out=root / 'run', backbone_weights=base, image_size=SIZE,
                          progress=False, cache_dir=root / 'cache', epochs=3, lr=6e-5)
     return config, train(config)

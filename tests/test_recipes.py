@@ -11,7 +11,8 @@ from realnet_brainscore.data.things_eeg2 import load_subject
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import TrainConfig, train
 from realnet_brainscore.training.data import eeg_window
-from realnet_brainscore.training.trainer import RECIPES, Aligner, _Data, _Distributed, _zscore_statistics
+from realnet_brainscore.training.targets import zscore_statistics
+from realnet_brainscore.training.trainer import RECIPES, Aligner, _Data, _Distributed
 
 PAPER = {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'}
 IMPROVED = {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'}
@@ -31,7 +32,7 @@ def test_recipes_resolve_and_single_settings_override():
     assert default.recipe == 'paper' and _knobs(default) == dict.fromkeys(PAPER)  # None: from the recipe
     assert _knobs(default.resolved()) == PAPER
     assert (default.lr, default.batch_size, default.epochs, default.beta, default.seed) == (2e-5, 16, 30, 100.0, 2023)
-    assert default.select_on == 'validation' and default.cornet_weights is None  # ImageNet CORnet-S start
+    assert default.select_on == 'validation' and default.backbone_weights is None  # ImageNet CORnet-S start
     assert _knobs(_config(recipe='improved').resolved()) == IMPROVED
     assert _knobs(_config(classification='soft').resolved()) == {**PAPER, 'classification': 'soft'}
     assert _knobs(_config(recipe='improved', correlation_gradient=False).resolved()) == {
@@ -135,12 +136,12 @@ def test_subject_zscore_keeps_the_features_relative_scale():
     scales, offsets = np.array([1.0, 10.0, 100.0]), np.array([0.0, 5.0, -5.0])
     raw = (rng.normal(size=(200, 3)) * scales + offsets).astype(np.float32)
     train_rows = np.arange(180)
-    mean, std = _zscore_statistics(raw, train_rows, 'subject')
+    mean, std = zscore_statistics(raw, train_rows, 'subject')
     assert mean.shape == std.shape == (1,)
     z = (raw - mean) / std
     assert z.mean() == pytest.approx(0, abs=1e-5) and z.std() == pytest.approx(1, abs=1e-4)  # one array
     np.testing.assert_allclose(z.std(0) / z.std(0)[0], raw.std(0) / raw.std(0)[0], rtol=1e-4)  # 1 : 10 : 100
-    mean, std = _zscore_statistics(raw, train_rows, 'feature')
+    mean, std = zscore_statistics(raw, train_rows, 'feature')
     assert mean.shape == std.shape == (3,)
     z = (raw[train_rows] - mean) / std
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)

@@ -109,7 +109,7 @@ def _tiny(insilico, tmp_path):
     release, base, root = insilico
     small = tmp_path / 'small'
     write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, subject=2, cornet_weights=base, image_size=SIZE, progress=False,
+    return dict(things_eeg2=small, subject=2, backbone_weights=base, image_size=SIZE, progress=False,
                 cache_dir=root / 'cache', epochs=2, lr=1e-4)
 
 
@@ -205,7 +205,7 @@ def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
                str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli', 'train', '--subject', '2',
                '--things-eeg2', str(settings['things_eeg2']), '--out', str(tmp_path / 'ddp'),
-               '--cornet-weights', str(settings['cornet_weights']), '--image-size', str(SIZE), '--epochs', '2', '-q']
+               '--cornet-weights', str(settings['backbone_weights']), '--image-size', str(SIZE), '--epochs', '2', '-q']
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'REALNET_HOME': str(insilico[2])})
     assert result.returncode == 0, result.stderr[-2000:]

@@ -31,13 +31,13 @@ def tiny(insilico, tmp_path_factory):
     release, base, root = insilico
     small = write_things_eeg2(tmp_path_factory.mktemp('tiny') / 'things',
                               Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, subject=2, cornet_weights=base, image_size=SIZE, progress=False,
+    return dict(things_eeg2=small, subject=2, backbone_weights=base, image_size=SIZE, progress=False,
                 cache_dir=root / 'cache', epochs=1)  # the CLI's defaults otherwise
 
 
 def _cli(tiny, out, *extra):
     return ['train', '--subject', '2', '--things-eeg2', str(tiny['things_eeg2']), '--out', str(out),
-            '--cornet-weights', str(tiny['cornet_weights']), '--image-size', str(SIZE), '--epochs', '1', '-q',
+            '--cornet-weights', str(tiny['backbone_weights']), '--image-size', str(SIZE), '--epochs', '1', '-q',
             *extra]
 
 
@@ -174,7 +174,7 @@ class Payload:
 
 
 def test_nan_starting_weights_are_refused(tiny, tmp_path, capsys):
-    state = torch.load(tiny['cornet_weights'], weights_only=True)
+    state = torch.load(tiny['backbone_weights'], weights_only=True)
     key = next(k for k in state['state_dict'] if k.endswith('weight'))
     state['state_dict'][key][0] = float('nan')
     weights = tmp_path / 'nan.pth'

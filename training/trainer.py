@@ -1,4 +1,5 @@
-"""Fine-tune CORnet-S to generate one subject's EEG while classifying like its frozen copy."""
+"""Fine-tune a backbone (CORnet-S by default) to generate one subject's EEG or fMRI responses (or a
+group's) while classifying like its frozen copy."""
 import contextlib
 import copy
 import dataclasses
@@ -17,15 +18,18 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..backbones import CORNET, CORNET_SPEC, create, describe, pretrained_state
 from ..checkpoint import FORMAT, Checkpoint, read_checkpoint, split_state_dict, write_checkpoint
-from ..data.things_eeg2 import load_subject, subject_name
+from ..data import shen2019
+from ..data.things_eeg2 import subject_name
 from ..encoder import EncodingHead, ReAlnet
 from ..errors import RealnetError, first_line
 from ..files import atomic_path, partial_files, writable_folder
-from ..models import load_network
-from ..weights import realnet_home
-from .data import eeg_window, image_cache, to_input
+from ..models import load_strict
+from ..weights import realnet_home, resolve
+from .data import image_cache, to_input
 from .loss import CLASSIFICATION_LOSSES, classification_loss, generation_loss
+from .targets import reduced, responses, side_by_side, zscore_statistics
 
 # Where the two named recipes differ (shared PROTOCOL.md, "Training"); everything else (lr 2e-5,
 # batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
@@ -49,10 +53,17 @@ SELECT_ON_TEST_WARNING = ('--select-on test selects the epoch on the test images
 
 @dataclass
 class TrainConfig:
-    things_eeg2: Path
-    subject: int
     out: Path
-    cornet_weights: Path | None = None   # default: the published ImageNet CORnet-S
+    things_eeg2: Path | None = None      # EEG alignment (ReAlnet) ...
+    shen2019: Path | None = None         # ... or fMRI alignment (ReAlnet-fMRI): one of the two
+    subject: int | None = None           # one subject ...
+    group: tuple[int, ...] = ()          # ... or a group model: these subjects, one head output each
+    backbone: str = CORNET               # cornet-s, a torchvision classifier or timm:NAME
+    layers: tuple[str, ...] | None = None  # module names the head reads; None: the family's default
+    regions: dict | None = None          # V1 V2 V4 IT -> layer; None: spread over the layers in order
+    pool: int | None = None              # the head averages each layer's output to pool×pool first
+    backbone_weights: Path | None = None  # default: the library's ImageNet weights
+    drop_nan_voxels: bool = False        # fMRI: leave out voxels with NaN values instead of refusing the data
     epochs: int = 30
     batch_size: int = 16
     lr: float = 2e-5
@@ -89,6 +100,7 @@ class TrainConfig:
             raise RealnetError(f'unknown z-score {self.zscore!r}; choose {" or ".join(ZSCORES)}')
         if self.select_on not in SELECT_ON:
             raise RealnetError(f'unknown --select-on {self.select_on!r}; choose {" or ".join(SELECT_ON)}')
+        self._check_data()
         for name in ('epochs', 'batch_size', 'image_size'):
             if getattr(self, name) < 1:
                 raise RealnetError(f'{name.replace("_", "-")} must be at least 1')
@@ -107,16 +119,48 @@ class TrainConfig:
             raise RealnetError(f'--seed must be a whole number from 0 to 2**63 - 1, got {self.seed}')
         if self.workers is not None and self.workers < 1:
             raise RealnetError('workers must be at least 1')
+        if self.pool is not None and self.pool < 1:
+            raise RealnetError('--pool must be at least 1')
+
+    def _check_data(self):
+        if (self.things_eeg2 is None) == (self.shen2019 is None):
+            raise RealnetError('train on one data set: --things-eeg2 (EEG) or --shen2019 (fMRI)')
+        if (self.subject is None) == (not self.group):
+            raise RealnetError('train one subject (--subject) or a group (--subjects LIST --group)')
+        known = shen2019.SUBJECTS if self.shen2019 is not None else range(1, 11)
+        for subject in self.group or (self.subject,):
+            if subject not in known:
+                raise RealnetError(f'{self.data_name} has subjects {known[0]} to {known[-1]}, not {subject}')
+        if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
+            raise RealnetError('a group model needs two subjects at least, each once')
+        if self.shen2019 is not None and self.select_on == 'test':
+            raise RealnetError('--select-on test is for EEG: Shen 2019 fMRI training selects on held-out training '
+                               'images')
+        if self.shen2019 is not None and self.channels:
+            raise RealnetError('--channels is for EEG, not Shen 2019 fMRI')
+
+    @property
+    def data_name(self) -> str:
+        return 'Shen 2019' if self.shen2019 is not None else 'THINGS-EEG2'
+
+    @property
+    def modality(self) -> str:
+        return 'fMRI' if self.shen2019 is not None else 'EEG'
 
     def record(self) -> dict:
         """The resolved settings a checkpoint records (and --resume must match): what shapes the result."""
-        skip = {'things_eeg2', 'out', 'resume', 'progress', 'device', 'workers', 'cache_dir'}
+        skip = {'things_eeg2', 'shen2019', 'out', 'resume', 'progress', 'device', 'workers', 'cache_dir'}
         return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(self.resolved()).items() if k not in skip}
 
 
 def run_dir(config: TrainConfig) -> Path:
-    return Path(config.out) / subject_name(config.subject)
+    return Path(config.out) / run_name(config)
+
+
+def run_name(config: TrainConfig) -> str:
+    """``sub-01``, or ``group`` for a group model."""
+    return 'group' if config.group else subject_name(config.subject)
 
 
 def train(config: TrainConfig, on_epoch_end=None) -> dict:
@@ -137,13 +181,14 @@ def train(config: TrainConfig, on_epoch_end=None) -> dict:
 
 def _run(config: TrainConfig, world, device, folder: Path, on_epoch_end) -> dict:
     checkpoint, log = _prepare_folder(folder, config)
+    torch.manual_seed(config.seed)
+    student, spec = _start_backbone(config)  # before the data: a bad layer or missing weights fail at once
     data = _Data(config, world, device)
     if checkpoint and checkpoint.meta['data_fingerprint'] != data.fingerprint:
         raise RealnetError(f'{folder}: --resume on other data than the run (data fingerprint {data.fingerprint}, '
                            f'the run\'s {checkpoint.meta["data_fingerprint"]}); give the run\'s data or '
                            'choose another --out')
-    torch.manual_seed(config.seed)
-    aligner = Aligner(_cornet(config), data.train.targets.shape[1], config, device, world)
+    aligner = Aligner(student, data.train.targets.shape[1], config, device, world, spec)
     start_epoch, best = 0, math.inf
     if checkpoint:
         _restore(checkpoint, folder / 'last.pt', aligner.network, aligner.optimizer)
@@ -159,7 +204,8 @@ def _run(config: TrainConfig, world, device, folder: Path, on_epoch_end) -> dict
         improved, best = record['val_loss'] < best, min(best, record['val_loss'])
         if world.rank == 0:
             log.append(record)
-            _save_epoch(folder, aligner, data, _meta(config, data, epoch, record['val_loss']), log, improved, best)
+            meta = _meta(config, data, aligner.spec, epoch, record['val_loss'])
+            _save_epoch(folder, aligner, data, meta, log, improved, best)
         if on_epoch_end:
             on_epoch_end(record)
     return _summarise(folder, config, log) if world.rank == 0 else {}
@@ -254,7 +300,7 @@ def _train_epoch(aligner, data, config, world, epoch) -> dict:
         batches.pop()  # CUDA graphs want one batch shape
     sums = {}
     finite = _FiniteCheck(len(batches), aligner.device, epoch, every=CHECK_EVERY if aligner.cuda else 1)
-    for step, indices in enumerate(tqdm(batches, desc=f'{subject_name(config.subject)} epoch {epoch}/{config.epochs}',
+    for step, indices in enumerate(tqdm(batches, desc=f'{run_name(config)} epoch {epoch}/{config.epochs}',
                                         disable=not (config.progress and world.rank == 0), leave=False)):
         terms = aligner.losses(*data.train.batch(indices, aligner.cuda))
         finite.add(step, terms)
@@ -317,7 +363,8 @@ def _summarise(folder: Path, config: TrainConfig, log: list) -> dict:
     if not log or not (folder / 'best.pt').is_file():  # a resumed run whose files were moved away
         raise RealnetError(f'{folder}: best.pt or the log of its epochs is missing; the run has no summary')
     best = min(log, key=lambda r: r['val_loss'])
-    summary = {'subject': config.subject, 'epochs': config.epochs, 'best_epoch': best['epoch'],
+    summary = {'subject': config.subject, 'subjects': list(config.group), 'modality': config.modality,
+               'epochs': config.epochs, 'best_epoch': best['epoch'],
                'best_val_loss': best['val_loss'], 'best_checkpoint': str(folder / 'best.pt'),
                'final_checkpoint': str(folder / 'last.pt'), 'package_version': __version__}
     with atomic_path(folder / 'summary.json') as partial:
@@ -332,11 +379,11 @@ class Aligner:
     outputs; the teacher runs under no_grad. Shared by train() and the timing script.
     """
 
-    def __init__(self, student, n_out: int, config: TrainConfig, device, world=None):
-        self.config, self.device = config.resolved(), torch.device(device)
+    def __init__(self, student, n_out: int, config: TrainConfig, device, world=None, spec=CORNET_SPEC):
+        self.config, self.device, self.spec = config.resolved(), torch.device(device), spec
         self.cuda = self.device.type == 'cuda'
         teacher = copy.deepcopy(student).eval().requires_grad_(False)
-        head = EncodingHead.for_backbone(student, config.image_size, n_out)
+        head = EncodingHead.for_backbone(student, config.image_size, n_out, layers=spec.layers, pool=spec.pool)
         self.network = ReAlnet(student.train(), head).to(self.device)
         self.teacher = teacher.to(self.device)
         if self.cuda:
@@ -365,24 +412,27 @@ class Aligner:
 
 
 class _Data:
-    """The subject's z-scored targets and images: ``train`` and ``validation`` (what selects the epoch)."""
+    """The z-scored targets and images: ``train`` and ``validation`` (what selects the epoch)."""
 
     def __init__(self, config: TrainConfig, world, device):
-        eeg = load_subject(config.things_eeg2, config.subject, 'training', average_repetitions=True)
-        raw = eeg_window(eeg, config.window, config.channels)
-        train, validation = _split(len(raw), config)
-        self.mean, self.std = _zscore_statistics(raw, train, config.zscore)
-        pixels = _images(eeg, config, world)
+        found = responses(config)
+        train, validation = _split(len(found.image_paths), config)
+        values = [reduced(v, train) for v in found.subjects] if config.modality == 'fMRI' else found.subjects
+        statistics = [zscore_statistics(v, train, config.zscore) for v in values]
+        self.mean, self.std = side_by_side(statistics, [v.shape[1] for v in values])
+        raw = np.concatenate(values, axis=1)
+        pixels = _images(found.image_paths, config, world)
         targets = torch.from_numpy((raw - self.mean) / self.std).to(device)
         self.train = _Part(train, pixels, targets, device)
         self.validation = _Part(validation, pixels, targets, device)
-        paths, arrays = list(eeg['image_path'].values), [raw]
+        paths, arrays = found.image_paths, found.subjects
         if config.select_on == 'test':
-            test = load_subject(config.things_eeg2, config.subject, 'test', average_repetitions=True)
-            test_raw = eeg_window(test, config.window, config.channels)
+            test = responses(config, 'test')
+            test_raw = np.concatenate(test.subjects, axis=1)
             test_targets = torch.from_numpy((test_raw - self.mean) / self.std).to(device)
-            self.validation = _Part(np.arange(len(test_raw)), _images(test, config, world), test_targets, device)
-            paths, arrays = paths + list(test['image_path'].values), arrays + [test_raw]
+            self.validation = _Part(np.arange(len(test_raw)), _images(test.image_paths, config, world), test_targets,
+                                    device)
+            paths, arrays = paths + test.image_paths, arrays + test.subjects
         self.fingerprint = _fingerprint(paths, np.concatenate([a.ravel() for a in arrays]))
 
 
@@ -397,19 +447,8 @@ def _split(n: int, config: TrainConfig):
     return np.sort(permutation[n_validation:]), np.sort(permutation[:n_validation])
 
 
-def _zscore_statistics(raw: np.ndarray, train: np.ndarray, zscore: str):
-    """(mean, SD) broadcastable to a target row: shape (1,) per subject, (n_features,) per feature."""
-    if zscore == 'subject':
-        # The authors' preprocessed_mean_overall.npy: one mean and one SD over the subject's whole
-        # training array. As in their code the held-out images count too; two scalars over ~560,000
-        # values carry next to nothing about the held-out 10 %.
-        return (np.array([raw.mean()], dtype=np.float32), np.array([raw.std() + 1e-6], dtype=np.float32))
-    return raw[train].mean(0), raw[train].std(0) + 1e-6
-
-
-def _images(eeg, config: TrainConfig, world) -> np.ndarray:
-    """The uint8 cache of the assembly's images (built by rank 0, then read by every process)."""
-    paths = list(eeg['image_path'].values)
+def _images(paths: list[str], config: TrainConfig, world) -> np.ndarray:
+    """The uint8 cache of the images (built by rank 0, then read by every process)."""
     cache_dir = _cache_dir(config)
     if world.rank == 0:
         pixels = image_cache(paths, config.image_size, cache_dir, config.workers, config.progress)
@@ -440,17 +479,26 @@ def _fingerprint(paths, targets) -> str:
     return digest.hexdigest()[:16]
 
 
-def _cornet(config: TrainConfig):
-    """The starting CORnet-S: the user's file, else the published ImageNet weights; NaN or infinite
-    weights are refused (every loss would be NaN)."""
-    network = load_network('cornet-s', weights=config.cornet_weights, progress=config.progress).backbone
+def _start_backbone(config: TrainConfig):
+    """(the starting network, its spec): bad layers or regions are refused before any weights are
+    read; then the user's file, else the library's ImageNet weights; NaN or infinite weights are
+    refused (every loss would be NaN)."""
+    network = create(config.backbone)
+    spec = describe(config.backbone, network, config.image_size, config.layers, config.regions, config.pool)
+    cornet, file = config.backbone == CORNET, config.backbone_weights
+    if file:
+        state = split_state_dict(read_checkpoint(file).state_dict, cornet=cornet)[0]
+    else:
+        state = split_state_dict(read_checkpoint(resolve(CORNET, config.progress)).state_dict)[0] if cornet \
+            else pretrained_state(config.backbone, config.progress)
+    load_strict(network, state, file or config.backbone, 'CORnet-S' if cornet else config.backbone)
     bad = [name for name, tensor in network.state_dict().items()  # a float64 sum is finite iff every value is
            if tensor.is_floating_point() and not torch.isfinite(tensor.sum(dtype=torch.float64))]
     if bad:
-        source = config.cornet_weights or 'the published CORnet-S weights'
+        source = file or f'the published {"CORnet-S" if cornet else config.backbone} weights'
         raise RealnetError(f'{source}: {len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]}); '
                            'training cannot start from them')
-    return network.train()
+    return network.train(), spec
 
 
 def _prepare_folder(folder: Path, config: TrainConfig):
@@ -471,10 +519,10 @@ def _prepare_folder(folder: Path, config: TrainConfig):
                            'cannot be resumed; choose another --out')
     checkpoint = _read_last(folder / 'last.pt')
     meta = checkpoint.meta
-    if meta['config'] != config.record():
-        changed = sorted(k for k in config.record() if config.record()[k] != meta['config'].get(k))
-        if changed != ['epochs']:
-            raise RealnetError(f'{folder}: --resume with other settings than the run ({", ".join(changed)})')
+    current, defaults = config.record(), TrainConfig(out=Path('.')).record()
+    changed = sorted(k for k in current if current[k] != meta['config'].get(k, defaults[k]))  # older runs lack new keys
+    if changed and changed != ['epochs']:
+        raise RealnetError(f'{folder}: --resume with other settings than the run ({", ".join(changed)})')
     return checkpoint, _read_log(folder / 'log.jsonl', meta['epoch'])
 
 
@@ -512,8 +560,9 @@ def _restore(checkpoint: Checkpoint, path: Path, network: ReAlnet, optimizer):
                            'it cannot be resumed from') from error
 
 
-def _meta(config, data, epoch, val_loss) -> dict:
-    return {'subject': config.subject, 'epoch': epoch, 'val_loss': val_loss,
+def _meta(config, data, spec, epoch, val_loss) -> dict:
+    return {'subject': config.subject, 'subjects': list(config.group), 'modality': config.modality,
+            'backbone': spec.to_meta(), 'epoch': epoch, 'val_loss': val_loss,
             'config': config.record(), 'data_fingerprint': data.fingerprint, 'package_version': __version__,
             'n_train_images': len(data.train), 'n_validation_images': len(data.validation)}
 

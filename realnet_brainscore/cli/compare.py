@@ -20,7 +20,9 @@ def add_parsers(commands):
     parser = command(commands, 'compare', run, help='several models on the suite, with statistics and a report',
                      description=DESCRIPTION)
     parser.add_argument('--models', nargs='+', required=True, metavar='MODEL[=FILE]',
-                        help='e.g. cornet-s realnet-s01 … realnet-s10; MODEL=FILE scores your own checkpoint')
+                        help='e.g. cornet-s realnet-s01 … realnet-s10; MODEL=FILE scores your own checkpoint (an '
+                             'aligned one under the name it gives itself, e.g. resnet50-eeg-s01=FILE); a torchvision '
+                             'architecture name is it with its ImageNet weights')
     parser.add_argument('--baseline', metavar='MODEL', help='what the others are tested against (default: cornet-s '
                                                             'when compared, else the first model)')
     parser.add_argument('--out', required=True, metavar='DIR', help='report, figures and kept scores')

@@ -3,7 +3,7 @@ from ..errors import RealnetError
 from ..models import REGION_LAYER_MAP, load_model
 from ..plugin import list_benchmarks, load_benchmark
 from ..records import ScoreRecord, our_kind
-from ..weights import cached_path, realnet_home
+from ..weights import WEIGHTS, cached_path, realnet_home
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, command,
                       write_json)
 
@@ -15,7 +15,9 @@ def add_parsers(commands):
                      description='Score a model on one of our benchmarks (`brainscore benchmarks`) or any benchmark '
                                  'brainscore_vision.load_benchmark knows, e.g. MajajHong2015public.IT-pls; without '
                                  '--benchmark, on the whole suite.')
-    parser.add_argument('--model', required=True, metavar='MODEL', help='model identifier (see `brainscore models`)')
+    parser.add_argument('--model', required=True, metavar='MODEL',
+                        help='model identifier (see `brainscore models`), a torchvision architecture (its ImageNet '
+                             'weights) or, with --weights, the name an aligned checkpoint gives itself')
     parser.add_argument('--benchmark', metavar='BENCH',
                         help='benchmark identifier; without it, the whole suite: every EEG region, every fMRI ROI '
                              "and Brain-Score's behavioural benchmarks (what cannot run here is listed as "
@@ -82,7 +84,7 @@ def _check_outputs(args, options):
             output_file(folder / name, inputs, force=args.force)
     elif args.plot:
         output_file(args.plot, inputs, force=args.force)
-    downloads = args.weights is None and not cached_path(args.model).is_file()
+    downloads = args.weights is None and args.model in WEIGHTS and not cached_path(args.model).is_file()
     if downloads or (eeg and options['method'] in (None, 'decoding')):  # decoding RDMs are kept there
         writable_folder(realnet_home())
 

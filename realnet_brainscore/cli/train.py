@@ -1,11 +1,13 @@
-"""`brainscore train`: align CORnet-S with one or several subjects' EEG."""
+"""`brainscore train`: align CORnet-S (or another backbone) with subjects' EEG or fMRI."""
 import argparse
 from pathlib import Path
 
-from ..data.things_eeg2 import subject_name
+from ..backbones import parse_regions
+from ..errors import RealnetError
 from ..training import TrainConfig
 from ..training.loss import CLASSIFICATION_LOSSES
-from ..training.trainer import RECIPES, SELECT_ON, ZSCORES
+from ..training.targets import FMRI_DIMENSIONS
+from ..training.trainer import RECIPES, SELECT_ON, ZSCORES, run_name
 from .options import command, positive, subject_range
 
 RECIPES_TEXT = f"""\
@@ -21,21 +23,38 @@ both: Adam lr {TrainConfig.lr:g}, batch {TrainConfig.batch_size}, {TrainConfig.e
 seed {TrainConfig.seed}, ImageNet CORnet-S start; the
 checkpoint records the resolved settings and the recipe, and --resume must match them.
 model selection: --select-on validation (default) keeps the epoch with the lowest loss on held-out
-training images; --select-on test selects on the test images as the authors did."""
+training images; --select-on test selects on the test images as the authors did.
+
+other backbones (--backbone): any torchvision classifier (resnet50, vit_b_16, ...) or timm:NAME
+(pip install 'realnet-brainscore[timm]'); the head reads --layers (default: the ResNet family's
+layer1-4), Brain-Score reads each region from --regions (default: V1 the first layer, IT the last)
+and the behavioural readout from the module before the classifier. --pool N keeps a large
+network's head small.
+fMRI (--shen2019, ReAlnet-fMRI): the subject's visual-cortex voxels of Shen 2019's training
+session, averaged over repetitions and reduced to %d principal components fitted on the training
+part (the authors' targets had 1,024 dimensions; their reduction is not published).
+group (--subjects LIST --group): one model generating every listed subject's responses (one head
+output per subject and feature, each subject z-scored on its own); written to RUNDIR/group/.""" % FMRI_DIMENSIONS
 
 
 def add_parsers(commands):
-    parser = command(commands, 'train', run, help="align CORnet-S with a subject's EEG",
+    parser = command(commands, 'train', run, help="align CORnet-S or another network with subjects' EEG or fMRI",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                     description="Fine-tune CORnet-S to generate a THINGS-EEG2 subject's EEG while classifying like "
-                                 'its frozen copy;\nwrites RUNDIR/sub-XX/{last,best}.pt, log.jsonl and '
-                                 'summary.json.\n\n' + RECIPES_TEXT)
+                     description="Fine-tune CORnet-S (or --backbone) to generate a THINGS-EEG2 subject's EEG (or a "
+                                 "Shen 2019 subject's fMRI) while\nclassifying like its frozen copy; writes "
+                                 'RUNDIR/sub-XX/{last,best}.pt, log.jsonl and summary.json.\n\n' + RECIPES_TEXT)
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument('--subject', type=int, choices=range(1, 11), metavar='N', help='one subject, 1-10')
+    who.add_argument('--subject', type=int, choices=range(1, 11), metavar='N', help='one subject, 1-10 (fMRI: 1-3)')
     who.add_argument('--subjects', type=subject_range, metavar='LIST', help='several, e.g. 1-10 or 1,3')
-    parser.add_argument('--things-eeg2', required=True, metavar='DIR', help='THINGS-EEG2 folder (OSF layout)')
+    parser.add_argument('--group', action='store_true', help='with --subjects: one model for all of them')
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument('--things-eeg2', metavar='DIR', help='THINGS-EEG2 folder (OSF layout): EEG alignment')
+    data.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder with the training-session h5 files and '
+                                                        'images/: fMRI alignment')
+    parser.add_argument('--drop-nan-voxels', action='store_true',
+                        help='fMRI: leave out voxels with NaN values instead of refusing the data')
     parser.add_argument('--out', required=True, metavar='RUNDIR')
-    parser.add_argument('--cornet-weights', metavar='FILE', help='start from this CORnet-S (default: ImageNet release)')
+    _add_backbone(parser)
     _add_optimisation(parser)
     _add_recipe(parser)
     _add_selection(parser)
@@ -45,6 +64,17 @@ def add_parsers(commands):
                         help='torch.compile the model; reduce-overhead uses CUDA graphs (small batches)')
     parser.add_argument('--workers', type=positive, metavar='N', help='processes decoding images for the cache')
     parser.add_argument('--resume', action='store_true', help='continue the run in RUNDIR from its last epoch')
+
+
+def _add_backbone(parser):
+    parser.add_argument('--backbone', default=TrainConfig.backbone, metavar='NAME',
+                        help='cornet-s (default), a torchvision classifier or timm:NAME')
+    parser.add_argument('--layers', nargs='+', metavar='LAYER', help='module names the head reads')
+    parser.add_argument('--regions', nargs='+', metavar='REGION=LAYER',
+                        help='the layer Brain-Score reads for each of V1 V2 V4 IT')
+    parser.add_argument('--pool', type=positive, metavar='N', help="average each layer's output to N×N first")
+    parser.add_argument('--backbone-weights', '--cornet-weights', metavar='FILE',
+                        help="start from this file (default: the library's ImageNet weights)")
 
 
 def _add_optimisation(parser):
@@ -57,7 +87,7 @@ def _add_optimisation(parser):
                         help='weight of the EEG generation loss (%(default)g)')
     parser.add_argument('--seed', type=int, default=TrainConfig.seed,
                         help='seed of the head, split and data order (%(default)s)')
-    parser.add_argument('--window', type=float, nargs=2, default=TrainConfig.window, metavar=('START', 'END'),
+    parser.add_argument('--window', type=float, nargs=2, metavar=('START', 'END'),
                         help='EEG window in seconds (default {:g} {:g}: 20 samples at 100 Hz)'.format(*TrainConfig.window))
     parser.add_argument('--channels', nargs='+', metavar='CH', help='EEG channels (default: all 17)')
 
@@ -89,22 +119,35 @@ def _add_selection(parser):
 
 def run(args):
     from ..training import train  # looked up when run, so that a test can stand in for it
-    for subject in args.subjects or [args.subject]:
-        summary = train(_config(args, subject), on_epoch_end=None if args.quiet else _print_epoch)
+    if args.group and not args.subjects:
+        raise RealnetError('--group needs --subjects LIST')
+    if args.shen2019 and args.window:
+        raise RealnetError('--window is for EEG, not Shen 2019 fMRI')
+    configs = [_config(args, None, tuple(args.subjects))] if args.group else [
+        _config(args, subject) for subject in args.subjects or [args.subject]]
+    for config in configs:
+        summary = train(config, on_epoch_end=None if args.quiet else _print_epoch)
         if summary:
-            print(f'{subject_name(subject)}: best epoch {summary["best_epoch"]} ({args.select_on} loss '
+            print(f'{run_name(config)}: best epoch {summary["best_epoch"]} ({args.select_on} loss '
                   f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
 
 
-def _config(args, subject: int) -> TrainConfig:
+def _config(args, subject: int | None, group: tuple[int, ...] = ()) -> TrainConfig:
     return TrainConfig(
-        things_eeg2=Path(args.things_eeg2), subject=subject, out=Path(args.out),
-        cornet_weights=Path(args.cornet_weights) if args.cornet_weights else None, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, beta=args.beta, seed=args.seed, window=tuple(args.window),
+        out=Path(args.out), things_eeg2=_path(args.things_eeg2), shen2019=_path(args.shen2019), subject=subject,
+        group=group, backbone=args.backbone, layers=tuple(args.layers) if args.layers else None,
+        regions=parse_regions(args.regions), pool=args.pool, backbone_weights=_path(args.backbone_weights),
+        drop_nan_voxels=args.drop_nan_voxels,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, seed=args.seed,
+        window=tuple(args.window or TrainConfig.window),
         channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
         classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
         select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
         device=args.device, compile=args.compile, workers=args.workers, resume=args.resume, progress=not args.quiet)
+
+
+def _path(text):
+    return Path(text) if text else None
 
 
 def _print_epoch(record):

@@ -1,4 +1,5 @@
-"""Shen et al. 2019 fMRI (test images) as Brain-Score assemblies, one per subject and ROI.
+"""Shen et al. 2019 fMRI: the test images as Brain-Score assemblies, one per subject and ROI; the
+training session as one averaged response per image (for ReAlnet-fMRI).
 
 Reads the published bdpy HDF5 files with h5py (``/dataset`` or ``/dataSet``; ``/metadata`` or
 ``/metaData`` with ``key``, ``description``, ``value``; a key's columns are those its value row
@@ -6,6 +7,7 @@ marks with 1), ``stimulus_ImageNetTest.tsv`` (``<image name>\\t<image index>``) 
 folder of stimulus images. See shared FORMATS.md.
 """
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -18,12 +20,23 @@ ROI_KEYS = {'V4': ('ROI_V4', 'ROI_hV4')}  # newer fmriprep files spell hV4
 SUBJECTS = (1, 2, 3)
 TEST_IMAGES, TEST_REPETITIONS = 50, 24
 TSV = 'stimulus_ImageNetTest.tsv'
+TEST_FILE = 'a Shen 2019 test-set file'
+TRAINING_FILE = 'the Shen 2019 training-session file (ReAlnet-fMRI training needs it)'
+MIN_TRAINING_IMAGES = 10
 
 
 def h5_path(root, subject: int) -> Path:
+    return _session_path(root, subject, 'Test')
+
+
+def training_h5_path(root, subject: int) -> Path:
+    return _session_path(root, subject, 'Training')
+
+
+def _session_path(root, subject: int, session: str) -> Path:
     if subject not in SUBJECTS:
         raise RealnetError(f'unknown Shen 2019 subject {subject}: subjects are 1 to 3')
-    return Path(root) / f'{subject_name(subject)}_perceptionNaturalImageTest_original_VC.h5'
+    return Path(root) / f'{subject_name(subject)}_perceptionNaturalImage{session}_original_VC.h5'
 
 
 def stimulus_name(value: float) -> str:
@@ -36,11 +49,12 @@ def stimulus_name(value: float) -> str:
 
 
 class BdpyFile:
-    """The dataset matrix and metadata of one bdpy HDF5 file, checked against the layout."""
+    """The dataset matrix and metadata of one bdpy HDF5 file, checked against the layout; ``what``
+    names the file for the user when it is missing."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, what: str = TEST_FILE):
         if not path.is_file():
-            raise RealnetError(f'{path}: missing; expected a Shen 2019 test-set file in the bdpy layout')
+            raise RealnetError(f'{path}: missing; expected {what} in the bdpy layout')
         self.path = path
         try:
             with h5py.File(path, 'r') as h5:
@@ -88,6 +102,26 @@ class BdpyFile:
     def label(self, name: str) -> np.ndarray:
         return self.data[:, self.columns(name)[0]]
 
+    def finite_label(self, name: str) -> np.ndarray:
+        label = self.label(name)
+        if not np.isfinite(label).all():
+            raise RealnetError(f'{self.path}: the {name} column holds NaN or infinite values')
+        return label
+
+    def usable_voxels(self, keys: tuple, roi: str, drop_nan_voxels: bool, needed_by: str) -> np.ndarray:
+        """The ROI's voxel columns (samples × voxels), those holding NaN or inf left out on request."""
+        voxels = self.data[:, self.columns(*keys)]
+        bad = ~np.isfinite(voxels).all(axis=0)
+        if bad.any():
+            if not drop_nan_voxels:
+                raise RealnetError(f'{self.path}: {int(bad.sum())} of {len(bad)} {roi} voxels hold NaN or infinite '
+                                   f'values; pass --drop-nan-voxels to leave them out')
+            voxels = voxels[:, ~bad]
+        if voxels.shape[1] < 2:
+            raise RealnetError(f'{self.path}: {voxels.shape[1]} usable {roi} voxels (of {len(bad)}; {int(bad.sum())} '
+                               f'hold NaN or infinite values); {needed_by} needs at least 2')
+        return voxels
+
 
 def read_stimulus_names(root) -> dict[int, str]:
     """image index -> image name, from ``stimulus_ImageNetTest.tsv``."""
@@ -120,24 +154,13 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
     if not root.is_dir():
         raise RealnetError(f'{root}: no such folder (expected the Shen 2019 h5 files, {TSV} and images/)')
     bdpy = BdpyFile(h5_path(root, subject))
-    voxels = bdpy.data[:, bdpy.columns(*ROI_KEYS.get(roi, (f'ROI_{roi}',)))]
-    indices = bdpy.label('image_index')
-    if not np.isfinite(indices).all():
-        raise RealnetError(f'{bdpy.path}: the image_index column holds NaN or infinite values')
-    indices = indices.astype(int)
+    indices = bdpy.finite_label('image_index').astype(int)
     expected = TEST_IMAGES * TEST_REPETITIONS
     if len(indices) != expected or sorted(set(indices)) != list(range(1, TEST_IMAGES + 1)):
         raise RealnetError(f'{bdpy.path}: {len(indices)} samples of {len(set(indices))} images; expected '
                            f'{TEST_IMAGES} images × {TEST_REPETITIONS} repetitions = {expected}')
-    bad = ~np.isfinite(voxels).all(axis=0)
-    if bad.any():
-        if not drop_nan_voxels:
-            raise RealnetError(f'{bdpy.path}: {int(bad.sum())} of {len(bad)} {roi} voxels hold NaN or infinite '
-                               f'values; pass --drop-nan-voxels to leave them out')
-        voxels = voxels[:, ~bad]
-    if voxels.shape[1] < 2:  # 1 − Pearson r between voxel patterns needs two voxels at least
-        raise RealnetError(f'{bdpy.path}: {voxels.shape[1]} usable {roi} voxels (of {len(bad)}; {int(bad.sum())} hold '
-                           f'NaN or infinite values); an RDM needs at least 2')
+    # 1 − Pearson r between voxel patterns needs two voxels at least
+    voxels = bdpy.usable_voxels(ROI_KEYS.get(roi, (f'ROI_{roi}',)), roi, drop_nan_voxels, 'an RDM')
     names = read_stimulus_names(root)
     missing = [i for i in sorted(set(indices)) if i not in names]
     if missing:
@@ -146,11 +169,8 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
         mismatched = [(i, names[i]) for i, v in zip(indices, bdpy.label('stimulus_id')) if stimulus_name(v) != names[i]]
         if mismatched:
             raise RealnetError(f'{bdpy.path}: stimulus ids disagree with {TSV}, e.g. index {mismatched[0][0]}')
-    paths = {i: _image_path(root, names[i]) for i in sorted(set(indices))}
-    absent = [p for p in paths.values() if not p.is_file()]
-    if absent:
-        raise RealnetError(f'{len(absent)} of {len(paths)} stimulus images are missing from {root / "images"}, '
-                           f'e.g. {absent[0].name}')
+    images = sorted(set(indices))
+    paths = dict(zip(images, _image_paths(root, [names[i] for i in images])))
     order = np.lexsort((np.arange(len(indices)), indices))  # image-major, presentation order kept
     indices, voxels = indices[order], voxels[order]
     repetition = np.concatenate([np.arange((indices == i).sum()) for i in sorted(set(indices))])
@@ -166,6 +186,39 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
                 'neuroid_id': ('neuroid', np.arange(voxels.shape[1])),
                 'subject': ('neuroid', [subject_name(subject)] * voxels.shape[1]),
                 'roi': ('neuroid', [roi] * voxels.shape[1])})
+
+
+class TrainingResponses(NamedTuple):
+    image_paths: list[Path]
+    voxels: np.ndarray  # images × visual-cortex voxels, float32, the mean over an image's repetitions
+
+
+def load_training(root, subject: int, drop_nan_voxels: bool = False) -> TrainingResponses:
+    """One subject's training-session responses (ROI_VC), averaged over each image's repetitions,
+    one row per image in the order of the image names."""
+    root = Path(root)
+    bdpy = BdpyFile(training_h5_path(root, subject), TRAINING_FILE)
+    if 'stimulus_id' not in bdpy.keys:
+        raise RealnetError(f'{bdpy.path}: no stimulus_id key; the training session names its images only there')
+    samples = [stimulus_name(value) for value in bdpy.finite_label('stimulus_id')]
+    voxels = bdpy.usable_voxels(('ROI_VC',), 'VC', drop_nan_voxels, 'ReAlnet-fMRI training')
+    names, image_of_sample = np.unique(samples, return_inverse=True)  # sorted by name
+    if len(names) < MIN_TRAINING_IMAGES:
+        raise RealnetError(f'{bdpy.path}: {len(names)} images; ReAlnet-fMRI training needs at least '
+                           f'{MIN_TRAINING_IMAGES}')
+    paths = _image_paths(root, list(names))
+    means = np.stack([voxels[image_of_sample == image].mean(axis=0) for image in range(len(names))])
+    return TrainingResponses(paths, means.astype(np.float32))
+
+
+def _image_paths(root: Path, names: list[str]) -> list[Path]:
+    """The stimulus image of each name in ``root/images``, all of them present."""
+    paths = [_image_path(root, name) for name in names]
+    absent = [p for p in paths if not p.is_file()]
+    if absent:
+        raise RealnetError(f'{len(absent)} of {len(paths)} stimulus images are missing from {root / "images"}, '
+                           f'e.g. {absent[0].name}')
+    return paths
 
 
 def _image_path(root: Path, name: str) -> Path:

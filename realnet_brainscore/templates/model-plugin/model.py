@@ -1,13 +1,14 @@
-"""ReAlnet (CORnet-S aligned with human EEG) from the realnet-brainscore package."""
+"""Models of the realnet-brainscore package: ReAlnet (CORnet-S aligned with human EEG) and networks aligned like it."""
 from realnet_brainscore import load_model
 from realnet_brainscore.citation import REALNET_BIBTEX
-from realnet_brainscore.models import LAYERS
 from realnet_brainscore.weights import WeightSource, fetch
 
 # Filled in when the plugin folder is written: leaderboard identifier -> the package's identifier, and the
 # user's hosted weights (None: the published ones).
 PACKAGE_IDS = {}
 WEIGHTS: WeightSource | None = None
+# The layers Brain-Score reads: each region's, then the behavioural readout.
+LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
 
 
 def get_model(identifier):

@@ -3,6 +3,8 @@ import pytest
 
 # Filled in when the plugin folder is written: the leaderboard identifiers this plugin registers.
 IDENTIFIERS = []
+LAYERS = ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']  # each region's layer, then the behavioural readout
+REGIONS = {'V1': 'V1', 'V2': 'V2', 'V4': 'V4', 'IT': 'IT'}
 
 
 @pytest.mark.parametrize('identifier', IDENTIFIERS)
@@ -15,11 +17,11 @@ def test_registered(identifier):
 @pytest.mark.parametrize('identifier', IDENTIFIERS)
 def test_layers_and_regions(identifier):
     from .model import get_layers
-    assert get_layers(identifier) == ['V1', 'V2', 'V4', 'IT', 'decoder.avgpool']
+    assert get_layers(identifier) == LAYERS
 
 
 def test_loads_with_its_layer_commitment():
     from brainscore_vision import load_model
     model = load_model(IDENTIFIERS[0])
     assert model.identifier.startswith(IDENTIFIERS[0].replace('_', '-'))
-    assert model.layer_model.region_layer_map['IT'] == 'IT'
+    assert dict(model.layer_model.region_layer_map) == REGIONS

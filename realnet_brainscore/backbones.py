@@ -1,0 +1,250 @@
+"""The networks an encoding head can be fitted to: CORnet-S, torchvision and timm classifiers.
+
+One naming scheme: ``cornet-s``; any classification model ``torchvision.models.get_model`` knows
+(``resnet50``, ``vit_b_16``); ``timm:NAME`` for timm's (an optional extra). A ``BackboneSpec`` says
+which submodules (by module name) the head reads, which layer each Brain-Score region is read
+from and the behavioural readout; aligned checkpoints record it, so a file rebuilds its model.
+"""
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .cornet import AREAS, CORnetS
+from .errors import RealnetError, first_line
+
+CORNET = 'cornet-s'
+TIMM = 'timm:'
+REGIONS = AREAS  # the regions Brain-Score commits layers to: V1 V2 V4 IT
+RESNET_LAYERS = ('layer1', 'layer2', 'layer3', 'layer4')  # torchvision's and timm's ResNet family
+_PASS_THROUGH = (nn.Dropout, nn.Identity, nn.Flatten)  # modules that do not make a readout of their own
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str                                  # cornet-s, a torchvision name, or timm:NAME
+    layers: tuple[str, ...]                    # module names the encoding head reads, in this order
+    regions: dict[str, str] = field(hash=False)  # V1 V2 V4 IT -> the layer Brain-Score reads for it
+    readout: str = ''                          # the behavioural readout: the module before the classifier
+    pool: int | None = None                    # the head averages each output to pool×pool first
+
+    def to_meta(self) -> dict:
+        return {'name': self.name, 'layers': list(self.layers), 'regions': dict(self.regions),
+                'readout': self.readout, 'pool': self.pool}
+
+    @classmethod
+    def from_meta(cls, meta) -> 'BackboneSpec':
+        """A checkpoint's record; files without one (the published releases) hold CORnet-S."""
+        if meta is None:
+            return CORNET_SPEC
+        try:
+            return cls(str(meta['name']), tuple(map(str, meta['layers'])), {str(k): str(v) for k, v in
+                       meta['regions'].items()}, str(meta['readout']), _pool(meta.get('pool')))
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise ValueError(f'its backbone record is not usable ({meta!r:.80})') from error
+
+    @property
+    def brainscore_layers(self) -> list[str]:
+        """The layers Brain-Score extracts: each region's, then the readout."""
+        return list(dict.fromkeys([*self.regions.values(), self.readout]))
+
+
+CORNET_SPEC = BackboneSpec(CORNET, AREAS, {area: area for area in AREAS}, 'decoder.avgpool')
+
+
+def _pool(value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f'pool {value!r} is not a positive whole number')
+    return value
+
+
+def create(name: str) -> nn.Module:
+    """``name``'s architecture with random weights (no download)."""
+    if name == CORNET:
+        return CORnetS()
+    if name.startswith(TIMM):
+        try:
+            import timm
+        except ImportError as error:
+            raise RealnetError(f"--backbone {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
+        try:
+            return timm.create_model(name.removeprefix(TIMM), pretrained=False)
+        except RuntimeError as error:  # timm's "Unknown model"
+            raise RealnetError(f'--backbone {name}: {first_line(error)} (timm.list_models() names them)') from error
+    import torchvision
+    known = torchvision.models.list_models(module=torchvision.models)  # the classifiers, not detection etc.
+    if name not in known:
+        close = difflib.get_close_matches(name, [CORNET, *known], n=3)
+        raise RealnetError(f'unknown backbone {name!r}: cornet-s, a torchvision classifier'
+                           f'{" (did you mean " + ", ".join(close) + "?)" if close else ""} or timm:NAME')
+    return torchvision.models.get_model(name, weights=None)
+
+
+def is_backbone(name: str) -> bool:
+    """Whether ``name`` names an architecture ``create`` builds (timm names are not checked here)."""
+    import torchvision
+    return name == CORNET or name.startswith(TIMM) or name in torchvision.models.list_models(module=torchvision.models)
+
+
+def pretrained_state(name: str, progress: bool = True) -> dict[str, torch.Tensor]:
+    """The library's ImageNet weights of ``name``: from its cache, else downloaded; offline, one line."""
+    if name.startswith(TIMM):
+        try:
+            import timm
+            return timm.create_model(name.removeprefix(TIMM), pretrained=True).state_dict()
+        except Exception as error:  # timm and huggingface_hub raise many kinds offline
+            raise RealnetError(f'{name}: timm could not load its pretrained weights ({first_line(error)}); '
+                               f'or give --backbone-weights FILE') from error
+    from .checkpoint import read_checkpoint
+    return read_checkpoint(pretrained_file(name, progress)).state_dict
+
+
+def torchvision_weights(name: str):
+    """The WeightSource of torchvision's ImageNet weights of ``name`` (its DEFAULT)."""
+    from torchvision.models import get_model_weights
+    from .weights import WeightSource
+    url = get_model_weights(name).DEFAULT.url
+    digest = url.rsplit('-', 1)[-1].split('.')[0]  # torchvision's files are <name>-<sha256[:8]>.pth
+    return WeightSource(name, url, 'sha256', digest, f'{name} ImageNet weights (torchvision)')
+
+
+def pretrained_file(name: str, progress: bool = True) -> Path:
+    """torchvision's ImageNet weights file of ``name`` in torch hub's cache, downloaded if absent."""
+    from .weights import fetch
+    spec = torchvision_weights(name)
+    try:
+        return fetch(spec, Path(torch.hub.get_dir()) / 'checkpoints' / spec.filename, progress)
+    except RealnetError as error:
+        raise RealnetError(f'{error}; or give --backbone-weights FILE') from error
+
+
+def describe(name: str, module: nn.Module, image_size: int, layers=None, regions=None,
+             pool: int | None = None) -> BackboneSpec:
+    """The spec of ``module`` (``name``'s architecture): ``layers`` (default: CORnet-S's areas,
+    the ResNet family's layer1-4), ``regions`` (default: V1 from the first layer, IT from the last,
+    V2 and V4 spread between), the readout found by one probing forward pass."""
+    modules = dict(module.named_modules())
+    layers = tuple(layers or _default_layers(name, modules))
+    for layer in (*layers, *(regions or {}).values()):
+        _check_layer(layer, modules)
+    if len(set(layers)) < len(layers):
+        raise RealnetError(f'--layers names a layer twice: {" ".join(layers)}')
+    regions = dict(regions or _spread(layers))
+    if set(regions) != set(REGIONS):
+        raise RealnetError(f'--regions must map each of {" ".join(REGIONS)} to a layer (got {" ".join(regions)})')
+    spec = BackboneSpec(name, layers, {region: regions[region] for region in REGIONS}, _readout(module, image_size),
+                        _pool(pool))
+    probe_outputs(module, spec.brainscore_layers + list(layers), image_size)  # every layer gives a tensor
+    return spec
+
+
+def _default_layers(name: str, modules: dict) -> tuple[str, ...]:
+    if name == CORNET:
+        return AREAS
+    if all(layer in modules for layer in RESNET_LAYERS):
+        return RESNET_LAYERS
+    children = [n for n in modules if n and '.' not in n]
+    raise RealnetError(f'--backbone {name}: no default layers for this family; name them with --layers '
+                       f'(module names, e.g. below {", ".join(children[:8])})')
+
+
+def _check_layer(layer: str, modules: dict):
+    if layer not in modules or not layer:
+        close = difflib.get_close_matches(layer, [n for n in modules if n], n=3)
+        raise RealnetError(f'the backbone has no module {layer!r}'
+                           f'{" (did you mean " + ", ".join(close) + "?)" if close else ""}')
+
+
+def _spread(layers: tuple[str, ...]) -> dict[str, str]:
+    """Regions in depth order over the layers: four layers map one to one."""
+    last = len(layers) - 1
+    return {region: layers[round(i * last / (len(REGIONS) - 1))] for i, region in enumerate(REGIONS)}
+
+
+def parse_regions(items) -> dict[str, str] | None:
+    """``['V1=layer1', …]`` -> ``{'V1': 'layer1', …}``."""
+    if not items:
+        return None
+    regions = {}
+    for item in items:
+        region, _, layer = item.partition('=')
+        if region not in REGIONS or not layer or region in regions:
+            raise RealnetError(f'--regions {item!r}: expected REGION=LAYER once per region, REGION one of '
+                               f'{" ".join(REGIONS)}')
+        regions[region] = layer
+    return regions
+
+
+@torch.no_grad()
+def probe_outputs(module: nn.Module, layers, image_size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(logits, each layer's output) of one eval-mode pass over two blank images."""
+    was_training = module.training
+    module.eval()
+    try:
+        parameter = next(module.parameters())
+        images = torch.zeros(2, 3, image_size, image_size, device=parameter.device, dtype=parameter.dtype)
+        with LayerTaps(module, layers) as taps:
+            logits = module(images)
+            return logits, taps.take()
+    finally:
+        module.train(was_training)
+
+
+class LayerTaps:
+    """Forward hooks that keep the outputs of named submodules (``take()`` returns and clears them);
+    removed on ``close()`` or when a ``with`` block ends."""
+
+    def __init__(self, module: nn.Module, layers):
+        modules = dict(module.named_modules())
+        self.outputs = {}
+        self.handles = [modules[layer].register_forward_hook(self._keeper(layer)) for layer in dict.fromkeys(layers)]
+
+    def _keeper(self, layer: str):
+        def keep(module, inputs, output):
+            if not isinstance(output, torch.Tensor):
+                raise RealnetError(f'layer {layer!r} outputs a {type(output).__name__}, not a tensor; choose '
+                                   'a module whose output is one tensor')
+            self.outputs[layer] = output
+        return keep
+
+    def take(self) -> dict[str, torch.Tensor]:
+        outputs, self.outputs = self.outputs, {}
+        return outputs
+
+    def close(self):
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@torch.no_grad()
+def _readout(module: nn.Module, image_size: int) -> str:
+    """The last module to run before the classifier (the last module to run), passing over
+    dropout, identity and flatten modules, which give no readout of their own."""
+    order = []
+    leaves = [(name, m) for name, m in module.named_modules() if name and not any(m.children())]
+    handles = [m.register_forward_hook(lambda m, i, o, name=name: order.append((name, m))) for name, m in leaves]
+    try:
+        probe_outputs(module, [], image_size)
+    finally:
+        for handle in handles:
+            handle.remove()
+    meaningful = [name for name, m in order if not isinstance(m, _PASS_THROUGH)
+                  and type(m).__name__ not in ('Identity', 'Flatten')]
+    if len(meaningful) < 2:
+        raise RealnetError('cannot find the module before the classifier (the behavioural readout)')
+    return meaningful[-2]
+
+
+def head_name(layer: str) -> str:
+    """The head's Linear for ``layer``: ``fc_`` + its lower-cased name, ``V1`` -> ``fc_v1`` (the
+    published ReAlnet names), ``layer4.1`` -> ``fc_layer4_1``."""
+    return 'fc_' + re.sub(r'\W', '_', layer).lower()

@@ -1,0 +1,130 @@
+"""Alignment beyond CORnet-S and EEG, on in-silico subjects: a torchvision ResNet-18 aligned with EEG,
+CORnet-S aligned with fMRI (ReAlnet-fMRI), a group model; each becomes a Brain-Score model and a
+submission the website's rules accept."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from brainscore_core.benchmarks import score_benchmark
+
+from factories import SIZE
+from realnet_brainscore import cli, load_benchmark, load_model, load_network
+from realnet_brainscore.backbones import create
+from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
+from realnet_brainscore.submission import check
+from realnet_brainscore.synthetic import ShenDesign, calibrated, write_shen2019
+from realnet_brainscore.training import TrainConfig, train
+from realnet_brainscore.training.data import eeg_window
+from realnet_brainscore.training.trainer import _Data, _Distributed
+
+
+def mean_score(model, benchmarks, **data) -> float:
+    return float(np.mean([score_benchmark(load_benchmark(b, **data), model).item() for b in benchmarks]))
+
+
+def exported_and_checked(identifier, weights, tmp_path):
+    out = tmp_path / f'{identifier}.zip'
+    assert cli.main(['submission', 'export', '--model', identifier, '--weights', str(weights), '--weights-url',
+                     'https://example.org/run.pt', '--out', str(out), '-q']) == 0
+    return check(out)
+
+
+@pytest.fixture(scope='module')
+def resnet_start(insilico):
+    """A ResNet-18 with random weights, batch norm calibrated on the in-silico training images."""
+    release, _, root = insilico
+    torch.manual_seed(0)
+    path = root / 'resnet18.pth'
+    torch.save(calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict(), path)
+    return path
+
+
+EEG_BENCHMARKS = [f'Gifford2022.{region}-temporal_rsa' for region in ('V2', 'V4', 'IT')]
+
+
+def test_resnet18_aligned_with_eeg_gains_on_the_eeg_benchmark(insilico, resnet_start, tmp_path):
+    release, _, root = insilico
+    config = TrainConfig(out=tmp_path / 'run', things_eeg2=release, subject=1, backbone='resnet18',
+                         backbone_weights=resnet_start, image_size=SIZE, progress=False, cache_dir=root / 'cache',
+                         epochs=3, lr=6e-5)
+    best = train(config)['best_checkpoint']
+    # `compare` takes the start as a plain file under its architecture's name and the aligned file under its own
+    out = tmp_path / 'compare'
+    assert cli.main(['compare', '--models', f'resnet18={resnet_start}', f'resnet18-eeg-s01={best}', '--baseline',
+                     'resnet18', '--benchmarks', *EEG_BENCHMARKS, '--things-eeg2', str(release), '--rdm', 'correlation',
+                     '--out', str(out), '-q']) == 0
+    records = json.loads((out / 'comparison.json').read_text())['records']
+    before, after = (np.mean([records[name][b]['score'] for b in EEG_BENCHMARKS])
+                     for name in ('resnet18', 'resnet18-eeg-s01'))
+    print(f'\nResNet-18 in-silico EEG temporal RSA (V2 V4 IT mean): start {before:.3f} -> aligned {after:.3f}')
+    assert after > before + 0.02
+    aligned = load_model('resnet18-eeg-s01', weights=best)
+    assert aligned.layers == ['layer1', 'layer2', 'layer3', 'layer4', 'avgpool']
+    assert aligned.identifier.startswith('resnet18-eeg-s01+')
+    assert exported_and_checked('resnet18-eeg-s01', best, tmp_path) == []
+
+
+@pytest.fixture(scope='module')
+def shen(tmp_path_factory):
+    return write_shen2019(tmp_path_factory.mktemp('shen') / 'shen', ShenDesign(image_size=SIZE, train_images=150))
+
+
+SHEN_BENCHMARKS = [f'Shen2019.{roi}-rsa' for roi in ('V1', 'V4', 'HVC')]
+
+
+def test_cornet_aligned_with_fmri_gains_on_the_shen_rois(insilico, shen, tmp_path):
+    _, base, root = insilico
+    config = TrainConfig(out=tmp_path / 'run', shen2019=shen, subject=1, backbone_weights=base, image_size=SIZE,
+                         progress=False, cache_dir=root / 'cache', epochs=3, lr=6e-5)
+    summary = train(config)
+    assert summary['modality'] == 'fMRI' and summary['best_checkpoint'].endswith('sub-01/best.pt')
+    network = load_network('cornet-s-fmri-s01', weights=summary['best_checkpoint'])
+    assert network.head.fc.out_features == 134  # 150 images, 135 of them training: 134 principal components
+    before = mean_score(load_model('cornet-s', weights=base), SHEN_BENCHMARKS, shen2019=shen)
+    after = mean_score(load_model('cornet-s-fmri-s01', weights=summary['best_checkpoint']), SHEN_BENCHMARKS,
+                       shen2019=shen)
+    print(f'\nCORnet-S in-silico Shen 2019 RSA (V1 V4 HVC mean): start {before:.3f} -> fMRI-aligned {after:.3f}')
+    assert after > before + 0.02
+    assert exported_and_checked('cornet-s-fmri-s01', summary['best_checkpoint'], tmp_path) == []
+
+
+def test_group_model_generates_each_subjects_responses_and_scores(insilico, tmp_path):
+    release, base, root = insilico
+    argv = ['train', '--subjects', '1,3', '--group', '--things-eeg2', str(release), '--out', str(tmp_path / 'run'),
+            '--cornet-weights', str(base), '--image-size', str(SIZE), '--epochs', '1', '-q']
+    assert cli.main(argv) == 0
+    best = tmp_path / 'run' / 'group' / 'best.pt'
+    checkpoint = torch.load(best, weights_only=True)
+    assert checkpoint['meta']['subjects'] == [1, 3] and checkpoint['state_dict']['fc.weight'].shape[0] == 2 * 340
+    # the targets are the two subjects' z-scored EEG side by side, each with its own mean and SD
+    config = TrainConfig(out=tmp_path / 'x', things_eeg2=release, group=(1, 3), image_size=SIZE, progress=False,
+                         cache_dir=root / 'cache')
+    data = _Data(config.resolved(), _Distributed(), 'cpu')
+    for block, subject in enumerate((1, 3)):
+        raw = eeg_window(load_subject(release, subject, 'training', average_repetitions=True))
+        expected = (raw - raw.mean()) / (raw.std() + 1e-6)
+        assert np.allclose(data.train.targets[:, block * 340:(block + 1) * 340].numpy(), expected, atol=1e-4)
+    model = load_model('realnet-group', weights=best)
+    assert np.isfinite(mean_score(model, ['Gifford2022.IT-temporal_rsa'], things_eeg2=release, method='correlation'))
+    assert exported_and_checked('realnet-group', best, tmp_path) == []
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--subject', '4', '--shen2019', '{data}'], 'Shen 2019 has subjects 1 to 3, not 4'),
+    (['--subject', '1', '--shen2019', '{data}', '--select-on', 'test'], '--select-on test is for EEG'),
+    (['--subject', '1', '--shen2019', '{data}', '--window', '0', '0.1'], '--window is for EEG'),
+    (['--subject', '1', '--shen2019', '{data}', '--channels', 'Oz'], '--channels is for EEG'),
+    (['--subject', '1', '--group', '--things-eeg2', '{data}'], '--group needs --subjects LIST'),
+    (['--subjects', '2', '--group', '--things-eeg2', '{data}'], 'a group model needs two subjects at least'),
+    (['--subject', '1', '--things-eeg2', '{data}', '--backbone', 'resnet18', '--layers', 'layer9'],
+     "the backbone has no module 'layer9'"),
+    (['--subject', '1', '--things-eeg2', '{data}', '--regions', 'V1=V1'], 'must map each of V1 V2 V4 IT'),
+])
+def test_bad_training_requests_are_one_line_and_write_nothing(argv, message, tmp_path, capsys):
+    (tmp_path / 'data').mkdir()
+    argv = [part.replace('{data}', str(tmp_path / 'data')) for part in argv]
+    assert cli.main(['train', *argv, '--out', str(tmp_path / 'out'), '-q']) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and '\n' not in error
+    assert not (tmp_path / 'out').exists()
