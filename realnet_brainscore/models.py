@@ -50,16 +50,16 @@ def aligned_name(meta: dict) -> str | None:
 
 
 def checked_name(identifier: str, checkpoint: Checkpoint, path) -> BackboneSpec | None:
-    """The backbone of ``checkpoint`` once ``identifier`` is shown to fit it: a CORnet-S file loads
-    under any published identifier (as before), an aligned file of another backbone only under its
-    own name, a plain file without our record under its architecture's name (None: ``describe``
-    it once built)."""
+    """The backbone of ``checkpoint`` once ``identifier`` is shown to fit it: a file of this package's
+    trainer loads only under the name it gives itself (``realnet-s03`` for subject 3), another
+    CORnet-S file under any published identifier, a plain file of another architecture under that
+    architecture's name (None: ``describe`` it once built)."""
     try:
         spec = BackboneSpec.from_meta(checkpoint.meta.get('backbone'))
     except ValueError as error:
         raise RealnetError(f'{path}: {error}') from error
     own = aligned_name(checkpoint.meta)
-    if identifier == own or (spec.name == CORNET and identifier in WEIGHTS):
+    if identifier == own or (own is None and spec.name == CORNET and identifier in WEIGHTS):
         return spec
     if own is None and 'backbone' not in checkpoint.meta and is_backbone(identifier):
         return None

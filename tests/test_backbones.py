@@ -124,6 +124,18 @@ def test_an_aligned_file_names_its_model_and_loads_only_as_it(tmp_path):
     assert load_network('resnet18-eeg-group', weights=tmp_path / 'group.pt').head is not None
 
 
+
+def test_a_trained_cornet_file_loads_only_as_its_own_subject(tmp_path):
+    cornet = random_cornet(seed=4)
+    head = EncodingHead.for_backbone(cornet, 64, 12)
+    write_checkpoint(tmp_path / 's03.pt', cornet.state_dict(), head.state_dict(), {'subject': 3, 'modality': 'EEG'})
+    assert load_network('realnet-s03', weights=tmp_path / 's03.pt').identifier.startswith('realnet-s03+')
+    with pytest.raises(RealnetError, match='holds realnet-s03; load it as realnet-s03, not realnet-s01'):
+        load_network('realnet-s01', weights=tmp_path / 's03.pt')  # the matched-subject figure trusts the name
+    write_checkpoint(tmp_path / 'plain.pt', cornet.state_dict(), head.state_dict(), {'config': {}})
+    assert load_network('realnet-s07', weights=tmp_path / 'plain.pt').head is not None  # no subject recorded
+
+
 def test_brainscore_model_of_an_aligned_resnet_commits_its_layers(tmp_path):
     _aligned_resnet(tmp_path / 'run.pt')
     model = load_model('resnet18-eeg-s01', weights=tmp_path / 'run.pt')

@@ -159,7 +159,7 @@ def test_compare_scores_keeps_and_reports(insilico, aligned, baseline_file, tmp_
 
 
 @pytest.mark.parametrize('models, message', [
-    (['cornet-s', 'alexnet'], "unknown model 'alexnet'"),
+    (['cornet-s', 'alexnet-s01'], "unknown model 'alexnet-s01'"),  # 'alexnet' alone is torchvision's AlexNet
     (['cornet-s', 'realnet-s01=/nonexistent.pth'], '/nonexistent.pth: no such weights file (given for realnet-s01)'),
     (['realnet-s01', 'realnet-s01'], 'each model once'),
     (['realnet-s01', 'realnet-s02', '--baseline', 'cornet-s'], '--baseline cornet-s is not among --models'),
