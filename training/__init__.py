@@ -1,4 +1,4 @@
 """Training of the subject-specific ReAlnets (installed as ``realnet_brainscore.training``)."""
-from .trainer import TrainConfig, train
+from .trainer import TrainConfig, train, train_together
 
-__all__ = ['TrainConfig', 'train']
+__all__ = ['TrainConfig', 'train', 'train_together']

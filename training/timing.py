@@ -5,7 +5,9 @@
 Prints images/s of: the published training step (``anchor_step.py``'s reference variant and its
 backbone-only limit, run as a subprocess), this trainer's step from a uint8 image cache at each
 ``--batches`` size (and with ``--compile reduce-overhead`` on CUDA), and the image-cache build from
-500×500 JPEGs; then each as a ratio to the published step. ``--quick``: tiny sizes on the CPU.
+500×500 JPEGs; then each as a ratio to the published step. Last, ``--subjects`` students trained
+together (``train --together``: one shared batch, one teacher pass) beside one subject at a time, in
+subject-images/s, and their ratio. ``--quick``: tiny sizes on the CPU (three students).
 """
 import argparse
 import os
@@ -39,11 +41,15 @@ def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
     return {name.strip(): float(rate) for name, rate in re.findall(r'([^|:]+): ([\d.]+) img/s', line[7:])}
 
 
-def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none') -> float:
-    """Images/s of one full training step (cache -> GPU normalise -> student+head+teacher -> Adam)."""
+def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none',
+              subjects: int = 1) -> float:
+    """Subject-images/s of one full training step (cache -> GPU normalise -> teacher -> student+head
+    -> Adam) for ``subjects`` students sharing the batch and one teacher pass (as ``--together``)."""
     config = TrainConfig(things_eeg2=Path('.'), subject=1, out=Path('.'), image_size=image_size, batch_size=batch,
                          compile=compile_mode)
-    aligner = Aligner(CORnetS(), 340, config, device)
+    aligners = [Aligner(CORnetS(), 340, config, device) for _ in range(subjects)]
+    for aligner in aligners[1:]:
+        aligner.teacher = aligners[0].teacher
     rng = np.random.default_rng(0)
     cache = rng.integers(0, 256, (batch * 4, image_size, image_size, 3), dtype=np.uint8)
     eeg = torch.randn(batch * 4, 340)
@@ -53,12 +59,14 @@ def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, comp
         indices = np.sort(rng.choice(len(cache), batch, replace=False))
         began = time.perf_counter()
         x = to_input(cache[indices], device, channels_last=cuda)
-        terms = aligner.losses(x, eeg[indices].to(device, non_blocking=True))
-        aligner.update(terms['loss'])
+        teacher_logits = aligners[0].teacher_logits(x)
+        for aligner in aligners:
+            terms = aligner.losses(x, eeg[indices].to(device, non_blocking=True), teacher_logits=teacher_logits)
+            aligner.update(terms['loss'])
         if cuda:
             torch.cuda.synchronize()
         if step >= warmup:
-            rates.append(batch / (time.perf_counter() - began))
+            rates.append(subjects * batch / (time.perf_counter() - began))
     return statistics.median(rates)
 
 
@@ -82,15 +90,17 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
     parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
-    parser.add_argument('--batches', default='16,128', help='trainer batch sizes (default 16,128)')
-    parser.add_argument('--steps', type=int, default=15)
-    parser.add_argument('--warmup', type=int, default=4)
+    parser.add_argument('--batches', help='trainer batch sizes (default 16,128; --quick: 4,8)')
+    parser.add_argument('--steps', type=int, help='timed steps (default 15; --quick: 2)')
+    parser.add_argument('--warmup', type=int, help='untimed steps first (default 4; --quick: 1)')
     parser.add_argument('--cache-images', type=int, default=2048)
+    parser.add_argument('--subjects', type=int, help='students of the --together rows (default 10; --quick: 3)')
     args = parser.parse_args(argv)
     quick = args.quick
     device = 'cuda' if torch.cuda.is_available() and not quick else 'cpu'
-    size, batches = (64, [4, 8]) if quick else (224, [int(b) for b in args.batches.split(',')])
-    steps, warmup = (2, 1) if quick else (args.steps, args.warmup)
+    size = 64 if quick else 224
+    batches = [int(b) for b in (args.batches or ('4,8' if quick else '16,128')).split(',')]
+    steps, warmup = args.steps or (2 if quick else 15), args.warmup or (1 if quick else 4)
     try:
         anchor = anchor_rates(args.anchor, quick, max(batches))
     except RealnetError as error:
@@ -99,11 +109,13 @@ def main(argv=None) -> int:
     published = anchor[next(k for k in anchor if k.startswith('reference'))]
     rows = [('published step (anchor, fp32 batch 16)', published)]
     rows += [(f'anchor {name}', rate) for name, rate in anchor.items() if name.startswith('limit')]
-    for batch in batches:
-        rows.append((f'this trainer, batch {batch}', step_rate(batch, size, device, steps, warmup)))
+    alone = {batch: step_rate(batch, size, device, steps, warmup) for batch in batches}
+    rows += [(f'this trainer, batch {batch}', rate) for batch, rate in alone.items()]
     if device == 'cuda':
         rows.append(('this trainer, batch 16, CUDA graphs',
                      step_rate(16, size, device, steps, warmup + 3, compile_mode='reduce-overhead')))
+    subjects = args.subjects or (3 if quick else 10)
+    together = {batch: step_rate(batch, size, device, steps, warmup, subjects=subjects) for batch in batches}
     build = cache_rate(64 if quick else args.cache_images, size, os.cpu_count() or 1)
     name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
     print(f'device: {name}, torch {torch.__version__}, image size {size}')
@@ -113,6 +125,9 @@ def main(argv=None) -> int:
         ratio = f'{rate / published:12.2f}' if published else f'{"n/a":>12}'
         print(f'{label:48} {rate:10.1f} {ratio}')
     print(f'{"image cache build, " + str(os.cpu_count()) + " processes":48} {build:10.1f} {"(target 2000)":>12}')
+    print(f'{subjects} subjects: subject-images/s      {"together":>10} {"one at a time":>14} {"ratio":>6}')
+    for batch, rate in together.items():
+        print(f'{"  batch " + str(batch):35} {rate:10.1f} {alone[batch]:14.1f} {rate / alone[batch]:6.2f}')
     return 0
 
 

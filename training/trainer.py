@@ -164,51 +164,108 @@ def run_name(config: TrainConfig) -> str:
 
 
 def train(config: TrainConfig, on_epoch_end=None) -> dict:
-    """Train one subject's ReAlnet; return the summary. ``on_epoch_end(record)`` runs after each epoch."""
-    config = config.resolved()
-    config.check()
+    """Train one subject's ReAlnet (or a group's); return the summary. ``on_epoch_end(record)`` runs
+    after each epoch."""
+    return train_together([config], on_epoch_end)[0]
+
+
+def train_together(configs: list[TrainConfig], on_epoch_end=None) -> list[dict]:
+    """Train several subjects in one pass: every student takes the same batches in the same order
+    (as the authors' one seed gives), the images are prepared once and the frozen teacher runs once
+    per batch. Each subject's folder, checkpoints, log and resume are those of a run of its own; a
+    record passed to ``on_epoch_end`` names its run (``'run'``) when there are several."""
+    configs = [config.resolved() for config in configs]
+    for config in configs:
+        config.check()
+    _check_together(configs)
     world = _Distributed()
-    device = _device(config, world)
-    folder = writable_folder(run_dir(config))
-    _check_cache_dir(config)
-    if config.select_on == 'test' and world.rank == 0:
+    device = _device(configs[0], world)
+    folders = [writable_folder(run_dir(config)) for config in configs]
+    _check_cache_dir(configs[0])
+    if configs[0].select_on == 'test' and world.rank == 0:
         print(f'warning: {SELECT_ON_TEST_WARNING}', file=sys.stderr, flush=True)
-    with _run_lock(folder) if world.rank == 0 else contextlib.nullcontext():
-        summary = _run(config, world, device, folder, on_epoch_end)
+    with contextlib.ExitStack() as locks:
+        for folder in folders if world.rank == 0 else ():
+            locks.enter_context(_run_lock(folder))
+        summaries = _run(configs, world, device, folders, on_epoch_end)
     world.close()
-    return summary
+    return summaries
 
 
-def _run(config: TrainConfig, world, device, folder: Path, on_epoch_end) -> dict:
-    checkpoint, log = _prepare_folder(folder, config)
-    torch.manual_seed(config.seed)
-    student, spec = _start_backbone(config)  # before the data: a bad layer or missing weights fail at once
-    data = _Data(config, world, device)
-    if checkpoint and checkpoint.meta['data_fingerprint'] != data.fingerprint:
-        raise RealnetError(f'{folder}: --resume on other data than the run (data fingerprint {data.fingerprint}, '
-                           f'the run\'s {checkpoint.meta["data_fingerprint"]}); give the run\'s data or '
-                           'choose another --out')
-    aligner = Aligner(student, data.train.targets.shape[1], config, device, world, spec)
-    start_epoch, best = 0, math.inf
-    if checkpoint:
-        _restore(checkpoint, folder / 'last.pt', aligner.network, aligner.optimizer)
-        start_epoch, best = checkpoint.meta['epoch'], float(checkpoint.extras['best_val_loss'])
-        del checkpoint  # a full copy of the weights and optimiser state
-    for epoch in range(start_epoch + 1, config.epochs + 1):
+def _check_together(configs: list[TrainConfig]):
+    """Runs of one pass differ only in their subject: they share every batch."""
+    if len(configs) < 2:
+        return
+    if any(config.group for config in configs):
+        raise RealnetError('--together trains single subjects side by side, not group models')
+    first = {k: v for k, v in configs[0].record().items() if k != 'subject'}
+    for config in configs[1:]:
+        changed = sorted(k for k, v in config.record().items() if k != 'subject' and first[k] != v)
+        if changed or config.things_eeg2 != configs[0].things_eeg2 or config.shen2019 != configs[0].shen2019:
+            raise RealnetError(f'runs trained together share every setting and the data; these differ: '
+                               f'{", ".join(changed) or "the data folder"}')
+    subjects = [config.subject for config in configs]
+    if len(set(subjects)) < len(subjects):
+        raise RealnetError('--together: each subject once, please')
+
+
+def _run(configs: list[TrainConfig], world, device, folders: list[Path], on_epoch_end) -> list[dict]:
+    runs = [_Run(config, world, device, folder) for config, folder in zip(configs, folders)]
+    _check_same_images(runs)
+    for run in runs[1:]:  # one frozen teacher: every run starts from the same weights
+        run.aligner.teacher = runs[0].aligner.teacher
+    for epoch in range(min(run.start_epoch for run in runs) + 1, configs[0].epochs + 1):
+        due = [run for run in runs if run.start_epoch < epoch]  # after a kill, some may be an epoch ahead
         began = time.perf_counter()
-        record = {'epoch': epoch, **_train_epoch(aligner, data, config, world, epoch)}
-        record.update(_validate(aligner, data, config))
-        _check_validation(record)
-        record['seconds'] = round(time.perf_counter() - began, 2)
-        record['images_per_second'] = round(len(data.train) / max(record['seconds'], 1e-9), 1)
-        improved, best = record['val_loss'] < best, min(best, record['val_loss'])
+        records = [{'epoch': epoch, **record} for record in _train_epoch(due, world, epoch)]
+        for run, record in zip(due, records):
+            record.update(_validate(run, runs[0]))
+        seconds = round(time.perf_counter() - began, 2)
+        for run, record in zip(due, records):
+            run.end_epoch(record, seconds, world, on_epoch_end, several=len(runs) > 1)
+    return [_summarise(run.folder, run.config, run.log) for run in runs] if world.rank == 0 else [{}] * len(runs)
+
+
+class _Run:
+    """One subject's run inside a pass: its folder, data, student and log, restored when resuming."""
+
+    def __init__(self, config: TrainConfig, world, device, folder: Path):
+        self.config, self.folder = config, folder
+        checkpoint, self.log = _prepare_folder(folder, config)
+        torch.manual_seed(config.seed)
+        student, spec = _start_backbone(config)  # before the data: a bad layer or missing weights fail at once
+        self.data = _Data(config, world, device)
+        if checkpoint and checkpoint.meta['data_fingerprint'] != self.data.fingerprint:
+            raise RealnetError(f'{folder}: --resume on other data than the run (data fingerprint '
+                               f'{self.data.fingerprint}, the run\'s {checkpoint.meta["data_fingerprint"]}); give '
+                               'the run\'s data or choose another --out')
+        self.aligner = Aligner(student, self.data.train.targets.shape[1], config, device, world, spec)
+        self.start_epoch, self.best = 0, math.inf
+        if checkpoint:
+            _restore(checkpoint, folder / 'last.pt', self.aligner.network, self.aligner.optimizer)
+            self.start_epoch, self.best = checkpoint.meta['epoch'], float(checkpoint.extras['best_val_loss'])
+
+    def end_epoch(self, record: dict, seconds: float, world, on_epoch_end, several: bool):
+        _check_validation(record, run_name(self.config) if several else '')
+        record['seconds'] = seconds
+        record['images_per_second'] = round(len(self.data.train) / max(seconds, 1e-9), 1)
+        improved, self.best = record['val_loss'] < self.best, min(self.best, record['val_loss'])
         if world.rank == 0:
-            log.append(record)
-            meta = _meta(config, data, aligner.spec, epoch, record['val_loss'])
-            _save_epoch(folder, aligner, data, meta, log, improved, best)
+            self.log.append(record)
+            meta = _meta(self.config, self.data, self.aligner.spec, record['epoch'], record['val_loss'])
+            _save_epoch(self.folder, self.aligner, self.data, meta, self.log, improved, self.best)
         if on_epoch_end:
-            on_epoch_end(record)
-    return _summarise(folder, config, log) if world.rank == 0 else {}
+            on_epoch_end({'run': run_name(self.config), **record} if several else record)
+
+
+def _check_same_images(runs: list['_Run']):
+    lead = runs[0].data
+    for run in runs[1:]:
+        if not (np.array_equal(run.data.train.indices, lead.train.indices)
+                and np.array_equal(run.data.validation.indices, lead.validation.indices)
+                and run.data.image_paths == lead.image_paths):
+            raise RealnetError(f'{run_name(run.config)} has other images than {run_name(runs[0].config)}: runs '
+                               'trained together share every batch')
 
 
 def _save_epoch(folder: Path, aligner, data, meta: dict, log: list, improved: bool, best: float):
@@ -290,24 +347,33 @@ def _lock(lock, lock_file: Path) -> bool:
         return False
 
 
-def _train_epoch(aligner, data, config, world, epoch) -> dict:
-    """One pass over this process's share of the training images, in an order fixed by seed + epoch."""
-    aligner.network.train()
-    order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(config.seed + epoch))
-    order = world.shard(data.train.indices[order.numpy()])
+def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
+    """One pass over this process's share of the training images, in an order fixed by seed + epoch:
+    each batch is prepared once and the teacher run once for every student."""
+    lead, config = runs[0], runs[0].config
+    for run in runs:
+        run.aligner.network.train()
+    order = torch.randperm(len(lead.data.train), generator=torch.Generator().manual_seed(config.seed + epoch))
+    order = world.shard(lead.data.train.indices[order.numpy()])
     batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     if config.compile == 'reduce-overhead' and len(batches) > 1 and len(batches[-1]) < config.batch_size:
         batches.pop()  # CUDA graphs want one batch shape
-    sums = {}
-    finite = _FiniteCheck(len(batches), aligner.device, epoch, every=CHECK_EVERY if aligner.cuda else 1)
-    for step, indices in enumerate(tqdm(batches, desc=f'{run_name(config)} epoch {epoch}/{config.epochs}',
-                                        disable=not (config.progress and world.rank == 0), leave=False)):
-        terms = aligner.losses(*data.train.batch(indices, aligner.cuda))
-        finite.add(step, terms)
-        aligner.update(terms['loss'])
-        _accumulate(sums, terms, len(indices))
-    finite.check(len(batches))
-    return {f'train_{k}': v for k, v in _means(world.reduce(sums)).items()}
+    sums = [{} for _ in runs]
+    checks = [_FiniteCheck(len(batches), lead.aligner.device, epoch, CHECK_EVERY if lead.aligner.cuda else 1,
+                           run_name(run.config) if len(runs) > 1 else '') for run in runs]
+    desc = f'{run_name(config) if len(runs) == 1 else f"{len(runs)} subjects"} epoch {epoch}/{config.epochs}'
+    for step, indices in enumerate(tqdm(batches, desc=desc, disable=not (config.progress and world.rank == 0),
+                                        leave=False)):
+        x = lead.data.train.images(indices, lead.aligner.cuda)
+        teacher_logits = lead.aligner.teacher_logits(x)
+        for run, check, run_sums in zip(runs, checks, sums):
+            terms = run.aligner.losses(x, run.data.train.targets_of(indices), teacher_logits=teacher_logits)
+            check.add(step, terms)
+            run.aligner.update(terms['loss'])
+            _accumulate(run_sums, terms, len(indices))
+    for check in checks:
+        check.check(len(batches))
+    return [{f'train_{k}': v for k, v in _means(world.reduce(run_sums)).items()} for run_sums in sums]
 
 
 class _FiniteCheck:
@@ -319,9 +385,9 @@ class _FiniteCheck:
     and its terms are still exact; at most ``every`` - 1 steps run in vain.
     """
 
-    def __init__(self, n_steps: int, device, epoch: int, every: int):
+    def __init__(self, n_steps: int, device, epoch: int, every: int, name: str = ''):
         self.values = torch.zeros(n_steps, len(TERMS), device=device)
-        self.epoch, self.every, self.checked = epoch, every, 0
+        self.epoch, self.every, self.checked, self.name = epoch, every, 0, name
 
     def add(self, step: int, terms: dict):
         self.values[step] = torch.stack([terms[t].detach().float() for t in TERMS])
@@ -336,26 +402,30 @@ class _FiniteCheck:
             step = self.checked + rows[0]
             values = dict(zip(TERMS, self.values[step].tolist()))
             named = ', '.join(f'{t}={values[t]}' for t, b in zip(TERMS, bad[rows[0]].tolist()) if b)
-            raise RealnetError(f'training stopped: non-finite loss at epoch {self.epoch}, step {step + 1} '
+            raise RealnetError(f'{self.name + ": " if self.name else ""}training stopped: non-finite loss at epoch '
+                               f'{self.epoch}, step {step + 1} '
                                f'({named}); nothing of this epoch was saved. {NON_FINITE_ADVICE}')
         self.checked = steps
 
 
-def _check_validation(record: dict):
+def _check_validation(record: dict, name: str = ''):
     named = ', '.join(f'{t}={record[f"val_{t}"]}' for t in TERMS if not math.isfinite(record[f'val_{t}']))
     if named:
-        raise RealnetError(f'training stopped: non-finite validation loss at epoch {record["epoch"]} ({named}); '
-                           f'nothing of this epoch was saved. {NON_FINITE_ADVICE}')
+        raise RealnetError(f'{name + ": " if name else ""}training stopped: non-finite validation loss at epoch '
+                           f'{record["epoch"]} ({named}); nothing of this epoch was saved. {NON_FINITE_ADVICE}')
 
 
 @torch.no_grad()
-def _validate(aligner, data, config) -> dict:
-    aligner.network.eval()
-    sums = {}
-    for i in range(0, len(data.validation), config.batch_size):
-        indices = data.validation.indices[i:i + config.batch_size]
-        _accumulate(sums, aligner.losses(*data.validation.batch(indices, aligner.cuda), train_mode=False),
-                    len(indices))
+def _validate(run: _Run, lead: _Run) -> dict:
+    """The run's losses on its held-out images (``lead``: the run whose teacher every run shares)."""
+    run.aligner.network.eval()
+    sums, part, config = {}, run.data.validation, run.config
+    for i in range(0, len(part), config.batch_size):
+        indices = part.indices[i:i + config.batch_size]
+        x = part.images(indices, run.aligner.cuda)
+        terms = run.aligner.losses(x, part.targets_of(indices), train_mode=False,
+                                   teacher_logits=lead.aligner.teacher_logits(x))
+        _accumulate(sums, terms, len(indices))
     return {f'val_{k}': v for k, v in _means(sums).items()}
 
 
@@ -394,12 +464,20 @@ class Aligner:
         if config.compile != 'none':
             self.model = torch.compile(self.model, mode=config.compile)
 
-    def losses(self, x, eeg, train_mode: bool = True) -> dict[str, torch.Tensor]:
-        amp = torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
-        with amp:
+    def _amp(self):
+        return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
+
+    @torch.no_grad()
+    def teacher_logits(self, x) -> torch.Tensor:
+        with self._amp():
+            return self.teacher(x)
+
+    def losses(self, x, eeg, train_mode: bool = True, teacher_logits=None) -> dict[str, torch.Tensor]:
+        """The loss terms of one batch; ``teacher_logits`` when the teacher has already seen it."""
+        with self._amp():
             logits, pred = self.model(x) if train_mode else self.network(x)
-            with torch.no_grad():
-                teacher_logits = self.teacher(x)
+        if teacher_logits is None:
+            teacher_logits = self.teacher_logits(x)
         terms = generation_loss(pred, eeg, self.config.correlation_gradient)
         terms['cls'] = classification_loss(logits, teacher_logits, self.config.classification)
         terms['loss'] = terms['cls'] + self.config.beta * terms['gen']
@@ -433,6 +511,7 @@ class _Data:
             self.validation = _Part(np.arange(len(test_raw)), _images(test.image_paths, config, world), test_targets,
                                     device)
             paths, arrays = paths + test.image_paths, arrays + test.subjects
+        self.image_paths = found.image_paths
         self.fingerprint = _fingerprint(paths, np.concatenate([a.ravel() for a in arrays]))
 
 
@@ -465,11 +544,13 @@ class _Part:
     def __len__(self):
         return len(self.indices)
 
-    def batch(self, indices: np.ndarray, channels_last: bool):
-        """Normalised images and EEG targets of ``indices``, on the device."""
-        indices = np.sort(indices)  # memmap reads in file order
-        x = to_input(self.pixels[indices], self.device, channels_last)
-        return x, self.targets[torch.from_numpy(indices).to(self.device)]
+    def images(self, indices: np.ndarray, channels_last: bool) -> torch.Tensor:
+        """The normalised images of ``indices`` (sorted: memmap reads in file order), on the device."""
+        return to_input(self.pixels[np.sort(indices)], self.device, channels_last)
+
+    def targets_of(self, indices: np.ndarray) -> torch.Tensor:
+        """The targets of ``indices``, in the order of ``images``."""
+        return self.targets[torch.from_numpy(np.sort(indices)).to(self.device)]
 
 
 def _fingerprint(paths, targets) -> str:

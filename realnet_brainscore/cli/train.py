@@ -34,7 +34,10 @@ fMRI (--shen2019, ReAlnet-fMRI): the subject's visual-cortex voxels of Shen 2019
 session, averaged over repetitions and reduced to %d principal components fitted on the training
 part (the authors' targets had 1,024 dimensions; their reduction is not published).
 group (--subjects LIST --group): one model generating every listed subject's responses (one head
-output per subject and feature, each subject z-scored on its own); written to RUNDIR/group/.""" % FMRI_DIMENSIONS
+output per subject and feature, each subject z-scored on its own); written to RUNDIR/group/.
+together (--subjects LIST --together): the subjects' models trained side by side in one process:
+every batch is prepared once and the frozen teacher runs once for all; each RUNDIR/sub-XX/ is what
+training that subject alone writes (same losses and weights), and --resume continues every one.""" % FMRI_DIMENSIONS
 
 
 def add_parsers(commands):
@@ -47,6 +50,9 @@ def add_parsers(commands):
     who.add_argument('--subject', type=int, choices=range(1, 11), metavar='N', help='one subject, 1-10 (fMRI: 1-3)')
     who.add_argument('--subjects', type=subject_range, metavar='LIST', help='several, e.g. 1-10 or 1,3')
     parser.add_argument('--group', action='store_true', help='with --subjects: one model for all of them')
+    parser.add_argument('--together', action='store_true',
+                        help='with --subjects: train their models side by side in one pass (same batches, one '
+                             'teacher pass per batch); each run folder is as if trained alone')
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument('--things-eeg2', metavar='DIR', help='THINGS-EEG2 folder (OSF layout): EEG alignment')
     data.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder with the training-session h5 files and '
@@ -118,15 +124,21 @@ def _add_selection(parser):
 
 
 def run(args):
-    from ..training import train  # looked up when run, so that a test can stand in for it
-    if args.group and not args.subjects:
-        raise RealnetError('--group needs --subjects LIST')
+    from .. import training  # looked up when run, so that a test can stand in for it
+    if (args.group or args.together) and not args.subjects:
+        raise RealnetError(f'{"--group" if args.group else "--together"} needs --subjects LIST')
+    if args.group and args.together:
+        raise RealnetError('--group trains one model; --together several side by side: choose one')
     if args.shen2019 and args.window:
         raise RealnetError('--window is for EEG, not Shen 2019 fMRI')
     configs = [_config(args, None, tuple(args.subjects))] if args.group else [
         _config(args, subject) for subject in args.subjects or [args.subject]]
-    for config in configs:
-        summary = train(config, on_epoch_end=None if args.quiet else _print_epoch)
+    progress = None if args.quiet else _print_epoch
+    if args.together:
+        summaries = training.train_together(configs, on_epoch_end=progress)
+    else:
+        summaries = [training.train(config, on_epoch_end=progress) for config in configs]
+    for config, summary in zip(configs, summaries):
         if summary:
             print(f'{run_name(config)}: best epoch {summary["best_epoch"]} ({args.select_on} loss '
                   f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
@@ -151,7 +163,7 @@ def _path(text):
 
 
 def _print_epoch(record):
-    print(f'epoch {record["epoch"]}: train loss {record["train_loss"]:.4f} (cls {record["train_cls"]:.4f}, '
+    print(f'{record["run"] + " " if "run" in record else ""}epoch {record["epoch"]}: train loss {record["train_loss"]:.4f} (cls {record["train_cls"]:.4f}, '
           f'gen {record["train_gen"]:.4f}, r {record["train_matched_r"]:.3f}) | validation loss '
           f'{record["val_loss"]:.4f} (r {record["val_matched_r"]:.3f}) | {record["images_per_second"]:.0f} img/s',
           flush=True)

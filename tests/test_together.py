@@ -1,0 +1,85 @@
+"""Several subjects in one pass (`train --together`): each subject's run is the one training it alone
+writes, a killed pass resumes every subject, and settings that cannot share batches are refused."""
+import json
+
+import pytest
+import torch
+
+from factories import SIZE
+from realnet_brainscore import RealnetError, cli
+from realnet_brainscore.synthetic import Design, write_things_eeg2
+from realnet_brainscore.training import TrainConfig, train, train_together
+
+SUBJECTS = (1, 2)
+TIMING_KEYS = ('seconds', 'images_per_second')  # the one part of a log that differs between two runs
+
+
+@pytest.fixture(scope='module')
+def tiny(insilico, tmp_path_factory):
+    """20 training images of two subjects (2 steps an epoch), 2 epochs, 32 px (for speed)."""
+    _, base, root = insilico
+    small = write_things_eeg2(tmp_path_factory.mktemp('together') / 'small',
+                              Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
+    return dict(things_eeg2=small, backbone_weights=base, image_size=SIZE // 2, progress=False,
+                cache_dir=root / 'cache', epochs=2, lr=1e-4)
+
+
+@pytest.fixture(scope='module')
+def alone(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp('alone')
+    for subject in SUBJECTS:
+        train(TrainConfig(out=out, subject=subject, **tiny))
+    return out
+
+
+def assert_same_runs(first, second):
+    """Same weights, bit for bit (the same operations in the same order on the CPU), and the same log."""
+    for subject in SUBJECTS:
+        for name in ('last.pt', 'best.pt'):
+            a, b = (torch.load(out / f'sub-0{subject}' / name, weights_only=True) for out in (first, second))
+            assert a['state_dict'].keys() == b['state_dict'].keys()
+            for key, value in a['state_dict'].items():
+                torch.testing.assert_close(b['state_dict'][key], value, rtol=0, atol=0, msg=f'sub-0{subject} {key}')
+            assert {k: v for k, v in a['meta'].items()} == {k: v for k, v in b['meta'].items()}
+        logs = [[{k: v for k, v in json.loads(line).items() if k not in TIMING_KEYS}
+                 for line in (out / f'sub-0{subject}' / 'log.jsonl').read_text().splitlines()] for out in (first, second)]
+        assert logs[0] == logs[1]
+
+
+def test_together_gives_each_subject_what_training_it_alone_gives(alone, tiny, tmp_path, capsys):
+    settings = tiny
+    argv = ['train', '--subjects', '1,2', '--together', '--things-eeg2', str(settings['things_eeg2']), '--out',
+            str(tmp_path), '--cornet-weights', str(settings['backbone_weights']), '--image-size', str(SIZE // 2),
+            '--epochs', '2', '--lr', '1e-4']
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert 'sub-01 epoch 2: train loss' in out and 'sub-02 epoch 2: train loss' in out
+    assert_same_runs(alone, tmp_path)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_pass_resumes_every_subject(alone, tiny, tmp_path):
+    def kill_after_sub01_saved_epoch_1(record):
+        if record['run'] == 'sub-01' and record['epoch'] == 1:
+            raise Killed  # sub-01 has saved epoch 1, sub-02 has saved nothing
+    configs = [TrainConfig(out=tmp_path, subject=subject, **tiny) for subject in SUBJECTS]
+    with pytest.raises(Killed):
+        train_together(configs, on_epoch_end=kill_after_sub01_saved_epoch_1)
+    assert (tmp_path / 'sub-01' / 'last.pt').is_file() and not (tmp_path / 'sub-02' / 'last.pt').exists()
+    train_together([TrainConfig(out=tmp_path, subject=subject, resume=True, **tiny) for subject in SUBJECTS])
+    assert_same_runs(alone, tmp_path)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'lr': 2e-4}, 'runs trained together share every setting and the data; these differ: lr'),
+    ({'subject': 1}, 'each subject once'),
+    ({'subject': None, 'group': (1, 2)}, 'not group models'),
+])
+def test_runs_that_cannot_share_batches_are_refused_before_any_work(tiny, tmp_path, change, message):
+    configs = [TrainConfig(out=tmp_path, subject=1, **tiny), TrainConfig(out=tmp_path, **{'subject': 2, **tiny, **change})]
+    with pytest.raises(RealnetError, match=message):
+        train_together(configs)
+    assert not any(tmp_path.iterdir())
