@@ -36,7 +36,8 @@ def resnet_start(insilico):
     release, _, root = insilico
     torch.manual_seed(0)
     path = root / 'resnet18.pth'
-    torch.save(calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict(), path)
+    state = calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict()
+    torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)  # scored at the size it trains at
     return path
 
 
@@ -81,7 +82,7 @@ def test_cornet_aligned_with_fmri_gains_on_the_shen_rois(insilico, shen, tmp_pat
     assert summary['modality'] == 'fMRI' and summary['best_checkpoint'].endswith('sub-01/best.pt')
     network = load_network('cornet-s-fmri-s01', weights=summary['best_checkpoint'])
     assert network.head.fc.out_features == 134  # 150 images, 135 of them training: 134 principal components
-    before = mean_score(load_model('cornet-s', weights=base), SHEN_BENCHMARKS, shen2019=shen)
+    before = mean_score(load_model('cornet-s', weights=base, image_size=SIZE), SHEN_BENCHMARKS, shen2019=shen)
     after = mean_score(load_model('cornet-s-fmri-s01', weights=summary['best_checkpoint']), SHEN_BENCHMARKS,
                        shen2019=shen)
     print(f'\nCORnet-S in-silico Shen 2019 RSA (V1 V4 HVC mean): start {before:.3f} -> fMRI-aligned {after:.3f}')
