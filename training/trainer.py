@@ -217,9 +217,8 @@ def _run(configs: list[TrainConfig], world, device, folders: list[Path], on_epoc
     for epoch in range(min(run.start_epoch for run in runs) + 1, configs[0].epochs + 1):
         due = [run for run in runs if run.start_epoch < epoch]  # after a kill, some may be an epoch ahead
         began = time.perf_counter()
-        records = [{'epoch': epoch, **record} for record in _train_epoch(due, world, epoch)]
-        for run, record in zip(due, records):
-            record.update(_validate(run, runs[0]))
+        records = [{'epoch': epoch, **trained, **validated}
+                   for trained, validated in zip(_train_epoch(due, world, epoch), _validate(due))]
         seconds = round(time.perf_counter() - began, 2)
         for run, record in zip(due, records):
             run.end_epoch(record, seconds, world, on_epoch_end, several=len(runs) > 1)
@@ -416,17 +415,22 @@ def _check_validation(record: dict, name: str = ''):
 
 
 @torch.no_grad()
-def _validate(run: _Run, lead: _Run) -> dict:
-    """The run's losses on its held-out images (``lead``: the run whose teacher every run shares)."""
-    run.aligner.network.eval()
-    sums, part, config = {}, run.data.validation, run.config
-    for i in range(0, len(part), config.batch_size):
-        indices = part.indices[i:i + config.batch_size]
-        x = part.images(indices, run.aligner.cuda)
-        terms = run.aligner.losses(x, part.targets_of(indices), train_mode=False,
-                                   teacher_logits=lead.aligner.teacher_logits(x))
-        _accumulate(sums, terms, len(indices))
-    return {f'val_{k}': v for k, v in _means(sums).items()}
+def _validate(runs: list[_Run]) -> list[dict]:
+    """Each run's losses on the held-out images (the same for every run): each batch is prepared once
+    and the teacher run once for every student, as in training."""
+    lead, part = runs[0], runs[0].data.validation
+    for run in runs:
+        run.aligner.network.eval()
+    sums = [{} for _ in runs]
+    for i in range(0, len(part), lead.config.batch_size):
+        indices = part.indices[i:i + lead.config.batch_size]
+        x = part.images(indices, lead.aligner.cuda)
+        teacher_logits = lead.aligner.teacher_logits(x)
+        for run, run_sums in zip(runs, sums):
+            terms = run.aligner.losses(x, run.data.validation.targets_of(indices), train_mode=False,
+                                       teacher_logits=teacher_logits)
+            _accumulate(run_sums, terms, len(indices))
+    return [{f'val_{k}': v for k, v in _means(run_sums).items()} for run_sums in sums]
 
 
 def _summarise(folder: Path, config: TrainConfig, log: list) -> dict:
