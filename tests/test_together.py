@@ -1,5 +1,6 @@
 """Several subjects in one pass (`train --together`): each subject's run is the one training it alone
 writes, a killed pass resumes every subject, and settings that cannot share batches are refused."""
+import contextlib
 import json
 
 import pytest
@@ -24,16 +25,32 @@ def tiny(insilico, tmp_path_factory):
                 cache_dir=root / 'cache', epochs=2, lr=1e-4)
 
 
+@contextlib.contextmanager
+def cpu_threads(n):
+    """torch's CPU threads set to n (the results depend on it), then restored."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope='module')
 def alone(tiny, tmp_path_factory):
+    """Each subject trained on its own with one CPU thread: what each of two students stepped in
+    parallel on two threads gets."""
     out = tmp_path_factory.mktemp('alone')
-    for subject in SUBJECTS:
-        train(TrainConfig(out=out, subject=subject, **tiny))
+    with cpu_threads(1):
+        for subject in SUBJECTS:
+            train(TrainConfig(out=out, subject=subject, **tiny))
     return out
 
 
 def assert_same_runs(first, second):
-    """Same weights, bit for bit (the same operations in the same order on the CPU), and the same log."""
+    """Same weights, bit for bit (the same operations in the same order on the CPU, each student with
+    one thread), and the same log. (Another thread count sums in another order: rounding that Adam's
+    per-element scaling turns into whole-step differences where a gradient is near zero.)"""
     for subject in SUBJECTS:
         for name in ('last.pt', 'best.pt'):
             a, b = (torch.load(out / f'sub-0{subject}' / name, weights_only=True) for out in (first, second))
@@ -46,12 +63,13 @@ def assert_same_runs(first, second):
         assert logs[0] == logs[1]
 
 
-def test_together_gives_each_subject_what_training_it_alone_gives(alone, tiny, tmp_path, capsys):
+def test_together_one_after_another_gives_each_subject_what_training_it_alone_gives(alone, tiny, tmp_path, capsys):
     settings = tiny
     argv = ['train', '--subjects', '1,2', '--together', '--things-eeg2', str(settings['things_eeg2']), '--out',
             str(tmp_path), '--cornet-weights', str(settings['backbone_weights']), '--image-size', str(SIZE // 2),
-            '--epochs', '2', '--lr', '1e-4']
-    assert cli.main(argv) == 0
+            '--epochs', '2', '--lr', '1e-4', '--parallel-students', '1']
+    with cpu_threads(1):
+        assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert 'sub-01 epoch 2: train loss' in out and 'sub-02 epoch 2: train loss' in out
     assert_same_runs(alone, tmp_path)
@@ -61,15 +79,17 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_pass_resumes_every_subject(alone, tiny, tmp_path):
+def test_parallel_students_and_a_killed_pass_resumed_give_what_training_alone_gives(alone, tiny, tmp_path):
     def kill_after_sub01_saved_epoch_1(record):
         if record['run'] == 'sub-01' and record['epoch'] == 1:
             raise Killed  # sub-01 has saved epoch 1, sub-02 has saved nothing
-    configs = [TrainConfig(out=tmp_path, subject=subject, **tiny) for subject in SUBJECTS]
-    with pytest.raises(Killed):
+    parallel = dict(tiny, parallel_students=2)  # on two threads: one student and one thread each
+    configs = [TrainConfig(out=tmp_path, subject=subject, **parallel) for subject in SUBJECTS]
+    with cpu_threads(2), pytest.raises(Killed):
         train_together(configs, on_epoch_end=kill_after_sub01_saved_epoch_1)
     assert (tmp_path / 'sub-01' / 'last.pt').is_file() and not (tmp_path / 'sub-02' / 'last.pt').exists()
-    train_together([TrainConfig(out=tmp_path, subject=subject, resume=True, **tiny) for subject in SUBJECTS])
+    with cpu_threads(2):
+        train_together([TrainConfig(out=tmp_path, subject=subject, resume=True, **parallel) for subject in SUBJECTS])
     assert_same_runs(alone, tmp_path)
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 from ..cornet import CORnetS
 from ..errors import RealnetError
 from .data import image_cache, to_input
-from .trainer import Aligner, TrainConfig
+from .trainer import Aligner, StudentThreads, TrainConfig
 
 
 def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
@@ -44,7 +44,8 @@ def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
 def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none',
               subjects: int = 1) -> float:
     """Subject-images/s of one full training step (cache -> GPU normalise -> teacher -> student+head
-    -> Adam) for ``subjects`` students sharing the batch and one teacher pass (as ``--together``)."""
+    -> Adam) for ``subjects`` students sharing the batch and one teacher pass, stepped as ``--together``
+    steps them (on the CPU several at once)."""
     config = TrainConfig(things_eeg2=Path('.'), subject=1, out=Path('.'), image_size=image_size, batch_size=batch,
                          compile=compile_mode)
     aligners = [Aligner(CORnetS(), 340, config, device) for _ in range(subjects)]
@@ -55,18 +56,18 @@ def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, comp
     eeg = torch.randn(batch * 4, 340)
     cuda = torch.device(device).type == 'cuda'
     rates = []
-    for step in range(warmup + steps):
-        indices = np.sort(rng.choice(len(cache), batch, replace=False))
-        began = time.perf_counter()
-        x = to_input(cache[indices], device, channels_last=cuda)
-        teacher_logits = aligners[0].teacher_logits(x)
-        for aligner in aligners:
-            terms = aligner.losses(x, eeg[indices].to(device, non_blocking=True), teacher_logits=teacher_logits)
-            aligner.update(terms['loss'])
-        if cuda:
-            torch.cuda.synchronize()
-        if step >= warmup:
-            rates.append(subjects * batch / (time.perf_counter() - began))
+    with StudentThreads(subjects, device) as threads:
+        for step in range(warmup + steps):
+            indices = np.sort(rng.choice(len(cache), batch, replace=False))
+            began = time.perf_counter()
+            x = to_input(cache[indices], device, channels_last=cuda)
+            target = eeg[indices].to(device, non_blocking=True)
+            teacher_logits = aligners[0].teacher_logits(x)
+            threads.each(lambda a: a.update(a.losses(x, target, teacher_logits=teacher_logits)['loss']), aligners)
+            if cuda:
+                torch.cuda.synchronize()
+            if step >= warmup:
+                rates.append(subjects * batch / (time.perf_counter() - began))
     return statistics.median(rates)
 
 

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class TrainConfig:
     device: str | None = None
     compile: str = 'none'                 # none | default | reduce-overhead (CUDA graphs)
     workers: int | None = None
+    parallel_students: int | None = None  # CPU, several subjects: students stepped at once; None: one per CPU thread
     cache_dir: Path | None = None
     resume: bool = False
     progress: bool = True
@@ -119,6 +121,8 @@ class TrainConfig:
             raise RealnetError(f'--seed must be a whole number from 0 to 2**63 - 1, got {self.seed}')
         if self.workers is not None and self.workers < 1:
             raise RealnetError('workers must be at least 1')
+        if self.parallel_students is not None and self.parallel_students < 1:
+            raise RealnetError('--parallel-students must be at least 1')
         if self.pool is not None and self.pool < 1:
             raise RealnetError('--pool must be at least 1')
 
@@ -149,7 +153,8 @@ class TrainConfig:
 
     def record(self) -> dict:
         """The resolved settings a checkpoint records (and --resume must match): what shapes the result."""
-        skip = {'things_eeg2', 'shen2019', 'out', 'resume', 'progress', 'device', 'workers', 'cache_dir'}
+        skip = {'things_eeg2', 'shen2019', 'out', 'resume', 'progress', 'device', 'workers', 'parallel_students',
+                'cache_dir'}
         return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                 for k, v in dataclasses.asdict(self.resolved()).items() if k not in skip}
 
@@ -179,6 +184,7 @@ def train_together(configs: list[TrainConfig], on_epoch_end=None) -> list[dict]:
         config.check()
     _check_together(configs)
     world = _Distributed()
+    _check_parallel_students(configs[0], world)
     device = _device(configs[0], world)
     folders = [writable_folder(run_dir(config)) for config in configs]
     _check_cache_dir(configs[0])
@@ -190,6 +196,13 @@ def train_together(configs: list[TrainConfig], on_epoch_end=None) -> list[dict]:
         summaries = _run(configs, world, device, folders, on_epoch_end)
     world.close()
     return summaries
+
+
+def _check_parallel_students(config: TrainConfig, world):
+    on_cpu = (config.device or ('cuda' if torch.cuda.is_available() else 'cpu')).startswith('cpu')
+    if (config.parallel_students or 1) > 1 and (world.size > 1 or not on_cpu):
+        raise RealnetError('--parallel-students is for one process on the CPU; on a GPU or under torchrun the '
+                           'students step one after another')
 
 
 def _check_together(configs: list[TrainConfig]):
@@ -214,14 +227,16 @@ def _run(configs: list[TrainConfig], world, device, folders: list[Path], on_epoc
     _check_same_images(runs)
     for run in runs[1:]:  # one frozen teacher: every run starts from the same weights
         run.aligner.teacher = runs[0].aligner.teacher
-    for epoch in range(min(run.start_epoch for run in runs) + 1, configs[0].epochs + 1):
-        due = [run for run in runs if run.start_epoch < epoch]  # after a kill, some may be an epoch ahead
-        began = time.perf_counter()
-        records = [{'epoch': epoch, **trained, **validated}
-                   for trained, validated in zip(_train_epoch(due, world, epoch), _validate(due))]
-        seconds = round(time.perf_counter() - began, 2)
-        for run, record in zip(due, records):
-            run.end_epoch(record, seconds, world, on_epoch_end, several=len(runs) > 1)
+    workers = 1 if world.size > 1 else configs[0].parallel_students
+    with StudentThreads(len(runs), device, workers) as threads:
+        for epoch in range(min(run.start_epoch for run in runs) + 1, configs[0].epochs + 1):
+            due = [run for run in runs if run.start_epoch < epoch]  # after a kill, some may be an epoch ahead
+            began = time.perf_counter()
+            trained, validated = _train_epoch(due, world, epoch, threads), _validate(due, threads)
+            records = [{'epoch': epoch, **t, **v} for t, v in zip(trained, validated)]
+            seconds = round(time.perf_counter() - began, 2)
+            for run, record in zip(due, records):
+                run.end_epoch(record, seconds, world, on_epoch_end, several=len(runs) > 1)
     return [_summarise(run.folder, run.config, run.log) for run in runs] if world.rank == 0 else [{}] * len(runs)
 
 
@@ -346,9 +361,45 @@ def _lock(lock, lock_file: Path) -> bool:
         return False
 
 
-def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
+class StudentThreads:
+    """Steps the students of a pass. On the CPU several at once: each worker thread takes a fixed
+    share of them with an equal share of the intra-op threads, as one student's small convolutions
+    keep the cores only partly busy; each student's result is then a lone run's with that many
+    threads. With one worker, or on a GPU: one after another in this thread."""
+
+    def __init__(self, students: int, device, workers: int | None = None):
+        self.threads = torch.get_num_threads()
+        on_cpu = torch.device(device).type == 'cpu'
+        self.workers = min(students, workers or self.threads) if on_cpu else 1
+        self.pool = None
+        if self.workers > 1:
+            self.pool = ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads,
+                                           initargs=(max(1, self.threads // self.workers),))
+
+    def each(self, step, items):
+        """``step(item)`` for every item, each worker's share in order; the first error is raised."""
+        items = list(items)
+        if self.pool is None:
+            for item in items:
+                step(item)
+            return
+        shares = [items[w::self.workers] for w in range(self.workers)]
+        futures = [self.pool.submit(lambda share: [step(item) for item in share], share) for share in shares]
+        for future in futures:
+            future.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown()
+            torch.set_num_threads(self.threads)  # the workers' setting is partly process-wide (MKL)
+
+
+def _train_epoch(runs: list[_Run], world, epoch: int, threads: StudentThreads) -> list[dict]:
     """One pass over this process's share of the training images, in an order fixed by seed + epoch:
-    each batch is prepared once and the teacher run once for every student."""
+    each batch is prepared once and the teacher run once for every student; ``threads`` steps them."""
     lead, config = runs[0], runs[0].config
     for run in runs:
         run.aligner.network.train()
@@ -365,11 +416,13 @@ def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
                                         leave=False)):
         x = lead.data.train.images(indices, lead.aligner.cuda)
         teacher_logits = lead.aligner.teacher_logits(x)
-        for run, check, run_sums in zip(runs, checks, sums):
-            terms = run.aligner.losses(x, run.data.train.targets_of(indices), teacher_logits=teacher_logits)
-            check.add(step, terms)
-            run.aligner.update(terms['loss'])
-            _accumulate(run_sums, terms, len(indices))
+
+        def student_step(i):
+            terms = runs[i].aligner.losses(x, runs[i].data.train.targets_of(indices), teacher_logits=teacher_logits)
+            checks[i].add(step, terms)
+            runs[i].aligner.update(terms['loss'])
+            _accumulate(sums[i], terms, len(indices))
+        threads.each(student_step, range(len(runs)))
     for check in checks:
         check.check(len(batches))
     return [{f'train_{k}': v for k, v in _means(world.reduce(run_sums)).items()} for run_sums in sums]
@@ -415,7 +468,7 @@ def _check_validation(record: dict, name: str = ''):
 
 
 @torch.no_grad()
-def _validate(runs: list[_Run]) -> list[dict]:
+def _validate(runs: list[_Run], threads: StudentThreads) -> list[dict]:
     """Each run's losses on the held-out images (the same for every run): each batch is prepared once
     and the teacher run once for every student, as in training."""
     lead, part = runs[0], runs[0].data.validation
@@ -426,10 +479,13 @@ def _validate(runs: list[_Run]) -> list[dict]:
         indices = part.indices[i:i + lead.config.batch_size]
         x = part.images(indices, lead.aligner.cuda)
         teacher_logits = lead.aligner.teacher_logits(x)
-        for run, run_sums in zip(runs, sums):
-            terms = run.aligner.losses(x, run.data.validation.targets_of(indices), train_mode=False,
-                                       teacher_logits=teacher_logits)
-            _accumulate(run_sums, terms, len(indices))
+
+        @torch.no_grad()  # in each worker thread: grad mode is per thread
+        def student_losses(j):
+            terms = runs[j].aligner.losses(x, runs[j].data.validation.targets_of(indices), train_mode=False,
+                                           teacher_logits=teacher_logits)
+            _accumulate(sums[j], terms, len(indices))
+        threads.each(student_losses, range(len(runs)))
     return [{f'val_{k}': v for k, v in _means(run_sums).items()} for run_sums in sums]
 
 

@@ -37,7 +37,8 @@ group (--subjects LIST --group): one model generating every listed subject's res
 output per subject and feature, each subject z-scored on its own); written to RUNDIR/group/.
 together (--subjects LIST --together): the subjects' models trained side by side in one process:
 every batch is prepared once and the frozen teacher runs once for all; each RUNDIR/sub-XX/ is what
-training that subject alone writes (same losses and weights), and --resume continues every one.""" % FMRI_DIMENSIONS
+training that subject alone writes (same losses and weights; on the CPU, where by default several
+students step at once, to float rounding), and --resume continues every one.""" % FMRI_DIMENSIONS
 
 
 def add_parsers(commands):
@@ -69,6 +70,10 @@ def add_parsers(commands):
     parser.add_argument('--compile', choices=['none', 'default', 'reduce-overhead'], default=TrainConfig.compile,
                         help='torch.compile the model; reduce-overhead uses CUDA graphs (small batches)')
     parser.add_argument('--workers', type=positive, metavar='N', help='processes decoding images for the cache')
+    parser.add_argument('--parallel-students', type=positive, metavar='N',
+                        help='with --together on the CPU: students stepped at once, each in a thread with its share '
+                             'of the CPU threads (default: one per CPU thread; 1: one after another, bit for bit '
+                             'what training each alone gives)')
     parser.add_argument('--resume', action='store_true', help='continue the run in RUNDIR from its last epoch')
 
 
@@ -129,6 +134,8 @@ def run(args):
         raise RealnetError(f'{"--group" if args.group else "--together"} needs --subjects LIST')
     if args.group and args.together:
         raise RealnetError('--group trains one model; --together several side by side: choose one')
+    if args.parallel_students and not args.together:
+        raise RealnetError('--parallel-students steps the students of --together; add --together')
     if args.shen2019 and args.window:
         raise RealnetError('--window is for EEG, not Shen 2019 fMRI')
     configs = [_config(args, None, tuple(args.subjects))] if args.group else [
@@ -155,7 +162,8 @@ def _config(args, subject: int | None, group: tuple[int, ...] = ()) -> TrainConf
         channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
         classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
         select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
-        device=args.device, compile=args.compile, workers=args.workers, resume=args.resume, progress=not args.quiet)
+        device=args.device, compile=args.compile, workers=args.workers,
+        parallel_students=args.parallel_students, resume=args.resume, progress=not args.quiet)
 
 
 def _path(text):
