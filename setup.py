@@ -4,7 +4,8 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-VERSION = re.search(r"__version__ = '([^']+)'", (HERE / 'realnet_brainscore' / '__init__.py').read_text()).group(1)
+INIT = (HERE / 'realnet_brainscore' / '__init__.py').read_text(encoding='utf-8')
+VERSION = re.search(r"__version__ = '([^']+)'", INIT).group(1)
 
 # training/ and benchmarks/ sit at the top of the repository (Brain-Score's plugin layout) but are
 # installed inside the package, so nothing installs a top-level `training` or `benchmarks` module.
@@ -17,9 +18,23 @@ setup(
     name='realnet-brainscore',
     version=VERSION,
     description='ReAlnet (CORnet-S aligned with human EEG) as Brain-Score models and benchmarks',
-    long_description=(HERE / 'README.md').read_text(),
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
-    license='MIT',
+    # an SPDX expression (PEP 639) rather than a license classifier, which setuptools 77+ deprecates
+    license_expression='MIT',
+    license_files=['LICENSE'],
+    # no project_urls: this package has no public repository or home page yet
+    keywords=['Brain-Score', 'ReAlnet', 'CORnet-S', 'EEG', 'fMRI', 'representational similarity analysis'],
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
+        'Programming Language :: Python :: 3.11',
+        'Operating System :: OS Independent',
+        'Intended Audience :: Science/Research',
+        'Topic :: Scientific/Engineering',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+        'Topic :: Scientific/Engineering :: Image Recognition',
+    ],
     python_requires='>=3.11',
     packages=packages,
     package_dir={f'realnet_brainscore.{folder}': folder for folder in MAPPED},
@@ -41,10 +56,12 @@ setup(
         'matplotlib',
         'tqdm',
         'pillow',
+        'packaging',          # requirement lines: exported plugins', and those `submission check` looks up
     ],
     # neurora: the authors' toolbox (1.1.6.12 has the `smooth` argument they used), to check the
     # decoding RDMs against it
     # timm: its models as backbones to align (--backbone timm:NAME); tested, so in the test extra too
-    extras_require={'timm': ['timm>=1.0'], 'test': ['pytest>=7', 'neurora==1.1.6.12', 'timm>=1.0']},
+    # pytest-check: Brain-Score's generic plugin tests need it (the website submission test runs them)
+    extras_require={'timm': ['timm>=1.0'], 'test': ['pytest>=7', 'pytest-check', 'neurora==1.1.6.12', 'timm>=1.0']},
     entry_points={'console_scripts': ['brainscore = realnet_brainscore.cli:main']},
 )

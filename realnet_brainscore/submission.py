@@ -15,8 +15,11 @@ from pathlib import Path
 
 from . import __version__, models, plugin
 from .backbones import CORNET_SPEC, TIMM, BackboneSpec
+from .data import ENVIRONMENT, HOSTED
 from .errors import RealnetError, first_line
 from .files import atomic_path, file_digest, new_folder, output_file, writable_folder
+from .package_index import DEFAULT_INDEX, unserved
+from .vendoring import self_contained
 from .weights import WeightSource, realnet_home, source
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # the website's upload limit
@@ -29,11 +32,16 @@ MAX_UNPACKED_BYTES = 10 * MAX_ZIP_BYTES
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECKED_ABOVE = 2**20
 MAX_INIT_BYTES = 2**20  # registrations are read from at most this much of an __init__.py
+MAX_REQUIREMENTS_BYTES = 2**16  # requirements.txt files looked up in the package index (each name: one request)
 INSTALLED_FOLDER = 'realnet_brainscore'  # brainscore_vision/models/<this>
 # The model plugin's files as shipped, valid Python that Brain-Score would run once filled in. The
 # hyphen keeps the folder out of reach of import statements: its __init__.py registers models.
 TEMPLATES = Path(__file__).parent / 'templates' / 'model-plugin'
 _PLACEHOLDER = "'IDENTIFIER'"  # the template's registration line names this for each identifier
+# The data set each benchmark plugin reads: the website runs only those whose data Brain-Score hosts (data.HOSTED).
+PLUGIN_DATA = {'gifford2022_temporal_rsa': 'things_eeg2', 'shen2019_rsa': 'shen2019'}
+DATASET_NAMES = {'things_eeg2': 'THINGS-EEG2', 'shen2019': 'Shen 2019 fMRI'}
+_REQUIREMENTS = re.compile(r'(models|benchmarks)/[^/]+/requirements\.txt')  # a plugin folder's own
 _REGISTRY_LINE = re.compile(r"""(model|benchmark)_registry\[['"]([^'"]+)['"]\]""")
 
 
@@ -55,6 +63,13 @@ def model_plugin(identifiers: list[str], weights: WeightSource | None = None,
         'test.py': _filled('test.py', IDENTIFIERS=list(package_ids), LAYERS=layers, REGIONS=dict(spec.regions)),
         'requirements.txt': f'realnet-brainscore{"[timm]" if spec.name.startswith(TIMM) else ""}=={__version__}\n',
     }
+
+
+def website_model_plugin(identifiers: list[str], weights: WeightSource | None = None,
+                         spec: BackboneSpec = CORNET_SPEC) -> dict[str, bytes]:
+    """``model_plugin`` made self-contained for the website (the package modules copied in)."""
+    files = {name: text.encode() for name, text in model_plugin(identifiers, weights, spec).items()}
+    return self_contained(files, extras=('timm',) if spec.name.startswith(TIMM) else ())
 
 
 def _registering(identifiers: list[str]) -> str:
@@ -91,6 +106,30 @@ def benchmark_plugins() -> dict[str, dict[str, bytes]]:
             for folder in sorted(plugin.plugins_dir().iterdir()) if (folder / '__init__.py').is_file()}
 
 
+def website_benchmark_plugins(names: list[str] | None = None) -> dict[str, dict[str, bytes]]:
+    """The benchmark plugin folders ``names`` (default: all the website can run) made self-contained;
+    one the website cannot run is refused in one line saying why."""
+    plugins = benchmark_plugins()
+    unknown = sorted(set(names or ()) - set(plugins))
+    if unknown:
+        raise RealnetError(f'no benchmark plugin {unknown[0]}; ours: {", ".join(plugins)}')
+    refused = [name for name in names or () if website_refusal(name)]
+    if refused:
+        raise RealnetError(f'benchmarks/{refused[0]} is not exported: {website_refusal(refused[0])}')
+    chosen = names or [name for name in plugins if website_refusal(name) is None]
+    return {name: self_contained(plugins[name]) for name in chosen}
+
+
+def website_refusal(plugin_folder: str) -> str | None:
+    """Why the website cannot run this benchmark plugin (its data are not hosted), or None."""
+    dataset = PLUGIN_DATA[plugin_folder]
+    if HOSTED[dataset] is not None:
+        return None
+    return (f'it reads ${ENVIRONMENT[dataset]}, and the website has no '
+            f'{DATASET_NAMES[dataset]} (Brain-Score does not host it: its ImageNet test images are not '
+            'redistributable); score it locally with `brainscore score`')
+
+
 def export_model(identifier: str, out, weights=None, weights_url=None, force: bool = False) -> Path:
     """A zip (or folder) ``models/<id>/…`` for one model; a user's file is referenced by URL + hash."""
     if weights is None:
@@ -104,14 +143,16 @@ def export_model(identifier: str, out, weights=None, weights_url=None, force: bo
         backbone = models.load_network(identifier, weights).spec  # refuses a file that does not load as it
         hosted = WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
                               f'{identifier} from {Path(weights).name}')
-    files = {f'models/{leaderboard_id(identifier)}/{name}': text.encode()
-             for name, text in model_plugin([identifier], hosted, backbone).items()}
+    files = {f'models/{leaderboard_id(identifier)}/{name}': content
+             for name, content in website_model_plugin([identifier], hosted, backbone).items()}
     return _write(files, out)
 
 
-def export_benchmarks(out, force: bool = False) -> Path:
+def export_benchmarks(out, force: bool = False, names: list[str] | None = None) -> Path:
+    """A zip (or folder) ``benchmarks/<plugin>/…`` of ``names`` (default: those the website can run)."""
+    plugins = website_benchmark_plugins(names)  # a plugin the website cannot run is refused first
     out = _destination(out, force)
-    files = {f'benchmarks/{folder}/{name}': content for folder, entries in benchmark_plugins().items()
+    files = {f'benchmarks/{folder}/{name}': content for folder, entries in plugins.items()
              for name, content in entries.items()}
     return _write(files, out)
 
@@ -145,13 +186,44 @@ def _write(files: dict[str, bytes], out: Path) -> Path:
     return out
 
 
-def check(zip_path, brainscore_root=None) -> list[str]:
-    """Every website rule the zip breaks, one sentence each (empty: it passes)."""
+class Problems(list):
+    """check()'s answer: the website rules a zip breaks, one sentence each, and in ``notes`` what
+    could not be checked (no broken rule)."""
+
+    def __init__(self, problems=(), notes=()):
+        super().__init__(problems)
+        self.notes = list(notes)
+
+
+def check(zip_path, brainscore_root=None, index_url=DEFAULT_INDEX, check_index=True) -> Problems:
+    """Every website rule the zip breaks, one sentence each (empty: it passes). With ``check_index``,
+    each plugin's requirements are looked up in the index ``index_url`` too (the website installs
+    them from PyPI); an index that does not answer is a note, not a broken rule."""
     zip_path = Path(zip_path)
     if not zipfile.is_zipfile(zip_path):
         raise RealnetError(f'{zip_path}: not a zip file (or a truncated one)')
     with open(zip_path, 'rb') as stream:
-        return _checked(stream, zip_path.stat().st_size, zip_path, brainscore_root)
+        problems = _checked(stream, zip_path.stat().st_size, zip_path, brainscore_root)
+        texts, too_long = _requirement_texts(stream) if check_index else ({}, [])
+    if not texts:
+        return Problems(problems + too_long)
+    found = unserved(texts, index_url)
+    return Problems(problems + too_long + found.problems, [found.unchecked] if found.unchecked else [])
+
+
+def _requirement_texts(stream) -> tuple[dict[str, str], list[str]]:
+    """{path: text} of each plugin folder's requirements.txt (what the website pip-installs), and a
+    line for each one too long to read. Only from a zip whose declared sizes keep to the caps: then
+    _checked has verified every entry."""
+    with zipfile.ZipFile(stream) as archive:
+        entries = archive.infolist()
+        if _size_problems(entries):
+            return {}, []
+        files = [e for e in entries if _REQUIREMENTS.fullmatch(e.filename)]
+        texts = {e.filename: archive.read(e).decode('utf-8-sig', 'replace') for e in files
+                 if e.file_size <= MAX_REQUIREMENTS_BYTES}
+    return texts, [f'{e.filename}: over {MAX_REQUIREMENTS_BYTES // 2**10} KiB; a requirements file is a few lines, '
+                   'keep it to those' for e in files if e.file_size > MAX_REQUIREMENTS_BYTES]
 
 
 def _checked(stream, size: int, label, brainscore_root=None) -> list[str]:

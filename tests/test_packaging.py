@@ -1,4 +1,5 @@
 """What `pip install .` puts on a user's path: the package, its mapped sub-packages, the command."""
+import email
 import pkgutil
 import shutil
 import subprocess
@@ -35,6 +36,18 @@ def test_wheel_maps_training_and_benchmarks_into_the_package(wheel):
     assert not [name for name in names if name.split('/')[0] in ('training', 'benchmarks', 'tests')]
     entry_points = next(name for name in names if name.endswith('entry_points.txt'))
     assert 'brainscore = realnet_brainscore.cli:main' in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_wheel_metadata_is_the_readme_and_the_mit_license(wheel):
+    """What PyPI shows and `twine check` reads: README.md as markdown, the licence and its file."""
+    archive = zipfile.ZipFile(wheel)
+    info = next(name for name in archive.namelist() if name.endswith('.dist-info/METADATA'))
+    metadata = email.message_from_string(archive.read(info).decode())
+    assert metadata['License-Expression'] == 'MIT' and metadata['License-File'] == 'LICENSE'
+    assert metadata['Description-Content-Type'] == 'text/markdown'
+    assert 'Programming Language :: Python :: 3.11' in metadata.get_all('Classifier')
+    assert metadata.get_payload().strip() == (ROOT / 'README.md').read_text().strip()
+    assert archive.read(info.replace('METADATA', 'licenses/LICENSE')) == (ROOT / 'LICENSE').read_bytes()
 
 
 @pytest.fixture(scope='module')

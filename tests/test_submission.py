@@ -9,25 +9,20 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import threading
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from realnet_brainscore import cli, submission
 from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, model_plugin
 from realnet_brainscore.weights import WeightSource
 
 IGNORED = shutil.ignore_patterns('__pycache__')
-
-
-@pytest.fixture(scope='module')
-def brainscore_copy(tmp_path_factory):
-    """A private copy of the installed brainscore_vision package, first on PYTHONPATH in subprocesses."""
-    site = tmp_path_factory.mktemp('site')
-    shutil.copytree(brainscore_vision_dir(), site / 'brainscore_vision', ignore=IGNORED)
-    return site
 
 
 def run_python(code, site, env=None, timeout=600):
@@ -49,8 +44,40 @@ def server(tmp_path):
     httpd.server_close()
 
 
-def test_exported_zips_load_through_brainscores_own_discovery(brainscore_copy, insilico, aligned, server, tmp_path,
-                                                              capsys):
+def website_library(root: Path) -> Path:
+    """``root/brainscore_vision``: the installed package's entries linked, with models/, benchmarks/
+    and model_helpers/ real folders to add to (plugins; the three images its wheel lacks)."""
+    copy = root / 'brainscore_vision'
+    copy.mkdir(parents=True)
+    for entry in brainscore_vision_dir().iterdir():
+        if entry.name in ('models', 'benchmarks', 'model_helpers'):
+            (copy / entry.name).mkdir()
+            for inner in entry.iterdir():
+                (copy / entry.name / inner.name).symlink_to(inner)
+        elif entry.name != '__pycache__':
+            (copy / entry.name).symlink_to(entry)
+    resources = copy / 'model_helpers' / 'generic_plugin_tests_resources'
+    resources.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 120, 160, 3), dtype=np.uint8)
+    for image, name in zip(pixels, ('rgb1.jpg', 'rgb2.jpg', 'rgb3.png')):
+        Image.fromarray(image).save(resources / name)
+    return copy
+
+
+def run_website(args: list[str], root: Path, env: dict) -> subprocess.CompletedProcess:
+    """``python -S ARGS`` from the library root, with the root and this venv's site-packages as plain
+    paths: the .pth files there (this package's editable install among them) do not run, so this
+    package cannot be imported, as on the website."""
+    paths = os.pathsep.join([str(root), sysconfig.get_paths()['purelib']])
+    return subprocess.run([sys.executable, '-S', *args], cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, 'PYTHONPATH': paths, 'PYTHONNOUSERSITE': '1', 'BS_INSTALL_DEPENDENCIES': 'no',
+                               **env})
+
+
+def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_not_installed(insilico, aligned, server,
+                                                                                          tmp_path, capsys):
+    """brainscore_core's test_plugin.sh: `pytest -m "not slow"` on the generic plugin tests with
+    --plugin_directory, then on the plugin's test.py, from the library root; then a score."""
     release, _, _ = insilico
     checkpoint = Path(aligned[1]['best_checkpoint'])
     served, base_url = server
@@ -59,36 +86,29 @@ def test_exported_zips_load_through_brainscores_own_discovery(brainscore_copy, i
     assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--weights', str(checkpoint), '--weights-url',
                      f'{base_url}/realnet-s01-mine.pt', '--out', str(model_zip)]) == 0
     assert cli.main(['submission', 'export', '--benchmarks', '--out', str(benchmark_zip)]) == 0
-    assert check(model_zip) == [] and check(benchmark_zip) == []
-    names = zipfile.ZipFile(model_zip).namelist()
-    assert sorted(names) == [f'models/realnet_s01/{n}' for n in ('__init__.py', 'model.py', 'requirements.txt', 'test.py')]
-    assert model_zip.stat().st_size < 20_000  # the weights are referenced, not packed
-    assert 'realnet-brainscore' in zipfile.ZipFile(model_zip).read('models/realnet_s01/requirements.txt').decode()
+    assert 'left out benchmarks/shen2019_rsa' in capsys.readouterr().err
+    assert check(model_zip, check_index=False) == [] and check(benchmark_zip, check_index=False) == []
+    assert model_zip.stat().st_size < 200_000  # the weights are referenced, not packed
+    library = website_library(tmp_path / 'library')
     for archive in (model_zip, benchmark_zip):
-        zipfile.ZipFile(archive).extractall(brainscore_copy / 'brainscore_vision')
+        zipfile.ZipFile(archive).extractall(library)
+    env = {'REALNET_HOME': str(tmp_path / 'home'), 'RESULTCACHING_HOME': str(tmp_path / 'cache'),
+           'REALNET_THINGS_EEG2': str(release)}
 
-    home = tmp_path / 'home'
-    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:8]
-    loaded = run_python(
-        'import brainscore_vision as b; m = b.load_model("realnet_s01"); print(m.identifier); '
-        'print(b.load_benchmark("Gifford2022.IT-temporal_rsa").identifier); print(b.__file__)',
-        brainscore_copy, env={'REALNET_HOME': str(home)})
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    identifier, benchmark, location = loaded.stdout.split()[-3:]
-    assert identifier == f'realnet-s01+{digest}' and benchmark == 'Gifford2022.IT-temporal_rsa'
-    assert location.startswith(str(brainscore_copy))
-
-    tested = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                             'brainscore_vision/models/realnet_s01/test.py'], cwd=brainscore_copy, capture_output=True,
-                            text=True, env={**os.environ, 'PYTHONPATH': str(brainscore_copy), 'REALNET_HOME': str(home),
-                                            'BS_INSTALL_DEPENDENCIES': 'no'}, timeout=600)
-    assert tested.returncode == 0 and '3 passed' in tested.stdout, tested.stdout[-3000:] + tested.stderr[-2000:]
-
-    scored = subprocess.run([sys.executable, '-m', 'brainscore_vision', 'score', '--model_identifier=realnet_s01',
-                             '--benchmark_identifier=Gifford2022.IT-temporal_rsa'], cwd=brainscore_copy,
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, 'PYTHONPATH': str(brainscore_copy), 'REALNET_HOME': str(home),
-                                 'REALNET_THINGS_EEG2': str(release), 'BS_INSTALL_DEPENDENCIES': 'no'})
+    found = run_website(['-c', 'import brainscore_vision as b; print(b.__file__); import realnet_brainscore'],
+                        library.parent, env)
+    assert found.stdout.split() == [str(library / '__init__.py')]
+    assert "No module named 'realnet_brainscore'" in found.stderr
+    pytest_args = ['-m', 'pytest', '-m', 'not slow', '-q', '-p', 'no:cacheprovider']
+    generic = run_website([*pytest_args, 'brainscore_vision/model_helpers/generic_plugin_tests.py',
+                           '--plugin_directory', str(library / 'models' / 'realnet_s01')], library.parent, env)
+    print('generic plugin tests:', generic.stdout.strip().splitlines()[-1])
+    assert generic.returncode == 0 and '5 passed' in generic.stdout, generic.stdout[-3000:] + generic.stderr[-2000:]
+    own = run_website([*pytest_args, 'brainscore_vision/models/realnet_s01/test.py',
+                       'brainscore_vision/benchmarks/gifford2022_temporal_rsa/test.py'], library.parent, env)
+    assert own.returncode == 0 and '8 passed' in own.stdout, own.stdout[-3000:] + own.stderr[-2000:]
+    scored = run_website(['-m', 'brainscore_vision', 'score', '--model_identifier=realnet_s01',
+                          '--benchmark_identifier=Gifford2022.IT-temporal_rsa'], library.parent, env)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert 'Gifford2022.IT-temporal_rsa' in scored.stdout and 'realnet_s01' in scored.stdout
 
@@ -185,10 +205,11 @@ def test_our_installed_plugins_do_not_count_as_taken_by_export_and_check(tmp_pat
     model_zip, benchmarks_zip = tmp_path / 'model.zip', tmp_path / 'benchmarks.zip'
     assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--out', str(model_zip)]) == 0
     assert cli.main(['submission', 'export', '--benchmarks', '--out', str(benchmarks_zip)]) == 0
-    assert check(model_zip) == [] and check(benchmarks_zip) == []
+    assert check(model_zip, check_index=False) == [] and check(benchmarks_zip, check_index=False) == []
     (tree / 'models/someone_else').mkdir()  # a plugin not placed by install still counts
     (tree / 'models/someone_else/__init__.py').write_text(GOOD_INIT.replace('my_model', 'realnet_s01'))
-    assert check(model_zip) == ["model identifier 'realnet_s01' is already registered in Brain-Score"]
+    assert check(model_zip, check_index=False) == [
+        "model identifier 'realnet_s01' is already registered in Brain-Score"]
 
 
 # Hostile input (issue 12): plugins install/uninstall, submission export and check.
@@ -296,7 +317,7 @@ def test_a_zip_out_is_replaced_only_with_force(tmp_path, capsys):
     assert status == 2 and len(err) == 1 and 'exists; pass --force' in err[0]
     assert out.read_bytes() == b'a zip of my own'
     assert cli.main(['submission', 'export', '--benchmarks', '--out', str(out), '--force']) == 0
-    assert check(out) == []
+    assert check(out, check_index=False) == []
 
 
 def test_an_export_that_breaks_a_rule_leaves_no_zip(tmp_path, monkeypatch, capsys):

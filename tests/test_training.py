@@ -222,10 +222,11 @@ def test_timing_runs_beside_the_anchor(capsys):
     if not anchor.is_file():
         pytest.skip(f'the anchor script is not beside this checkout ({anchor})')
     from realnet_brainscore.training import timing
-    assert timing.main(['--quick', '--anchor', str(anchor)]) == 0
+    assert timing.main(['--quick', '--anchor', str(anchor), '--batches', '8', '--subjects', '2']) == 0
     out = capsys.readouterr().out
     assert re.search(r'published step \(anchor, fp32 batch 16\)\s+[\d.]+\s+1\.00', out)
     assert re.search(r'this trainer, batch 8\s+[\d.]+\s+[\d.]+', out) and 'image cache build' in out
+    assert re.search(r'2 subjects: subject-images/s.*\n\s+batch 8\s+[\d.]+\s+[\d.]+\s+[\d.]+', out)
     assert timing.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
 
 

@@ -1,6 +1,6 @@
 """Models of the realnet-brainscore package: ReAlnet (CORnet-S aligned with human EEG) and networks aligned like it."""
-from realnet_brainscore import load_model
 from realnet_brainscore.citation import REALNET_BIBTEX
+from realnet_brainscore.models import load_model
 from realnet_brainscore.weights import WeightSource, fetch
 
 # Filled in when the plugin folder is written: leaderboard identifier -> the package's identifier, and the
