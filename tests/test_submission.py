@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from factories import SIZE
 from realnet_brainscore import cli, submission
 from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, model_plugin
+from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.weights import WeightSource
 
 IGNORED = shutil.ignore_patterns('__pycache__')
@@ -74,11 +76,10 @@ def run_website(args: list[str], root: Path, env: dict) -> subprocess.CompletedP
                                **env})
 
 
-def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_not_installed(insilico, aligned, server,
+def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_not_installed(aligned, server,
                                                                                           tmp_path, capsys):
     """brainscore_core's test_plugin.sh: `pytest -m "not slow"` on the generic plugin tests with
     --plugin_directory, then on the plugin's test.py, from the library root; then a score."""
-    release, _, _ = insilico
     checkpoint = Path(aligned[1]['best_checkpoint'])
     served, base_url = server
     shutil.copy(checkpoint, served / 'realnet-s01-mine.pt')
@@ -92,8 +93,11 @@ def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_no
     library = website_library(tmp_path / 'library')
     for archive in (model_zip, benchmark_zip):
         zipfile.ZipFile(archive).extractall(library)
+    # two subjects' test EEG (12 images, 20 repetitions): the score runs the decoding RDMs from scratch
+    eeg = write_things_eeg2(tmp_path / 'eeg', Design(subjects=2, concepts=2, images_per_concept=1, test_images=12,
+                                                     test_repetitions=20, image_size=SIZE))
     env = {'REALNET_HOME': str(tmp_path / 'home'), 'RESULTCACHING_HOME': str(tmp_path / 'cache'),
-           'REALNET_THINGS_EEG2': str(release)}
+           'REALNET_THINGS_EEG2': str(eeg)}
 
     found = run_website(['-c', 'import brainscore_vision as b; print(b.__file__); import realnet_brainscore'],
                         library.parent, env)
