@@ -158,8 +158,8 @@ def _website_distributions() -> frozenset[str]:
             lines = importlib.metadata.requires(name) or []
         except importlib.metadata.PackageNotFoundError:
             continue
-        todo += [Requirement(line).name for line in lines
-                 if Requirement(line).marker is None or Requirement(line).marker.evaluate({'extra': ''})]
+        requirements = map(Requirement, lines)
+        todo += [r.name for r in requirements if r.marker is None or r.marker.evaluate({'extra': ''})]
     return frozenset(seen)
 
 

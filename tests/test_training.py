@@ -230,6 +230,15 @@ def test_timing_runs_beside_the_anchor(capsys):
     assert timing.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
 
 
+@pytest.mark.parametrize('argv', [['--batches', '16,x'], ['--subjects', '0'], ['--steps', '-1']])
+def test_timing_refuses_bad_counts_in_one_line(argv, capsys):
+    from realnet_brainscore.training import timing
+    with pytest.raises(SystemExit) as stopped:
+        timing.main(['--quick', *argv])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2 and 'expected a positive whole number' in error
+
+
 def test_subject_lists():
     from realnet_brainscore.cli.options import subject_range
     assert subject_range('1-10') == list(range(1, 11)) and subject_range('1,3-4') == [1, 3, 4]

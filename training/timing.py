@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..cli.options import positive
 from ..cornet import CORnetS
 from ..errors import RealnetError
 from .data import image_cache, to_input
@@ -86,21 +87,26 @@ def cache_rate(n_images: int, size: int, workers: int) -> float:
         return n_images / (time.perf_counter() - began)
 
 
+def batch_sizes(text: str) -> list[int]:
+    """'16,128' -> [16, 128]; anything else is argparse's one-line error."""
+    return [positive(part) for part in text.split(',')]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.training.timing', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
     parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
-    parser.add_argument('--batches', help='trainer batch sizes (default 16,128; --quick: 4,8)')
-    parser.add_argument('--steps', type=int, help='timed steps (default 15; --quick: 2)')
-    parser.add_argument('--warmup', type=int, help='untimed steps first (default 4; --quick: 1)')
-    parser.add_argument('--cache-images', type=int, default=2048)
-    parser.add_argument('--subjects', type=int, help='students of the --together rows (default 10; --quick: 3)')
+    parser.add_argument('--batches', type=batch_sizes, help='trainer batch sizes (default 16,128; --quick: 4,8)')
+    parser.add_argument('--steps', type=positive, help='timed steps (default 15; --quick: 2)')
+    parser.add_argument('--warmup', type=positive, help='untimed steps first (default 4; --quick: 1)')
+    parser.add_argument('--cache-images', type=positive, default=2048)
+    parser.add_argument('--subjects', type=positive, help='students of the --together rows (default 10; --quick: 3)')
     args = parser.parse_args(argv)
     quick = args.quick
     device = 'cuda' if torch.cuda.is_available() and not quick else 'cpu'
     size = 64 if quick else 224
-    batches = [int(b) for b in (args.batches or ('4,8' if quick else '16,128')).split(',')]
+    batches = args.batches or batch_sizes('4,8' if quick else '16,128')
     steps, warmup = args.steps or (2 if quick else 15), args.warmup or (1 if quick else 4)
     try:
         anchor = anchor_rates(args.anchor, quick, max(batches))
