@@ -26,8 +26,10 @@ from PIL import Image
 from ..cli.options import positive
 from ..cornet import CORnetS
 from ..errors import RealnetError
+from .allocator import keep_freed_memory
 from .data import image_cache, to_input
-from .trainer import Aligner, StudentThreads, TrainConfig
+from .students import Students
+from .trainer import Aligner, TrainConfig
 
 
 def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
@@ -57,14 +59,13 @@ def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, comp
     eeg = torch.randn(batch * 4, 340)
     cuda = torch.device(device).type == 'cuda'
     rates = []
-    with StudentThreads(subjects, device) as threads:
+    with Students(aligners, device) as students:
         for step in range(warmup + steps):
             indices = np.sort(rng.choice(len(cache), batch, replace=False))
             began = time.perf_counter()
             x = to_input(cache[indices], device, channels_last=cuda)
             target = eeg[indices].to(device, non_blocking=True)
-            teacher_logits = aligners[0].teacher_logits(x)
-            threads.each(lambda a: a.update(a.losses(x, target, teacher_logits=teacher_logits)['loss']), aligners)
+            students.map(Aligner.train_step, [target] * subjects, x, aligners[0].teacher_logits(x))
             if cuda:
                 torch.cuda.synchronize()
             if step >= warmup:
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     quick = args.quick
     device = 'cuda' if torch.cuda.is_available() and not quick else 'cpu'
+    if device == 'cpu':
+        keep_freed_memory()  # as train does
     size = 64 if quick else 224
     batches = args.batches or batch_sizes('4,8' if quick else '16,128')
     steps, warmup = args.steps or (2 if quick else 15), args.warmup or (1 if quick else 4)

@@ -71,9 +71,9 @@ def add_parsers(commands):
                         help='torch.compile the model; reduce-overhead uses CUDA graphs (small batches)')
     parser.add_argument('--workers', type=positive, metavar='N', help='processes decoding images for the cache')
     parser.add_argument('--parallel-students', type=positive, metavar='N',
-                        help='with --together on the CPU: students stepped at once, each in a thread with its share '
-                             'of the CPU threads (default: one per CPU thread; 1: one after another, bit for bit '
-                             'what training each alone gives)')
+                        help='with --together on the CPU: students stepped at once, each worker process taking its '
+                             'share of them on one CPU thread (default: one per CPU thread; 1: one after another '
+                             'in this process)')
     parser.add_argument('--resume', action='store_true', help='continue the run in RUNDIR from its last epoch')
 
 
