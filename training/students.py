@@ -119,22 +119,21 @@ class _Tensor:
 
 
 def _to_wire(value):
-    if isinstance(value, torch.Tensor):
-        return _Tensor(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_wire(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_wire(v) for k, v in value.items()}
-    return value
+    return _replaced(value, torch.Tensor, _Tensor)
 
 
 def _from_wire(value):
-    if isinstance(value, _Tensor):
-        return torch.from_numpy(np.asarray(value.array))
+    return _replaced(value, _Tensor, lambda wire: torch.from_numpy(np.asarray(wire.array)))
+
+
+def _replaced(value, kind: type, convert):
+    """``value`` with each ``kind`` in it (inside lists, tuples and dicts too) converted."""
+    if isinstance(value, kind):
+        return convert(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_from_wire(v) for v in value)
+        return type(value)(_replaced(v, kind, convert) for v in value)
     if isinstance(value, dict):
-        return {k: _from_wire(v) for k, v in value.items()}
+        return {k: _replaced(v, kind, convert) for k, v in value.items()}
     return value
 
 
