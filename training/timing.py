@@ -7,9 +7,11 @@ backbone-only limit, run as a subprocess), this trainer's step from a uint8 imag
 ``--batches`` size (and with ``--compile reduce-overhead`` on CUDA), and the image-cache build from
 500×500 JPEGs; then each as a ratio to the published step. Last, ``--subjects`` students trained
 together (``train --together``: one shared batch, one teacher pass) beside one subject at a time, in
-subject-images/s, and their ratio. ``--quick``: tiny sizes on the CPU (three students).
+subject-images/s, and their ratio: each together step is timed beside as many single-subject steps
+taken right after it. ``--quick``: tiny sizes on the CPU (three students).
 """
 import argparse
+import contextlib
 import os
 import re
 import statistics
@@ -44,11 +46,11 @@ def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
     return {name.strip(): float(rate) for name, rate in re.findall(r'([^|:]+): ([\d.]+) img/s', line[7:])}
 
 
-def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none',
-              subjects: int = 1) -> float:
-    """Subject-images/s of one full training step (cache -> GPU normalise -> teacher -> student+head
-    -> Adam) for ``subjects`` students sharing the batch and one teacher pass, stepped as ``--together``
-    steps them (on the CPU several at once)."""
+@contextlib.contextmanager
+def training_step(batch: int, image_size: int, device, subjects: int = 1, compile_mode: str = 'none'):
+    """Gives ``step()``: one full training step (cache -> GPU normalise -> teacher -> student+head ->
+    Adam) for ``subjects`` students sharing the batch and one teacher pass, stepped as ``--together``
+    steps them (on the CPU several at once); it returns the step's seconds."""
     config = TrainConfig(things_eeg2=Path('.'), subject=1, out=Path('.'), image_size=image_size, batch_size=batch,
                          compile=compile_mode)
     aligners = [Aligner(CORnetS(), 340, config, device) for _ in range(subjects)]
@@ -58,9 +60,9 @@ def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, comp
     cache = rng.integers(0, 256, (batch * 4, image_size, image_size, 3), dtype=np.uint8)
     eeg = torch.randn(batch * 4, 340)
     cuda = torch.device(device).type == 'cuda'
-    rates = []
+
     with Students(aligners, device) as students:
-        for step in range(warmup + steps):
+        def step() -> float:
             indices = np.sort(rng.choice(len(cache), batch, replace=False))
             began = time.perf_counter()
             x = to_input(cache[indices], device, channels_last=cuda)
@@ -68,9 +70,28 @@ def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, comp
             students.map(Aligner.train_step, [target] * subjects, x, aligners[0].teacher_logits(x))
             if cuda:
                 torch.cuda.synchronize()
-            if step >= warmup:
-                rates.append(subjects * batch / (time.perf_counter() - began))
-    return statistics.median(rates)
+            return time.perf_counter() - began
+
+        yield step
+
+
+def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none') -> float:
+    """Images/s of one subject's training step (the median step)."""
+    with training_step(batch, image_size, device, compile_mode=compile_mode) as step:
+        seconds = [step() for _ in range(warmup + steps)][warmup:]
+    return batch / statistics.median(seconds)
+
+
+def together_rates(batch: int, image_size: int, device, steps: int, warmup: int, subjects: int) -> tuple[float, float]:
+    """Subject-images/s of ``subjects`` students stepped together and of one subject stepped as many
+    times, (together, one at a time). Each together step is followed by its single-subject steps,
+    so that a machine busy with other work slows both alike (a shared CPU's speed drifts by a
+    quarter within minutes)."""
+    with training_step(batch, image_size, device, subjects) as together, \
+            training_step(batch, image_size, device) as alone:
+        pairs = [(together(), sum(alone() for _ in range(subjects))) for _ in range(warmup + steps)][warmup:]
+    images = subjects * batch
+    return images / statistics.median(t for t, _ in pairs), images / statistics.median(a for _, a in pairs)
 
 
 def cache_rate(n_images: int, size: int, workers: int) -> float:
@@ -99,7 +120,8 @@ def main(argv=None) -> int:
     parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
     parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
     parser.add_argument('--batches', type=batch_sizes, help='trainer batch sizes (default 16,128; --quick: 4,8)')
-    parser.add_argument('--steps', type=positive, help='timed steps (default 15; --quick: 2)')
+    parser.add_argument('--steps', type=positive, help='timed steps (default 15; --quick: 2); in the --together rows '
+                        'each is timed beside --subjects single-subject steps')
     parser.add_argument('--warmup', type=positive, help='untimed steps first (default 4; --quick: 1)')
     parser.add_argument('--cache-images', type=positive, default=2048)
     parser.add_argument('--subjects', type=positive, help='students of the --together rows (default 10; --quick: 3)')
@@ -125,7 +147,7 @@ def main(argv=None) -> int:
         rows.append(('this trainer, batch 16, CUDA graphs',
                      step_rate(16, size, device, steps, warmup + 3, compile_mode='reduce-overhead')))
     subjects = args.subjects or (3 if quick else 10)
-    together = {batch: step_rate(batch, size, device, steps, warmup, subjects=subjects) for batch in batches}
+    together = {batch: together_rates(batch, size, device, steps, warmup, subjects) for batch in batches}
     build = cache_rate(64 if quick else args.cache_images, size, os.cpu_count() or 1)
     name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
     print(f'device: {name}, torch {torch.__version__}, image size {size}')
@@ -136,8 +158,8 @@ def main(argv=None) -> int:
         print(f'{label:48} {rate:10.1f} {ratio}')
     print(f'{"image cache build, " + str(os.cpu_count()) + " processes":48} {build:10.1f} {"(target 2000)":>12}')
     print(f'{subjects} subjects: subject-images/s      {"together":>10} {"one at a time":>14} {"ratio":>6}')
-    for batch, rate in together.items():
-        print(f'{"  batch " + str(batch):35} {rate:10.1f} {alone[batch]:14.1f} {rate / alone[batch]:6.2f}')
+    for batch, (rate, alone_rate) in together.items():
+        print(f'{"  batch " + str(batch):35} {rate:10.1f} {alone_rate:14.1f} {rate / alone_rate:6.2f}')
     return 0
 
 
