@@ -15,9 +15,8 @@ from torch import nn
 
 from .cornet import AREAS, CORnetS
 from .errors import RealnetError, first_line
+from .identifiers import CORNET, is_timm, timm_model
 
-CORNET = 'cornet-s'
-TIMM = 'timm:'
 REGIONS = AREAS  # the regions Brain-Score commits layers to: V1 V2 V4 IT
 RESNET_LAYERS = ('layer1', 'layer2', 'layer3', 'layer4')  # torchvision's and timm's ResNet family
 _PASS_THROUGH = (nn.Dropout, nn.Identity, nn.Flatten)  # modules that do not make a readout of their own
@@ -65,13 +64,13 @@ def create(name: str) -> nn.Module:
     """``name``'s architecture with random weights (no download)."""
     if name == CORNET:
         return CORnetS()
-    if name.startswith(TIMM):
+    if is_timm(name):
         try:
             import timm
         except ImportError as error:
             raise RealnetError(f"--backbone {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
         try:
-            return timm.create_model(name.removeprefix(TIMM), pretrained=False)
+            return timm.create_model(timm_model(name), pretrained=False)
         except RuntimeError as error:  # timm's "Unknown model"
             raise RealnetError(f'--backbone {name}: {first_line(error)} (timm.list_models() names them)') from error
     import torchvision
@@ -86,15 +85,15 @@ def create(name: str) -> nn.Module:
 def is_backbone(name: str) -> bool:
     """Whether ``name`` names an architecture ``create`` builds (timm names are not checked here)."""
     import torchvision
-    return name == CORNET or name.startswith(TIMM) or name in torchvision.models.list_models(module=torchvision.models)
+    return name == CORNET or is_timm(name) or name in torchvision.models.list_models(module=torchvision.models)
 
 
 def pretrained_state(name: str, progress: bool = True) -> dict[str, torch.Tensor]:
     """The library's ImageNet weights of ``name``: from its cache, else downloaded; offline, one line."""
-    if name.startswith(TIMM):
+    if is_timm(name):
         try:
             import timm
-            return timm.create_model(name.removeprefix(TIMM), pretrained=True).state_dict()
+            return timm.create_model(timm_model(name), pretrained=True).state_dict()
         except Exception as error:  # timm and huggingface_hub raise many kinds offline
             raise RealnetError(f'{name}: timm could not load its pretrained weights ({first_line(error)}); '
                                f'or give --backbone-weights FILE') from error

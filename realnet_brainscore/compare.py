@@ -13,6 +13,7 @@ from .data import data_source
 from .errors import RealnetError, first_line
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
 from .files import atomic_path, writable_folder
+from .identifiers import split_weights
 from .checkpoint import read_checkpoint
 from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .recording import SCREENS
@@ -42,14 +43,14 @@ class Candidate:
 
 def candidate(text: str) -> Candidate:
     """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
-    name, _, weights = text.partition('=')
-    if not weights:
+    name, weights = split_weights(text)
+    if weights is None:
         known(name)
         return Candidate(name)
-    if not Path(weights).is_file():
+    if not weights.is_file():
         raise RealnetError(f'{weights}: no such weights file (given for {name})')
     checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
-    return Candidate(name, Path(weights))
+    return Candidate(name, weights)
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,

@@ -1,12 +1,12 @@
 """Brain-Score models: each identifier becomes its own network inside a ``ModelCommitment``."""
 import functools
-import re
 from pathlib import Path
 from typing import NamedTuple
 
 from torch import nn
 
-from .backbones import (CORNET, CORNET_SPEC, TIMM, BackboneSpec, create, describe, is_backbone, pretrained_file,
+from . import identifiers
+from .backbones import (CORNET, CORNET_SPEC, BackboneSpec, create, describe, is_backbone, pretrained_file,
                         torchvision_weights)
 from .checkpoint import Checkpoint, read_checkpoint, recorded_image_size, split_state_dict
 from .encoder import EncodingHead
@@ -34,19 +34,15 @@ def list_models() -> list[str]:
 
 
 def aligned_name(meta: dict) -> str | None:
-    """What a checkpoint of this package's trainer is called: ``realnet-s01`` (CORnet-S and EEG, as
-    published), else ``<backbone>-<eeg|fmri>-<s01|group>`` (``resnet50-eeg-s01``); None for others."""
+    """What a checkpoint of this package's trainer is called (see ``identifiers``): ``realnet-s01``
+    (CORnet-S and EEG, as published), else ``<backbone>-<eeg|fmri>-<s01|group>``; None for others."""
     backbone = BackboneSpec.from_meta(meta.get('backbone')).name
     modality, subject = meta.get('modality', 'EEG'), meta.get('subject')
     if meta.get('subjects'):
-        who = 'group'
-    elif isinstance(subject, int) and not isinstance(subject, bool):
-        who = f's{subject:02d}'
-    else:
-        return None
-    if backbone == CORNET and modality == 'EEG':
-        return f'realnet-{who}'
-    return f'{re.sub(r"[^a-z0-9_]+", "-", backbone.lower())}-{str(modality).lower()}-{who}'
+        return str(identifiers.aligned(backbone, str(modality), group=True))
+    if isinstance(subject, int) and not isinstance(subject, bool):
+        return str(identifiers.aligned(backbone, str(modality), subject))
+    return None
 
 
 def checked_name(identifier: str, checkpoint: Checkpoint, path) -> BackboneSpec | None:
@@ -97,13 +93,13 @@ def network_identifier(identifier: str, weights=None) -> str:
     """Brain-Score's identifier of ``identifier`` with ``weights``: a file's adds ``+<sha256[:8]>``,
     torchvision's weights (a bare architecture name) the hash their file name carries."""
     if weights is None and identifier not in WEIGHTS and is_backbone(identifier):
-        return f'{identifier}+{torchvision_weights(identifier).digest}'
+        return identifiers.with_digest(identifier, torchvision_weights(identifier).digest)
     return model_identifier(identifier, weights)
 
 
 def known(identifier: str) -> None:
     """Refuses in one line a name that is neither in the table nor a torchvision architecture."""
-    if identifier not in WEIGHTS and (identifier.startswith(TIMM) or not is_backbone(identifier)):
+    if identifier not in WEIGHTS and (identifiers.is_timm(identifier) or not is_backbone(identifier)):
         source(identifier)
 
 

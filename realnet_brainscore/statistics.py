@@ -1,7 +1,6 @@
 """Statistics of score records, computed once and returned as data for the figures and reports to
 show: paired tests of models against a baseline (Figure 1C, 1D), the cluster-based permutation
 test of EEG time courses (1B), and the matched-subject view (ReAlnet k on its own subject k)."""
-import re
 import warnings
 from dataclasses import dataclass, replace
 
@@ -11,9 +10,9 @@ from .cornet import AREAS
 from .data.shen2019 import ROIS
 from .data.things_eeg2 import subject_name
 from .errors import RealnetError
+from .identifiers import eeg_subject
 from .records import LabelledArray, ScoreRecord, range_mask, time_mask
 
-PERSONAL = re.compile(r'^realnet-s(\d\d)$')
 # Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
 # paired sign-flip permutation test cannot reach p < .05 (2 / 2**5 > .05).
 MATCHED_GROUP = 6
@@ -221,9 +220,10 @@ def compare_roi_scores(records: list[ScoreRecord], baseline: str | None = None) 
 
 
 def own_subject(name: str) -> str | None:
-    """The subject a personal model (realnet-sNN) was aligned with; None for any other model."""
-    match = PERSONAL.match(name)
-    return subject_name(int(match.group(1))) if match else None
+    """The THINGS-EEG2 subject a personal EEG model (``realnet-sNN``, ``resnet50-eeg-sNN``, with or
+    without ``+hash``) was aligned with; None for any other model."""
+    subject = eeg_subject(name)
+    return subject_name(subject) if subject is not None else None
 
 
 def eeg_view(records: dict[str, dict[str, ScoreRecord]], baseline: str,

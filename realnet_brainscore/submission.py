@@ -14,10 +14,11 @@ import zlib
 from pathlib import Path
 
 from . import __version__, models, plugin
-from .backbones import CORNET_SPEC, TIMM, BackboneSpec
+from .backbones import CORNET_SPEC, BackboneSpec
 from .data import ENVIRONMENT, HOSTED
 from .errors import RealnetError, first_line
 from .files import atomic_path, file_digest, new_folder, output_file, writable_folder
+from .identifiers import is_timm, leaderboard_id, parse
 from .package_index import DEFAULT_INDEX, unserved
 from .vendoring import self_contained
 from .weights import WeightSource, realnet_home, source
@@ -45,11 +46,6 @@ _REQUIREMENTS = re.compile(r'(models|benchmarks)/[^/]+/requirements\.txt')  # a 
 _REGISTRY_LINE = re.compile(r"""(model|benchmark)_registry\[['"]([^'"]+)['"]\]""")
 
 
-def leaderboard_id(identifier: str) -> str:
-    """Leaderboard identifiers cannot hold hyphens: realnet-s01 -> realnet_s01."""
-    return identifier.replace('-', '_')
-
-
 def model_plugin(identifiers: list[str], weights: WeightSource | None = None,
                  spec: BackboneSpec = CORNET_SPEC) -> dict[str, str]:
     """Files of a model plugin folder registering ``identifiers`` (package ids) of the backbone
@@ -61,7 +57,7 @@ def model_plugin(identifiers: list[str], weights: WeightSource | None = None,
         '__init__.py': _registering(list(package_ids)),
         'model.py': _filled('model.py', PACKAGE_IDS=package_ids, WEIGHTS=weights, LAYERS=layers),
         'test.py': _filled('test.py', IDENTIFIERS=list(package_ids), LAYERS=layers, REGIONS=dict(spec.regions)),
-        'requirements.txt': f'realnet-brainscore{"[timm]" if spec.name.startswith(TIMM) else ""}=={__version__}\n',
+        'requirements.txt': f'realnet-brainscore{"[timm]" if is_timm(spec.name) else ""}=={__version__}\n',
     }
 
 
@@ -69,7 +65,7 @@ def website_model_plugin(identifiers: list[str], weights: WeightSource | None = 
                          spec: BackboneSpec = CORNET_SPEC) -> dict[str, bytes]:
     """``model_plugin`` made self-contained for the website (the package modules copied in)."""
     files = {name: text.encode() for name, text in model_plugin(identifiers, weights, spec).items()}
-    return self_contained(files, extras=('timm',) if spec.name.startswith(TIMM) else ())
+    return self_contained(files, extras=('timm',) if is_timm(spec.name) else ())
 
 
 def _registering(identifiers: list[str]) -> str:
@@ -261,7 +257,7 @@ def _broken_rules(archive: zipfile.ZipFile, size: int, brainscore_root=None) -> 
     folders = {tuple(n.split('/')[:2]) for n in names if n.count('/') >= 2}
     if not folders or any(kind not in ('models', 'benchmarks') for kind, _ in folders):
         problems.append('the zip must hold models/<plugin>/… or benchmarks/<plugin>/… folders')
-    problems += [f"model identifier '{i}' contains a hyphen; the leaderboard takes none (e.g. {i.replace('-', '_')})"
+    problems += [f"model identifier '{i}' contains a hyphen; the leaderboard takes none (e.g. {leaderboard_id(i)})"
                  for kind, i in registrations if kind == 'model' and '-' in i]
     model_ids = sorted({i for kind, i in registrations if kind == 'model'})
     if len(model_ids) > 1:
@@ -360,7 +356,7 @@ def install(root=None, identifiers=None) -> list[Path]:
     root = Path(root or brainscore_vision_dir()).resolve()
     installs = [entry for entry in _read_manifest() if entry['brainscore_vision'] != str(root)]
     writable_folder(_manifest().parent)
-    identifiers = identifiers or [i for i in models.list_models() if i.startswith('realnet-')]
+    identifiers = identifiers or [i for i in models.list_models() if parse(i).personal]
     folders = {root / 'models' / INSTALLED_FOLDER: {n: t.encode() for n, t in model_plugin(identifiers).items()}}
     folders.update({root / 'benchmarks' / name: files for name, files in benchmark_plugins().items()})
     present = [str(f) for f in folders if f.exists()]

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .errors import RealnetError
 from .files import atomic_path, file_digest
+from .identifiers import CORNET, personal_name, with_digest
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,11 @@ _REALNET_RELEASES = [
 ]
 
 WEIGHTS: dict[str, WeightSource] = {
-    'cornet-s': WeightSource(
-        'cornet-s', 'https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth', 'sha256', '1d3f7974',
+    CORNET: WeightSource(
+        CORNET, 'https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth', 'sha256', '1d3f7974',
         'CORnet-S trained on ImageNet (dicarlolab release): the unaligned baseline'),
-    **{f'realnet-s{subject:02d}': WeightSource(
-        f'realnet-s{subject:02d}', _REALNET_URL.format(subject=subject, version=version), 'sha1', sha1,
+    **{personal_name(subject): WeightSource(
+        personal_name(subject), _REALNET_URL.format(subject=subject, version=version), 'sha1', sha1,
         f'ReAlnet aligned to THINGS-EEG2 subject {subject} (Lu, Wang & Golomb)')
        for subject, version, sha1 in _REALNET_RELEASES},
 }
@@ -165,4 +166,4 @@ def model_identifier(identifier: str, weights_file=None) -> str:
     """Brain-Score's identifier of ``identifier`` with the weights of ``weights_file`` (None: the
     published ones). A user's file adds ``+<sha256[:8]>``: Brain-Score's activation cache is keyed
     by identifier alone, and must never mix it up with the published weights."""
-    return identifier if weights_file is None else f'{identifier}+{short_hash(weights_file)}'
+    return with_digest(identifier, None if weights_file is None else short_hash(weights_file))

@@ -64,6 +64,18 @@ def test_matched_subjects_recover_the_planted_personal_advantage():
     assert abs(null['advantage']) < 0.005 and null['p'] > 0.05
 
 
+def test_matched_subjects_pair_any_personal_eeg_model_with_its_subject():
+    """Aligned ResNets (with or without a weights hash) are paired with their subject as ReAlnets are;
+    an fMRI model's subject is of another data set, and a backbone has none."""
+    results, _ = planted_results()
+    renamed = {'cornet-s': results['cornet-s'], 'resnet50-eeg-s01+3fa2c1d0': results['realnet-s01'],
+               'resnet50-eeg-s02': results['realnet-s02'], 'cornet-s-fmri-s03': results['realnet-s03'],
+               'resnet50': results['realnet-s04']}
+    rows = statistics.matched_subject_rows(compare.records_by_model(renamed), 'cornet-s')
+    assert [(r['model'], r['subject']) for r in rows] == [('resnet50-eeg-s01+3fa2c1d0', 'sub-01'),
+                                                         ('resnet50-eeg-s02', 'sub-02')]
+
+
 def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
     results, base = planted_results()
     (panel,), pair = statistics.eeg_view(compare.records_by_model(results), 'cornet-s')
