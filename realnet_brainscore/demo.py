@@ -5,8 +5,9 @@ from pathlib import Path
 
 from . import plugin
 from .checkpoint import write_checkpoint
-from .compare import Candidate, comparison_table, records_by_model, score_models, write_report
 from .data.things_eeg2 import image_paths
+from .report import comparison_table, write_report
+from .score_store import Candidate, records_by_model, score_models
 from .synthetic import Design, ShenDesign, insilico_cornet, write_shen2019, write_things_eeg2
 from .training import TrainConfig, train
 

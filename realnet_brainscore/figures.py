@@ -7,9 +7,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .files import atomic_path
+from .records import Kind
 from .statistics import ALPHA, ScoreComparison, TimeCourseComparison, TimeCourses
 
-SUITE_FIGURES = {'eeg': 'eeg_time_courses.png', 'fmri': 'fmri_rois.png'}  # what `score --plot DIR` writes
+SUITE_FIGURES = {Kind.EEG: 'eeg_time_courses.png', Kind.FMRI: 'fmri_rois.png'}  # what `score --plot DIR` writes
 
 
 def save_figure(figure: Figure, out) -> None:

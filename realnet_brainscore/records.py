@@ -8,6 +8,7 @@ arrays are ``{"dims", "coords": {dim: labels}, "values"}``. Files written before
 a kind are read too: our benchmarks' kind comes from their class.
 """
 import dataclasses
+import enum
 import functools
 import json
 from dataclasses import dataclass, field
@@ -18,9 +19,22 @@ import xarray as xr
 
 from .errors import RealnetError, first_line
 
-# What a benchmark measures. Ours declare it (a class attribute); Brain-Score's neural benchmarks
-# record a region of the model (their parent), and every other of Brain-Score's measures behaviour.
-KINDS = ('EEG', 'fMRI', 'neural', 'behaviour')
+
+
+class Kind(enum.StrEnum):
+    """What a benchmark measures, as score records (and their JSON) name it. Ours declare it (a class
+    attribute); Brain-Score's neural benchmarks record a region of the model (their parent), and
+    every other of Brain-Score's measures behaviour."""
+    EEG = 'EEG'
+    FMRI = 'fMRI'
+    NEURAL = 'neural'
+    BEHAVIOUR = 'behaviour'
+
+    @property
+    def key(self) -> str:
+        """The kind in lower case, as reports name their figures' keys and statistics (``fmri_p``)."""
+        return self.value.lower()
+
 # The labelled arrays of a temporal RSA record and the dims they are read by.
 TIME_COURSES = {'time_course': ('subject', 'time_bin'), 'ceiling_time_course': ('bound', 'time_bin')}
 # Time points are seconds read back from JSON (0.1 may be 0.1000000000000001): a bound within this is on it.
@@ -81,7 +95,7 @@ class ScoreRecord:
     model: str
     benchmark: str
     score: float
-    kind: str | None = None       # one of KINDS; None: a Brain-Score benchmark's record from before kinds
+    kind: Kind | None = None      # None: a Brain-Score benchmark's record from before kinds
     area: str | None = None       # what the benchmark's figure panel or bar is named by: the model region
     #                               of an EEG benchmark, an fMRI ROI, a neural benchmark's region
     raw: float | LabelledArray | list | None = None      # before ceiling normalisation; per subject if labelled
@@ -93,6 +107,10 @@ class ScoreRecord:
     screen: str | None = None
     rdm_method: str | None = None
     attrs: dict = field(default_factory=dict)            # the Score's other attributes, as JSON values
+
+    def __post_init__(self):
+        if self.kind is not None:  # a kind given by its name ('EEG') is the Kind of that name
+            object.__setattr__(self, 'kind', Kind(self.kind))
 
     @classmethod
     def from_score(cls, score, model: str, identifier: str, benchmark) -> 'ScoreRecord':
@@ -124,7 +142,7 @@ class ScoreRecord:
 
     def to_json(self) -> dict:
         data = {'model': self.model, 'benchmark': self.benchmark}
-        data.update({key: getattr(self, key) for key in ('kind', 'area') if getattr(self, key) is not None})
+        data.update({key: str(getattr(self, key)) for key in ('kind', 'area') if getattr(self, key) is not None})
         data['score'] = self.score
         for key in _TYPED:
             value = getattr(self, key)
@@ -146,22 +164,22 @@ class ScoreRecord:
         return dataclasses.replace(self, model=model)
 
 
-def benchmark_kind(benchmark) -> tuple[str, str | None]:
+def benchmark_kind(benchmark) -> tuple[Kind, str | None]:
     """(kind, area) of a loaded benchmark: ours declare their kind, and their region or ROI is their
     parent; Brain-Score's whose parent is a region a model records from are neural (MajajHong2015's
     IT), the others (parent 'behavior', 'Geirhos2021' …) measure behaviour."""
     kind = getattr(benchmark, 'kind', None)
     if kind is not None:
-        return kind, benchmark.parent
+        return Kind(kind), benchmark.parent
     from brainscore_vision.model_interface import BrainModel
     regions = {getattr(BrainModel.RecordingTarget, name) for name in vars(BrainModel.RecordingTarget)
                if not name.startswith('_')}
     parent = getattr(benchmark, 'parent', None)
-    return ('neural', parent) if parent in regions else ('behaviour', None)
+    return (Kind.NEURAL, parent) if parent in regions else (Kind.BEHAVIOUR, None)
 
 
 @functools.lru_cache(maxsize=None)
-def our_kind(identifier: str) -> tuple[str | None, str | None]:
+def our_kind(identifier: str) -> tuple[Kind | None, str | None]:
     """(kind, area) of our benchmark ``identifier``, from its class; (None, None) for any other."""
     from . import plugin
     if identifier not in plugin.list_benchmarks():
@@ -198,8 +216,8 @@ def record_problem(data) -> str | None:
             return f'{key} is {_shown(data[key])}, not a name'
     if not _is_number(data['score']):
         return f'score is {_shown(data["score"])}, not a number'
-    if 'kind' in data and data['kind'] not in KINDS:
-        return f'kind is {_shown(data["kind"])}, not one of {", ".join(KINDS)}'
+    if 'kind' in data and data['kind'] not in tuple(Kind):
+        return f'kind is {_shown(data["kind"])}, not one of {", ".join(Kind)}'
     window = data.get('window')
     if 'window' in data and not (isinstance(window, list) and len(window) == 2 and all(map(_is_number, window))):
         return f'window is {_shown(window)}, not [start, stop] in seconds'
@@ -210,7 +228,7 @@ def record_problem(data) -> str | None:
         if problem:
             return problem
     kind = data['kind'] if 'kind' in data else our_kind(data['benchmark'])[0]
-    return _time_courses_problem(data) if kind == 'EEG' else None
+    return _time_courses_problem(data) if kind == Kind.EEG else None
 
 
 def _time_courses_problem(data: dict) -> str | None:

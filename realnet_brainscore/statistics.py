@@ -11,7 +11,7 @@ from .data.shen2019 import ROIS
 from .data.things_eeg2 import subject_name
 from .errors import RealnetError
 from .identifiers import eeg_subject
-from .records import LabelledArray, ScoreRecord, range_mask, time_mask
+from .records import Kind, LabelledArray, ScoreRecord, range_mask, time_mask
 
 # Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
 # paired sign-flip permutation test cannot reach p < .05 (2 / 2**5 > .05).
@@ -89,7 +89,7 @@ def time_courses(records: list[ScoreRecord], time_range=None) -> list[TimeCourse
     time course in its region's, cut to ``time_range`` (first, last time point in s; None: all)."""
     by_area = {}
     for record in records:
-        if record.kind != 'EEG' or record.time_course is None:
+        if record.kind != Kind.EEG or record.time_course is None:
             raise RealnetError(f'{record.benchmark!r} is not a temporal RSA score with a time course')
         by_area.setdefault(record.area, {})[record.model] = record
     panels = []
@@ -212,7 +212,7 @@ def compare_scores(records: list[ScoreRecord], baseline: str | None = None, labe
 def compare_roi_scores(records: list[ScoreRecord], baseline: str | None = None) -> ScoreComparison:
     """Shen 2019 ROI scores (Figure 1C) in the ROIs' order, named by ROI: see ``compare_scores``."""
     for record in records:
-        if record.kind != 'fMRI':
+        if record.kind != Kind.FMRI:
             raise RealnetError(f'{record.benchmark!r} is not a Shen 2019 ROI score')
     records = in_order(records, ROIS, key=lambda record: record.area)
     areas = {record.benchmark: record.area for record in records}
@@ -235,7 +235,7 @@ def eeg_view(records: dict[str, dict[str, ScoreRecord]], baseline: str,
     design), each ReAlnet k is paired with subject k and the baseline is taken on the same
     subjects; otherwise every model is drawn over all subjects and the first non-baseline model is
     tested against the baseline."""
-    eeg = {name: {b: r for b, r in scores.items() if r.kind == 'EEG' and r.time_course is not None}
+    eeg = {name: {b: r for b, r in scores.items() if r.kind == Kind.EEG and r.time_course is not None}
            for name, scores in records.items()}
     others = [name for name in eeg if name != baseline and eeg[name]]
     matched = [name for name in others if own_subject(name) and all(
@@ -270,7 +270,7 @@ def matched_subject_rows(records: dict[str, dict[str, ScoreRecord]], baseline: s
             continue
         for benchmark, record in scores.items():
             base = records.get(baseline, {}).get(benchmark)
-            if record.kind != 'EEG' or record.time_course is None or not base or subject not in record.subjects:
+            if record.kind != Kind.EEG or record.time_course is None or not base or subject not in record.subjects:
                 continue
             own, others = _own_and_others(record, subject)
             base_own, base_others = _own_and_others(base, subject)

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from factories import SIZE
-from realnet_brainscore import cli, compare, statistics
+from realnet_brainscore import RealnetError, cli, statistics
+from realnet_brainscore.report import report_folder, write_report
+from realnet_brainscore.score_store import Candidate, kept_records, records_by_model, score_models
 from realnet_brainscore.records import ScoreRecord
 from realnet_brainscore.suite import SuiteResult
 
@@ -49,7 +51,7 @@ def planted_results(personal_boost=0.1, subject_offset=0.02):
 
 def test_matched_subjects_recover_the_planted_personal_advantage():
     results, base = planted_results()
-    rows = statistics.matched_subject_rows(compare.records_by_model(results), 'cornet-s')
+    rows = statistics.matched_subject_rows(records_by_model(results), 'cornet-s')
     assert [r['model'] for r in rows] == [f'realnet-s{k:02d}' for k in range(1, 7)]
     in_window = (TIMES >= WINDOW[0]) & (TIMES < WINDOW[1])
     boost = 0.1 * ((TIMES >= 0.1) & (TIMES <= 0.2))[in_window].mean()  # the boost's share of the window
@@ -60,7 +62,7 @@ def test_matched_subjects_recover_the_planted_personal_advantage():
     assert summary['models'] == 6 and summary['advantage'] == pytest.approx(boost, abs=0.005) and summary['p'] < 0.01
     # no boost: no advantage, though subject 10's EEG is more similar to every model than subject 1's
     null = statistics.matched_subject_statistics(statistics.matched_subject_rows(
-        compare.records_by_model(planted_results(personal_boost=0)[0]), 'cornet-s'))['IT']
+        records_by_model(planted_results(personal_boost=0)[0]), 'cornet-s'))['IT']
     assert abs(null['advantage']) < 0.005 and null['p'] > 0.05
 
 
@@ -71,14 +73,14 @@ def test_matched_subjects_pair_any_personal_eeg_model_with_its_subject():
     renamed = {'cornet-s': results['cornet-s'], 'resnet50-eeg-s01+3fa2c1d0': results['realnet-s01'],
                'resnet50-eeg-s02': results['realnet-s02'], 'cornet-s-fmri-s03': results['realnet-s03'],
                'resnet50': results['realnet-s04']}
-    rows = statistics.matched_subject_rows(compare.records_by_model(renamed), 'cornet-s')
+    rows = statistics.matched_subject_rows(records_by_model(renamed), 'cornet-s')
     assert [(r['model'], r['subject']) for r in rows] == [('resnet50-eeg-s01+3fa2c1d0', 'sub-01'),
                                                          ('resnet50-eeg-s02', 'sub-02')]
 
 
 def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
     results, base = planted_results()
-    (panel,), pair = statistics.eeg_view(compare.records_by_model(results), 'cornet-s')
+    (panel,), pair = statistics.eeg_view(records_by_model(results), 'cornet-s')
     assert pair == tuple(panel.courses) == ('ReAlnets on own subject (n=6)', 'cornet-s on the same subjects')
     group, same = (panel.courses[label] for label in pair)
     assert panel.area == 'IT' and panel.subjects == SUBJECTS[:6] and not panel.scores
@@ -86,7 +88,7 @@ def test_figure_1b_pairs_each_realnet_with_its_own_subject(tmp_path):
     for k in range(6):
         np.testing.assert_allclose(group[k], results[f'realnet-s{k + 1:02d}'][0].record.time_course.values[k])
 
-    report = compare.write_report(tmp_path, results, 'cornet-s')
+    report = write_report(tmp_path, results, 'cornet-s')
     clusters = json.loads((tmp_path / 'comparison.json').read_text())['statistics']['eeg']['clusters']['IT']
     # one cluster: the planted window (a cluster's edges may take in a noisy neighbour sample)
     assert len(clusters) == 1 and 0.09 <= clusters[0]['start_s'] <= 0.1 and 0.2 <= clusters[0]['stop_s'] <= 0.21
@@ -111,7 +113,7 @@ def test_behaviour_and_fmri_are_tested_against_the_baseline(tmp_path):
         results[name].append(SuiteResult('MajajHong2015public.IT-pls', ScoreRecord(
             name, 'MajajHong2015public.IT-pls', 0.5 + gain + 0.002 * rng.standard_normal(), kind='neural', area='IT')))
         results[name].append(SuiteResult('Shen2019.V1-rsa', unavailable='no Shen 2019 data'))
-    report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
+    report = write_report(tmp_path, results, 'cornet-s').read_text()
     saved = json.loads((tmp_path / 'comparison.json').read_text())
     p = saved['statistics']['behaviour_p']
     assert list(p) == ['Rajalingham2018public-i2n', 'Geirhos2021colour-error_consistency',
@@ -210,13 +212,13 @@ def tampered(**changes):
 def test_a_tampered_kept_score_is_refused_naming_the_file(changes, problem, tmp_path):
     path = kept_file(tmp_path / 'cornet-s.json', **changes)
     data, settings = {'things_eeg2': None, 'shen2019': None}, {'Gifford2022.IT-temporal_rsa': {}}
-    with pytest.raises(compare.RealnetError) as refused:
-        compare._kept_records(path, 'cornet-s', data, settings)
+    with pytest.raises(RealnetError) as refused:
+        kept_records(path, 'cornet-s', data, settings)
     message = str(refused.value)
     assert message.startswith(f'{path}: not a kept score file of `brainscore compare` ({problem}')
     assert message.endswith('; delete it to score cornet-s afresh') and '\n' not in message
     intact = kept_file(tmp_path / 'intact.json')
-    assert list(compare._kept_records(intact, 'cornet-s', data, settings)) == ['Gifford2022.IT-temporal_rsa']
+    assert list(kept_records(intact, 'cornet-s', data, settings)) == ['Gifford2022.IT-temporal_rsa']
 
 
 def test_compare_stops_at_a_tampered_kept_score_before_scoring(tmp_path, monkeypatch, capsys):
@@ -249,7 +251,7 @@ def test_kept_records_without_a_kind_are_read_by_their_benchmark_or_scored_again
     kept['results'].append({'benchmark': behaviour['benchmark'], 'record': behaviour})
     path.write_text(json.dumps(kept))
     data, settings = {'things_eeg2': None, 'shen2019': None}, {old['benchmark']: {}, behaviour['benchmark']: {}}
-    records = compare._kept_records(path, 'cornet-s', data, settings)
+    records = kept_records(path, 'cornet-s', data, settings)
     assert list(records) == ['Gifford2022.IT-temporal_rsa']
     assert (records['Gifford2022.IT-temporal_rsa'].kind, records['Gifford2022.IT-temporal_rsa'].area) == ('EEG', 'IT')
 
@@ -261,10 +263,10 @@ def test_kept_scores_record_the_data_the_benchmarks_read(tmp_path, monkeypatch):
     monkeypatch.setenv('REALNET_SHEN2019', str(tmp_path / '.' / 'shen'))
 
     def no_model(*args, **options):
-        raise compare.RealnetError('no model here')
+        raise RealnetError('no model here')
 
     monkeypatch.setattr('realnet_brainscore.models.load_model', no_model)
-    compare.score_models([compare.Candidate('cornet-s')], tmp_path / 'scores', ['Gifford2022.IT-temporal_rsa'],
+    score_models([Candidate('cornet-s')], tmp_path / 'scores', ['Gifford2022.IT-temporal_rsa'],
                          say=lambda text: None)
     data = json.loads((tmp_path / 'scores' / 'cornet-s.json').read_text())['data']
     assert data == {'things_eeg2': "Brain-Score's Gifford2022_test", 'shen2019': str(tmp_path / 'shen')}
@@ -277,7 +279,7 @@ def test_without_baseline_time_courses_the_report_tests_no_pair(tmp_path):
     results = {'cornet-s': [SuiteResult('Gifford2022.IT-temporal_rsa', unavailable='no EEG here')],
                'realnet-s01': results['realnet-s01'],
                'realnet-s02': [SuiteResult('Gifford2022.IT-temporal_rsa', eeg_record('realnet-s02', 'IT', base + 0.2))]}
-    report = compare.write_report(tmp_path, results, 'cornet-s').read_text()
+    report = write_report(tmp_path, results, 'cornet-s').read_text()
     assert 'Nothing to test: the cluster test needs the time courses of the baseline and another model.' in report
     assert 'eeg' not in json.loads((tmp_path / 'comparison.json').read_text())['statistics']
     assert (tmp_path / 'eeg_time_courses.png').stat().st_size > 10_000
@@ -292,4 +294,4 @@ def test_compare_does_not_replace_a_report_it_did_not_write(tmp_path, capsys):
     assert error.count('\n') == 1 and f'{mine} exists and {mine.parent} holds no scores/ of an earlier comparison' in error
     assert mine.read_text() == 'my report\n' and [p.name for p in mine.parent.iterdir()] == ['report.md']
     (mine.parent / 'scores').mkdir()  # a folder an earlier comparison wrote: its report is replaced
-    assert compare.report_folder(mine.parent) == mine.parent
+    assert report_folder(mine.parent) == mine.parent

@@ -84,7 +84,7 @@ def test_roi_scores_in_the_rois_order_against_the_baseline():
 
 
 def test_importing_and_drawing_leave_the_backend_alone(tmp_path):
-    code = ("import matplotlib; matplotlib.use('pdf'); import realnet_brainscore.compare, realnet_brainscore.figures\n"
+    code = ("import matplotlib; matplotlib.use('pdf'); import realnet_brainscore.report, realnet_brainscore.figures\n"
             "from realnet_brainscore.figures import draw_matched_subjects\n"
             f"draw_matched_subjects([dict(model='m', region='IT', own=0.3, others=0.2, baseline_own=0.2, "
             f"baseline_others=0.2)], {str(tmp_path / 'f.png')!r}); print(matplotlib.get_backend())")

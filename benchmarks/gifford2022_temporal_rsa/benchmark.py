@@ -36,7 +36,7 @@ from realnet_brainscore.decoding import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
-from realnet_brainscore.records import time_mask
+from realnet_brainscore.records import Kind, time_mask
 from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
@@ -49,7 +49,7 @@ BIBTEX = """@article{gifford2022large,
 
 
 class TemporalRSA(BenchmarkBase):
-    kind = 'EEG'  # what its score records say it measures (its parent: the model region)
+    kind = Kind.EEG  # what its score records say it measures (its parent: the model region)
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
                  screen='brainscore'):

@@ -28,6 +28,7 @@ from realnet_brainscore.data.things_eeg2 import subject_name
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
+from realnet_brainscore.records import Kind
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
 
 # Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
@@ -42,7 +43,7 @@ BIBTEX = """@article{shen2019deep,
 
 
 class ShenRSA(BenchmarkBase):
-    kind = 'fMRI'  # what its score records say it measures (its parent: the ROI)
+    kind = Kind.FMRI  # what its score records say it measures (its parent: the ROI)
 
     def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False,
                  screen: str = 'brainscore'):

@@ -35,21 +35,21 @@ def add_parsers(commands):
 
 
 def run(args):
-    from .. import compare
+    from .. import report, score_store
     from ..suite import suite_benchmarks
-    options = benchmark_options(args, paper=compare.PAPER_OPTIONS if args.paper else None)
-    candidates = [compare.candidate(text) for text in args.models]
+    options = benchmark_options(args, paper=report.PAPER_OPTIONS if args.paper else None)
+    candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
-    compare.report_folder(args.out)  # before any scoring: a file, an unwritable place or another's report
+    report.report_folder(args.out)  # before any scoring: a file, an unwritable place or another's report
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
-    results = compare.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
-                                   shen2019=args.shen2019, batch_size=args.batch_size, options=options)
-    records = compare.records_by_model(results)
+    results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
+                                       shen2019=args.shen2019, batch_size=args.batch_size, options=options)
+    records = score_store.records_by_model(results)
     if not any(records.values()):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
-    print(compare.comparison_table(records))
-    time_range = compare.PAPER_TIME_RANGE if args.paper else None
-    print(f'the report is {compare.write_report(args.out, results, baseline, time_range=time_range)}')
+    print(report.comparison_table(records))
+    time_range = report.PAPER_TIME_RANGE if args.paper else None
+    print(f'the report is {report.write_report(args.out, results, baseline, time_range=time_range)}')
 
 
 def _baseline(args, names: list[str]) -> str:

@@ -18,7 +18,7 @@ def add_parsers(commands):
 
 
 def run(args):
-    from ..compare import score_files_comparison
+    from ..report import score_files_comparison
     from ..figures import draw_comparison
     from ..files import output_file
     from ..records import read_record

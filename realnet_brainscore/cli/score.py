@@ -2,7 +2,7 @@
 from ..errors import RealnetError
 from ..models import REGION_LAYER_MAP, load_model
 from ..plugin import list_benchmarks, load_benchmark
-from ..records import ScoreRecord, our_kind
+from ..records import Kind, ScoreRecord, our_kind
 from ..weights import WEIGHTS, cached_path, realnet_home
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, command,
                       write_json)
@@ -74,7 +74,7 @@ def _check_outputs(args, options):
     inputs = [args.weights] if args.weights else []
     if args.json:
         output_file(args.json, inputs, force=args.force)
-    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == 'EEG'
+    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == Kind.EEG
     if args.plot and not eeg:  # refused before minutes of scoring, not after
         raise RealnetError(f'--plot draws temporal RSA time courses; {args.benchmark} has none (brainscore report '
                            'draws Shen 2019 scores from --json files)')
@@ -98,7 +98,7 @@ def _score_suite(model, args, options):
     records = [result.record for result in results if result.record is not None]
     write_json(args.json, [result.to_json() for result in results])
     if args.plot and records:
-        from ..compare import suite_figures
+        from ..report import suite_figures
         for figure in suite_figures(records, args.plot):
             print(f'wrote {figure}')
     if not records:

@@ -1,23 +1,19 @@
-"""Several models side by side on the paper's suite: each model's scores (kept, and reused while
-the weights and data stay the same), the paired statistics of the ReAlnets against their baseline,
-and one report with the paper's Figure 1 B (EEG), C (fMRI) and D (behaviour) and the
-matched-subject view (ReAlnet k on subject k against the other subjects); and the figures of
-`brainscore report` and `score --plot`, statistics first, drawn from what they found."""
+"""The report of `brainscore compare`: the paired statistics of the models against their baseline
+computed once, drawn as the paper's Figure 1 B (EEG), C (fMRI) and D (behaviour) and the
+matched-subject view (each personal model on its own subject against the other subjects), and
+written as report.md and comparison.json; and the figures of `brainscore report` and
+`score --plot`, statistics first, drawn from what they found."""
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import plugin
-from .data import data_source
-from .errors import RealnetError, first_line
+from .errors import RealnetError
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
 from .files import atomic_path, writable_folder
-from .identifiers import split_weights
-from .checkpoint import read_checkpoint
-from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .recording import SCREENS
-from .records import ScoreRecord, record_problem
+from .records import Kind, ScoreRecord
+from .score_store import records_by_model
 from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
                          compare_time_courses, eeg_view, matched_subject_rows, matched_subject_statistics,
                          time_courses)
@@ -29,122 +25,6 @@ from .suite import SuiteResult
 PAPER_OPTIONS = {'screen': 'whole', 'method': 'decoding'}
 PAPER_TIME_RANGE = (-0.1, 0.49)  # s, first and last time point
 
-
-@dataclass(frozen=True)
-class Candidate:
-    name: str                 # a registered model identifier, as the user wrote it
-    weights: Path | None = None  # a file in place of the published weights
-
-    @property
-    def identifier(self) -> str:
-        """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
-        return network_identifier(self.name, self.weights)
-
-
-def candidate(text: str) -> Candidate:
-    """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
-    name, weights = split_weights(text)
-    if weights is None:
-        known(name)
-        return Candidate(name)
-    if not weights.is_file():
-        raise RealnetError(f'{weights}: no such weights file (given for {name})')
-    checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
-    return Candidate(name, weights)
-
-
-def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
-                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[SuiteResult]]:
-    """Each candidate's suite results, by name. ``options``: our benchmarks' further options
-    (``screen``, ``method``; None or absent: their defaults). Scores are kept in
-    ``scores_dir/<name>.json`` and reused for the same weights, data and benchmark settings;
-    what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
-    stops the run at once (one line naming it; the user deletes it to rescore)."""
-    from .models import load_model
-    from .suite import run_suite
-    scores_dir = Path(scores_dir)
-    scores_dir.mkdir(parents=True, exist_ok=True)
-    options = {key: value for key, value in (options or {}).items() if value is not None}
-    data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
-    settings = benchmark_settings(benchmarks, options)
-    paths = {c.name: scores_dir / f'{c.name}.json' for c in candidates}
-    kept_by_name = {c.name: _kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
-    loaded, results = {}, {}
-    for candidate in candidates:
-        path, kept = paths[candidate.name], kept_by_name[candidate.name]
-        todo = [b for b in benchmarks if b not in kept]
-        say(f'{candidate.name}: {len(benchmarks) - len(todo)} scores kept in {path}, {len(todo)} to run')
-        fresh = {}
-        if todo:
-            try:
-                model = load_model(candidate.name, weights=candidate.weights, batch_size=batch_size)
-            except RealnetError as error:
-                fresh = {b: SuiteResult(b, unavailable=f'the model cannot load: {error}') for b in todo}
-                say(f'{candidate.name}: unavailable: {error}')
-            else:
-                fresh = {r.benchmark: r for r in run_suite(
-                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded, **options,
-                    on_result=lambda result: say(f'{candidate.name}  {result.line()}'))}
-        results[candidate.name] = [SuiteResult(b, kept[b]) if b in kept else fresh[b] for b in benchmarks]
-        with atomic_path(path) as partial:
-            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
-                                           'results': [r.to_json() for r in results[candidate.name]]},
-                                          indent=1) + '\n')
-    return results
-
-
-def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
-    """{benchmark: what its score depends on besides the model and the data}, for ours loaded with
-    ``options`` (their own defaults filling the rest); {} for Brain-Score's, which take no options."""
-    ours = set(plugin.list_benchmarks())
-    return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
-
-
-def _kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict[str, ScoreRecord]:
-    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings
-    (a record without a kind, of Brain-Score's benchmark from before records had kinds, is scored
-    again). A file that is not as score_models writes it is refused, not replaced: it may be the user's."""
-    if not path.exists():
-        return {}
-    try:
-        kept = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError) as error:
-        problem = f'not readable JSON: {first_line(error)}'
-    else:
-        problem = _kept_problem(kept)
-    if problem:
-        raise RealnetError(f'{path}: not a kept score file of `brainscore compare` ({problem}); '
-                           f'delete it to score {path.stem} afresh')
-    if kept.get('model') != identifier or kept.get('data') != data:
-        return {}
-    computed_with = kept.get('settings') if isinstance(kept.get('settings'), dict) else {}
-    records = {r['benchmark']: ScoreRecord.from_json(r['record']) for r in kept.get('results', [])
-               if 'record' in r and r['benchmark'] in settings
-               and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
-    return {benchmark: record for benchmark, record in records.items() if record.kind is not None}
-
-
-def _kept_problem(kept) -> str | None:
-    """What is wrong with a parsed kept score file, in the parts that are reused: its results
-    and their score records (see records.record_problem); None when nothing is."""
-    if not isinstance(kept, dict) or not isinstance(kept.get('results'), list):
-        return 'not an object with model, data, settings and a list of results'
-    for entry in kept['results']:
-        if not isinstance(entry, dict) or not isinstance(entry.get('benchmark'), str):
-            return 'a result without a benchmark name'
-        if 'record' in entry:
-            problem = record_problem(entry['record'])
-            if problem is None and entry['record']['benchmark'] != entry['benchmark']:
-                problem = f"its record is of {entry['record']['benchmark']}"
-            if problem:
-                return f"{entry['benchmark']}: {problem}"
-    return None
-
-
-def records_by_model(results: dict[str, list[SuiteResult]]) -> dict[str, dict[str, ScoreRecord]]:
-    """{name: {benchmark: record}} of what ran, each record labelled with the model's name."""
-    return {name: {r.benchmark: r.record.named(name) for r in entries if r.record is not None}
-            for name, entries in results.items()}
 
 
 def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
@@ -159,6 +39,7 @@ def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
     return '\n'.join(lines)
 
 
+
 @dataclass(frozen=True, eq=False)
 class ReportStatistics:
     """What the report's figures show and comparison.json holds: each kind's comparison (None when
@@ -166,7 +47,7 @@ class ReportStatistics:
     eeg: TimeCourseComparison | None
     pair: tuple | None
     time_range: tuple | None
-    scores: dict          # 'fmri', 'behaviour', 'neural' -> ScoreComparison or None
+    scores: dict          # each of SCORED_KINDS -> ScoreComparison or None
     matched_rows: list
 
     def to_json(self) -> dict:
@@ -174,11 +55,10 @@ class ReportStatistics:
         if self.eeg and self.pair:
             found['eeg'] = {'pair': list(self.pair), 'time_range_s': list(self.time_range) if self.time_range else None,
                             'clusters': self.eeg.clusters()}
-        if self.scores['fmri']:
-            found['fmri_p'] = self.scores['fmri'].labelled_p()
-        for kind in ('behaviour', 'neural'):
+        for kind in SCORED_KINDS:
             if self.scores[kind]:
-                found[f'{kind}_p'] = self.scores[kind].p_values
+                found[f'{kind.key}_p'] = (self.scores[kind].labelled_p() if kind == Kind.FMRI
+                                          else self.scores[kind].p_values)
         if self.matched_rows:
             found['matched'] = {'rows': self.matched_rows, 'regions': matched_subject_statistics(self.matched_rows)}
         return found
@@ -190,20 +70,21 @@ def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
     point in s; None: all), p per fMRI ROI and per Brain-Score benchmark, the matched subjects."""
     panels, pair = eeg_view(records, baseline, time_range)
     every = [r for scores in records.values() for r in scores.values()]
-    of_kind = {kind: [r for r in every if r.kind == kind] for kind in ('fMRI', 'behaviour', 'neural')}
+    of_kind = {kind: [r for r in every if r.kind == kind] for kind in SCORED_KINDS}
     return ReportStatistics(
         _eeg_comparison(panels, pair), pair, time_range,
-        {'fmri': compare_roi_scores(of_kind['fMRI'], baseline) if of_kind['fMRI'] else None,
+        {Kind.FMRI: compare_roi_scores(of_kind[Kind.FMRI], baseline) if of_kind[Kind.FMRI] else None,
          **{kind: compare_scores(of_kind[kind], baseline, label=_short_benchmark) if of_kind[kind] else None
-            for kind in ('behaviour', 'neural')}},
+            for kind in (Kind.BEHAVIOUR, Kind.NEURAL)}},
         matched_subject_rows(records, baseline))
 
 
 # The report's figure of each kind (written where the kind has a score) and its section's title.
-REPORT_FIGURES = {**SUITE_FIGURES, 'behaviour': 'behaviour.png', 'neural': 'neural.png',
+REPORT_FIGURES = {**SUITE_FIGURES, Kind.BEHAVIOUR: 'behaviour.png', Kind.NEURAL: 'neural.png',
                   'matched': 'matched_subjects.png'}
-SCORE_SECTIONS = {'fmri': 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', 'behaviour': 'Behaviour (Figure 1D, ',
-                  'neural': "Brain-Score's neural benchmarks ("}
+SCORE_SECTIONS = {Kind.FMRI: 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', Kind.BEHAVIOUR: 'Behaviour (Figure 1D, ',
+                  Kind.NEURAL: "Brain-Score's neural benchmarks ("}
+SCORED_KINDS = tuple(SCORE_SECTIONS)  # the kinds compared score by score (EEG: time course by time course)
 
 
 def report_folder(folder) -> Path:
@@ -253,10 +134,10 @@ def write_report(folder, results: dict[str, list[SuiteResult]], baseline: str, t
 
 def _draw_report(found: ReportStatistics, folder: Path) -> None:
     if found.eeg:
-        draw_time_courses(found.eeg, folder / REPORT_FIGURES['eeg'])
-    if found.scores['fmri']:
-        draw_roi_scores(found.scores['fmri'], folder / REPORT_FIGURES['fmri'])
-    for kind in ('behaviour', 'neural'):
+        draw_time_courses(found.eeg, folder / REPORT_FIGURES[Kind.EEG])
+    if found.scores[Kind.FMRI]:
+        draw_roi_scores(found.scores[Kind.FMRI], folder / REPORT_FIGURES[Kind.FMRI])
+    for kind in (Kind.BEHAVIOUR, Kind.NEURAL):
         if found.scores[kind]:
             draw_scores(found.scores[kind], folder / REPORT_FIGURES[kind], ylabel='score (ceiling-normalised)',
                         title=kind)
@@ -298,7 +179,7 @@ def _eeg_comparison(panels, pair) -> TimeCourseComparison | None:
 def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
     if not found.eeg:
         return None
-    heading = f"## EEG: temporal RSA (Figure 1B, `{REPORT_FIGURES['eeg']}`)\n\n"
+    heading = f"## EEG: temporal RSA (Figure 1B, `{REPORT_FIGURES[Kind.EEG]}`)\n\n"
     if not eeg:
         return heading + 'Nothing to test: the cluster test needs the time courses of the baseline and another model.'
     pair, clusters = eeg['pair'], eeg['clusters']
@@ -310,14 +191,14 @@ def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
             f'time points, p < .05):\n{lines}')
 
 
-def _scores_section(found: ReportStatistics, kind: str) -> str | None:
+def _scores_section(found: ReportStatistics, kind: Kind) -> str | None:
     comparison = found.scores[kind]
     if not comparison:
         return None
     how = ('(one-sample t-test of the score differences across models; with one model, paired t-test across '
-           'subjects)' if kind == 'fmri' else '(as for fMRI; nan: one model and no subjects)')
+           'subjects)' if kind == Kind.FMRI else '(as for fMRI; nan: one model and no subjects)')
     return (f"## {SCORE_SECTIONS[kind]}`{REPORT_FIGURES[kind]}`)\n\n"
-            f"p of the other models against {comparison.baseline} per {'ROI' if kind == 'fmri' else 'benchmark'} "
+            f"p of the other models against {comparison.baseline} per {'ROI' if kind == Kind.FMRI else 'benchmark'} "
             f'{how}:\n' + ', '.join(f'{label} {p:.3g}' for label, p in comparison.labelled_p().items()))
 
 
@@ -355,7 +236,7 @@ def score_files_comparison(paths: list, records: list[ScoreRecord],
     EEG or all fMRI: the cluster test of ``pair`` (default: the first two models) per region, or p
     of the other models against the baseline (``pair``'s second; default: the first) per ROI."""
     for path, record in zip(paths, records):
-        if record.kind not in ('EEG', 'fMRI'):
+        if record.kind not in (Kind.EEG, Kind.FMRI):
             raise RealnetError(f'{path}: {record.benchmark} is neither a temporal RSA nor a Shen 2019 ROI '
                                'benchmark, the scores report draws')
         if record.kind != records[0].kind:
@@ -364,7 +245,7 @@ def score_files_comparison(paths: list, records: list[ScoreRecord],
     absent = [name for name in pair or () if name not in {r.model for r in records}]
     if absent:
         raise RealnetError(f'--pair {absent[0]}: no score file of that model among --scores')
-    if records[0].kind == 'fMRI':
+    if records[0].kind == Kind.FMRI:
         return compare_roi_scores(records, baseline=pair[1] if pair else None)
     return compare_time_courses(time_courses(records), pair=pair)
 
@@ -374,13 +255,13 @@ def suite_figures(records: list[ScoreRecord], folder) -> list[Path]:
     model's), those its records allow; returns the files written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    eeg = [r for r in records if r.kind == 'EEG' and r.time_course is not None]
-    fmri = [r for r in records if r.kind == 'fMRI']
+    eeg = [r for r in records if r.kind == Kind.EEG and r.time_course is not None]
+    fmri = [r for r in records if r.kind == Kind.FMRI]
     written = []
     if eeg:
-        written.append(folder / SUITE_FIGURES['eeg'])
+        written.append(folder / SUITE_FIGURES[Kind.EEG])
         draw_time_courses(compare_time_courses(time_courses(eeg)), written[-1])
     if fmri:
-        written.append(folder / SUITE_FIGURES['fmri'])
+        written.append(folder / SUITE_FIGURES[Kind.FMRI])
         draw_roi_scores(compare_roi_scores(fmri), written[-1])
     return written

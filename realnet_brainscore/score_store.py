@@ -1,0 +1,133 @@
+"""The kept-score store of `brainscore compare`: each model's suite results in
+``scores/<name>.json``, reused while the model's weights, the data and the benchmark settings stay
+the same, and refused (not replaced) when a kept file is not one this store wrote."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import plugin
+from .checkpoint import read_checkpoint
+from .data import data_source
+from .errors import RealnetError, first_line
+from .files import atomic_path
+from .identifiers import split_weights
+from .models import BATCH_SIZE, checked_name, known, network_identifier
+from .records import ScoreRecord, record_problem
+from .suite import SuiteResult
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str                 # a registered model identifier, as the user wrote it
+    weights: Path | None = None  # a file in place of the published weights
+
+    @property
+    def identifier(self) -> str:
+        """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
+        return network_identifier(self.name, self.weights)
+
+
+def candidate(text: str) -> Candidate:
+    """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
+    name, weights = split_weights(text)
+    if weights is None:
+        known(name)
+        return Candidate(name)
+    if not weights.is_file():
+        raise RealnetError(f'{weights}: no such weights file (given for {name})')
+    checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
+    return Candidate(name, weights)
+
+
+def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
+                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[SuiteResult]]:
+    """Each candidate's suite results, by name. ``options``: our benchmarks' further options
+    (``screen``, ``method``; None or absent: their defaults). Scores are kept in
+    ``scores_dir/<name>.json`` and reused for the same weights, data and benchmark settings;
+    what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
+    stops the run at once (one line naming it; the user deletes it to rescore)."""
+    from .models import load_model
+    from .suite import run_suite
+    scores_dir = Path(scores_dir)
+    scores_dir.mkdir(parents=True, exist_ok=True)
+    options = {key: value for key, value in (options or {}).items() if value is not None}
+    data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
+    settings = benchmark_settings(benchmarks, options)
+    paths = {c.name: scores_dir / f'{c.name}.json' for c in candidates}
+    kept_by_name = {c.name: kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
+    loaded, results = {}, {}
+    for candidate in candidates:
+        path, kept = paths[candidate.name], kept_by_name[candidate.name]
+        todo = [b for b in benchmarks if b not in kept]
+        say(f'{candidate.name}: {len(benchmarks) - len(todo)} scores kept in {path}, {len(todo)} to run')
+        fresh = {}
+        if todo:
+            try:
+                model = load_model(candidate.name, weights=candidate.weights, batch_size=batch_size)
+            except RealnetError as error:
+                fresh = {b: SuiteResult(b, unavailable=f'the model cannot load: {error}') for b in todo}
+                say(f'{candidate.name}: unavailable: {error}')
+            else:
+                fresh = {r.benchmark: r for r in run_suite(
+                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded, **options,
+                    on_result=lambda result: say(f'{candidate.name}  {result.line()}'))}
+        results[candidate.name] = [SuiteResult(b, kept[b]) if b in kept else fresh[b] for b in benchmarks]
+        with atomic_path(path) as partial:
+            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
+                                           'results': [r.to_json() for r in results[candidate.name]]},
+                                          indent=1) + '\n')
+    return results
+
+
+def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
+    """{benchmark: what its score depends on besides the model and the data}, for ours loaded with
+    ``options`` (their own defaults filling the rest); {} for Brain-Score's, which take no options."""
+    ours = set(plugin.list_benchmarks())
+    return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
+
+
+def kept_records(path: Path, identifier: str, data: dict, settings: dict) -> dict[str, ScoreRecord]:
+    """The records of ``path`` computed for this model, data and, benchmark by benchmark, settings
+    (a record without a kind, of Brain-Score's benchmark from before records had kinds, is scored
+    again). A file that is not as score_models writes it is refused, not replaced: it may be the user's."""
+    if not path.exists():
+        return {}
+    try:
+        kept = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as error:
+        problem = f'not readable JSON: {first_line(error)}'
+    else:
+        problem = _kept_problem(kept)
+    if problem:
+        raise RealnetError(f'{path}: not a kept score file of `brainscore compare` ({problem}); '
+                           f'delete it to score {path.stem} afresh')
+    if kept.get('model') != identifier or kept.get('data') != data:
+        return {}
+    computed_with = kept.get('settings') if isinstance(kept.get('settings'), dict) else {}
+    records = {r['benchmark']: ScoreRecord.from_json(r['record']) for r in kept.get('results', [])
+               if 'record' in r and r['benchmark'] in settings
+               and computed_with.get(r['benchmark']) == settings[r['benchmark']]}
+    return {benchmark: record for benchmark, record in records.items() if record.kind is not None}
+
+
+def _kept_problem(kept) -> str | None:
+    """What is wrong with a parsed kept score file, in the parts that are reused: its results
+    and their score records (see records.record_problem); None when nothing is."""
+    if not isinstance(kept, dict) or not isinstance(kept.get('results'), list):
+        return 'not an object with model, data, settings and a list of results'
+    for entry in kept['results']:
+        if not isinstance(entry, dict) or not isinstance(entry.get('benchmark'), str):
+            return 'a result without a benchmark name'
+        if 'record' in entry:
+            problem = record_problem(entry['record'])
+            if problem is None and entry['record']['benchmark'] != entry['benchmark']:
+                problem = f"its record is of {entry['record']['benchmark']}"
+            if problem:
+                return f"{entry['benchmark']}: {problem}"
+    return None
+
+
+def records_by_model(results: dict[str, list[SuiteResult]]) -> dict[str, dict[str, ScoreRecord]]:
+    """{name: {benchmark: record}} of what ran, each record labelled with the model's name."""
+    return {name: {r.benchmark: r.record.named(name) for r in entries if r.record is not None}
+            for name, entries in results.items()}
