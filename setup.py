@@ -39,8 +39,8 @@ setup(
     packages=packages,
     package_dir={f'realnet_brainscore.{folder}': folder for folder in MAPPED},
     # each Brain-Score plugin folder names its requirements. The model plugin's templates are data:
-    # templates/ has no __init__.py (find_packages passes it by), model-plugin/ no importable name.
-    package_data={'': ['requirements.txt'], 'realnet_brainscore': ['templates/model-plugin/*.py']},
+    # submission/templates/ has no __init__.py (find_packages passes it by), model-plugin/ no importable name.
+    package_data={'': ['requirements.txt'], 'realnet_brainscore.submission': ['templates/model-plugin/*.py']},
     install_requires=[
         'brainscore-vision>=2.4,<2.5',
         # the newest releases this environment serves; brainscore-vision needs torch>=2.6

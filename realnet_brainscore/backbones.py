@@ -68,11 +68,11 @@ def create(name: str) -> nn.Module:
         try:
             import timm
         except ImportError as error:
-            raise RealnetError(f"--backbone {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
+            raise RealnetError(f"`backbone` {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
         try:
             return timm.create_model(timm_model(name), pretrained=False)
         except RuntimeError as error:  # timm's "Unknown model"
-            raise RealnetError(f'--backbone {name}: {first_line(error)} (timm.list_models() names them)') from error
+            raise RealnetError(f'`backbone` {name}: {first_line(error)} (timm.list_models() names them)') from error
     import torchvision
     known = torchvision.models.list_models(module=torchvision.models)  # the classifiers, not detection etc.
     if name not in known:
@@ -96,7 +96,7 @@ def pretrained_state(name: str, progress: bool = True) -> dict[str, torch.Tensor
             return timm.create_model(timm_model(name), pretrained=True).state_dict()
         except Exception as error:  # timm and huggingface_hub raise many kinds offline
             raise RealnetError(f'{name}: timm could not load its pretrained weights ({first_line(error)}); '
-                               f'or give --backbone-weights FILE') from error
+                               f'or give `backbone_weights` FILE') from error
     from .checkpoint import read_checkpoint
     return read_checkpoint(pretrained_file(name, progress)).state_dict
 
@@ -117,7 +117,7 @@ def pretrained_file(name: str, progress: bool = True) -> Path:
     try:
         return fetch(spec, Path(torch.hub.get_dir()) / 'checkpoints' / spec.filename, progress)
     except RealnetError as error:
-        raise RealnetError(f'{error}; or give --backbone-weights FILE') from error
+        raise RealnetError(f'{error}; or give `backbone_weights` FILE') from error
 
 
 def describe(name: str, module: nn.Module, image_size: int, layers=None, regions=None,
@@ -130,10 +130,10 @@ def describe(name: str, module: nn.Module, image_size: int, layers=None, regions
     for layer in (*layers, *(regions or {}).values()):
         _check_layer(layer, modules)
     if len(set(layers)) < len(layers):
-        raise RealnetError(f'--layers names a layer twice: {" ".join(layers)}')
+        raise RealnetError(f'`layers` names a layer twice: {" ".join(layers)}')
     regions = dict(regions or _spread(layers))
     if set(regions) != set(REGIONS):
-        raise RealnetError(f'--regions must map each of {" ".join(REGIONS)} to a layer (got {" ".join(regions)})')
+        raise RealnetError(f'`regions` must map each of {" ".join(REGIONS)} to a layer (got {" ".join(regions)})')
     spec = BackboneSpec(name, layers, {region: regions[region] for region in REGIONS}, _readout(module, image_size),
                         _pool(pool))
     probe_outputs(module, spec.brainscore_layers + list(layers), image_size)  # every layer gives a tensor
@@ -146,7 +146,7 @@ def _default_layers(name: str, modules: dict) -> tuple[str, ...]:
     if all(layer in modules for layer in RESNET_LAYERS):
         return RESNET_LAYERS
     children = [n for n in modules if n and '.' not in n]
-    raise RealnetError(f'--backbone {name}: no default layers for this family; name them with --layers '
+    raise RealnetError(f'`backbone` {name}: no default layers for this family; name them with `layers` '
                        f'(module names, e.g. below {", ".join(children[:8])})')
 
 
@@ -171,7 +171,7 @@ def parse_regions(items) -> dict[str, str] | None:
     for item in items:
         region, _, layer = item.partition('=')
         if region not in REGIONS or not layer or region in regions:
-            raise RealnetError(f'--regions {item!r}: expected REGION=LAYER once per region, REGION one of '
+            raise RealnetError(f'`regions` {item!r}: expected REGION=LAYER once per region, REGION one of '
                                f'{" ".join(REGIONS)}')
         regions[region] = layer
     return regions

@@ -20,9 +20,6 @@ predictions against scikit-learn's ``SVC`` and its RDMs against NeuroRA. Random 
 counter-based generator keyed by (seed, pair), so results do not depend on the number of threads.
 """
 import contextlib
-import hashlib
-import os
-import sys
 
 import numpy as np
 from numba import njit, prange
@@ -36,45 +33,6 @@ VERSION = 1                                # of this computation: part of the ca
 SECONDS_PER_SVM = 12e-6                    # measured per core on a 2-core AMD EPYC (decoding_timing): estimates
 
 
-def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress: bool = True) -> np.ndarray:
-    """``decoding_rdms`` with the authors' settings, kept in ``$REALNET_HOME/cache/eeg_rdms`` under a
-    key of the data's contents, the settings and VERSION: computed once (saying so, with a rough
-    duration, on stderr), then read back. ``name`` (e.g. 'sub-01') only labels the file."""
-    from .files import atomic_path
-    from .weights import realnet_home
-    trials = np.ascontiguousarray(trials, dtype=np.float64)
-    key = hashlib.sha1(repr((VERSION, trials.shape, NAVG, FOLDS, REPEATS, SMOOTH, C, TOL, seed)).encode())
-    key.update(trials.tobytes())
-    file = realnet_home() / 'cache' / 'eeg_rdms' / f'{name}-decoding-{key.hexdigest()[:16]}.npy'
-    pairs, times = len(trials) * (len(trials) - 1) // 2, trials.shape[3]
-    kept = _read_kept(file)
-    if kept is not None and kept.shape == (times, pairs):
-        return kept
-    _check_trials(trials.shape[1], NAVG, FOLDS, REPEATS)  # before announcing minutes of work
-    minutes = pairs * times * FOLDS * REPEATS * SECONDS_PER_SVM / (os.cpu_count() or 1) / 60
-    from tqdm.auto import tqdm
-    # `disable` only when asked: an explicit disable=False would override the command line's -q
-    quiet = {} if progress else {'disable': True}
-    with tqdm(total=pairs, desc=f'{name}: decoding RDM pairs', unit='pair', leave=False, **quiet) as bar:
-        if not bar.disable:  # quiet (-q) means quiet: no notice either
-            bar.write(f'{name}: computing pairwise-decoding EEG RDMs ({pairs} image pairs × {times} time points × '
-                      f'{FOLDS * REPEATS} linear SVMs), roughly {minutes:.1f} min here; kept in {file.parent}',
-                      file=sys.stderr)
-        rdms = decoding_rdms(trials, seed=seed, bar=bar)
-    with atomic_path(file) as partial, open(partial, 'wb') as stream:
-        np.save(stream, rdms)
-    return rdms
-
-
-def _read_kept(file):
-    """A kept array, or None if it is missing or unreadable (e.g. cut short): then it is recomputed."""
-    try:
-        with open(file, 'rb') as stream:
-            return np.load(stream, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-
-
 def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: int = FOLDS, repeats: int = REPEATS,
                   smooth: int = SMOOTH, progress: bool = False, bar=None) -> np.ndarray:
     """``trials`` images × trials × channels × times -> times × pairs of decoding accuracy
@@ -82,7 +40,7 @@ def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: in
     bar to advance by pairs (else one is shown with ``progress``)."""
     trials = np.ascontiguousarray(trials, dtype=np.float64)
     n_images = len(trials)
-    _check_trials(trials.shape[1], navg, folds, repeats)
+    check_trials(trials.shape[1], navg, folds, repeats)
     first, second = np.triu_indices(n_images, 1)
     accuracy = np.zeros((len(first), trials.shape[3]))
     from tqdm.auto import tqdm
@@ -96,7 +54,7 @@ def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: in
     return smooth_time(accuracy, smooth).T
 
 
-def _check_trials(n_trials: int, navg: int, folds: int, repeats: int):
+def check_trials(n_trials: int, navg: int, folds: int, repeats: int):
     pseudo = n_trials // navg if navg >= 1 else 0
     if navg < 1 or folds < 2 or repeats < 1 or pseudo < folds:
         raise ValueError(f'{n_trials} trials make {pseudo} pseudo-trials of {navg}: too few for {folds} folds')

@@ -61,8 +61,9 @@ def writable_folder(folder) -> Path:
     return folder
 
 
-def new_folder(folder, option: str = '--out') -> Path:
-    """``folder`` once a command may fill it: absent or an empty folder, in a writable place."""
+def new_folder(folder, option: str = '`out`') -> Path:
+    """``folder`` once a command may fill it: absent or an empty folder, in a writable place; ``option``
+    names what the folder was given as."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise RealnetError(f'{folder} exists and is not an empty folder; choose a new {option}')
@@ -78,7 +79,7 @@ def output_file(path, inputs=(), force: bool = False) -> Path:
     if any(path.resolve() == Path(i).resolve() for i in inputs):
         raise RealnetError(f'{path} is also an input of this command; name another file to write')
     if path.exists() and not force:
-        raise RealnetError(f'{path} exists; pass --force to replace it, or name another file')
+        raise RealnetError(f'{path} exists; pass `force` to replace it, or name another file')
     writable_folder(path.parent)
     return path
 

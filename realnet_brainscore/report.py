@@ -26,7 +26,6 @@ PAPER_OPTIONS = {'screen': 'whole', 'method': 'decoding'}
 PAPER_TIME_RANGE = (-0.1, 0.49)  # s, first and last time point
 
 
-
 def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
     names = list(records)
     benchmarks = list(dict.fromkeys(b for scores in records.values() for b in scores))
@@ -37,7 +36,6 @@ def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
             f'{records[n][benchmark].score:{width}.3f}' if benchmark in records[n] else f'{"-":>{width}}'
             for n in names))
     return '\n'.join(lines)
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +95,7 @@ def report_folder(folder) -> Path:
     taken = [name for name in ('report.md', 'comparison.json', *REPORT_FIGURES.values()) if (folder / name).exists()]
     if taken:
         raise RealnetError(f'{folder / taken[0]} exists and {folder} holds no scores/ of an earlier comparison; '
-                           'choose another --out')
+                           'choose another `out`')
     return folder
 
 
@@ -230,12 +228,12 @@ def _unavailable(results: dict[str, list[SuiteResult]]) -> list[dict]:
     return [{'benchmark': benchmark, 'why': why, 'models': names} for (benchmark, why), names in found.items()]
 
 
-def score_files_comparison(paths: list, records: list[ScoreRecord],
+def score_files_comparison(score_files: list, records: list[ScoreRecord],
                            pair: tuple[str, str] | None = None) -> TimeCourseComparison | ScoreComparison:
-    """`brainscore report`: the statistics of the score files ``paths`` (read as ``records``), all
+    """`brainscore report`: the statistics of ``score_files`` (read as ``records``), all
     EEG or all fMRI: the cluster test of ``pair`` (default: the first two models) per region, or p
     of the other models against the baseline (``pair``'s second; default: the first) per ROI."""
-    for path, record in zip(paths, records):
+    for path, record in zip(score_files, records):
         if record.kind not in (Kind.EEG, Kind.FMRI):
             raise RealnetError(f'{path}: {record.benchmark} is neither a temporal RSA nor a Shen 2019 ROI '
                                'benchmark, the scores report draws')
@@ -244,7 +242,7 @@ def score_files_comparison(paths: list, records: list[ScoreRecord],
                                'own report')
     absent = [name for name in pair or () if name not in {r.model for r in records}]
     if absent:
-        raise RealnetError(f'--pair {absent[0]}: no score file of that model among --scores')
+        raise RealnetError(f'`pair` {absent[0]}: no score file of that model among `score_files`')
     if records[0].kind == Kind.FMRI:
         return compare_roi_scores(records, baseline=pair[1] if pair else None)
     return compare_time_courses(time_courses(records), pair=pair)

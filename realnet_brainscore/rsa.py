@@ -15,6 +15,8 @@ from rsatoolbox.data import Dataset
 from rsatoolbox.rdm import RDMs, calc_rdm, compare
 from scipy.stats import rankdata
 
+from .errors import RealnetError
+
 
 def model_rdm(features: np.ndarray) -> np.ndarray:
     """1 − Pearson r between the images' flattened features (images × features) -> pairs."""
@@ -23,6 +25,13 @@ def model_rdm(features: np.ndarray) -> np.ndarray:
 
 
 EEG_RDM_METHODS = ('decoding', 'correlation', 'crossvalidated')  # what eeg_rdms's ``method`` takes
+
+
+def check_rdm_method(method: str) -> str:
+    """``method`` once it is shown to be one of EEG_RDM_METHODS."""
+    if method not in EEG_RDM_METHODS:
+        raise RealnetError(f"unknown `method` {method!r}: choose {', '.join(EEG_RDM_METHODS)}")
+    return method
 
 
 def eeg_rdms(trials: np.ndarray, method: str = 'decoding', folds: int | None = None, seed: int = 0,

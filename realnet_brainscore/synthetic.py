@@ -152,13 +152,13 @@ def _draw(concept: int, rng, size: int) -> Image.Image:
 
 
 def _check_design(design: Design) -> None:
-    """The numbers `brainscore synth` takes, refused before anything is written (named as its options)."""
+    """The numbers of ``design``, refused before anything is written."""
     if not 1 <= design.subjects <= 10:
-        raise RealnetError(f'--subjects {design.subjects}: THINGS-EEG2 has subjects 1 to 10')
+        raise RealnetError(f'`subjects` {design.subjects}: THINGS-EEG2 has subjects 1 to 10')
     if not (math.isfinite(design.noise) and design.noise >= 0):
-        raise RealnetError(f'--noise {design.noise}: expected a number ≥ 0 (the noise sd relative to the signal)')
+        raise RealnetError(f'`noise` {design.noise}: expected a number ≥ 0 (the noise sd relative to the signal)')
     if design.seed < 0:
-        raise RealnetError(f'--seed {design.seed}: expected a whole number ≥ 0')
+        raise RealnetError(f'`seed` {design.seed}: expected a whole number ≥ 0')
 
 
 def _save_dict(path: Path, content: dict) -> None:

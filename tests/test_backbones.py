@@ -38,9 +38,9 @@ def test_regions_spread_over_the_layers_in_depth_order_unless_given():
 @pytest.mark.parametrize('call, message', [
     (lambda: create('resnet181'), "unknown backbone 'resnet181'.*did you mean resnet18"),
     (lambda: describe('resnet18', create('resnet18'), 64, layers=['layer5']), r"no module 'layer5' \(did you mean layer4"),
-    (lambda: describe('alexnet', create('alexnet'), 64), 'no default layers for this family; name them with --layers'),
+    (lambda: describe('alexnet', create('alexnet'), 64), 'no default layers for this family; name them with `layers`'),
     (lambda: describe('resnet18', create('resnet18'), 64, layers=['layer1', 'layer1']), 'names a layer twice'),
-    (lambda: parse_regions(['V3=layer1']), "--regions 'V3=layer1': expected REGION=LAYER"),
+    (lambda: parse_regions(['V3=layer1']), "`regions` 'V3=layer1': expected REGION=LAYER"),
     (lambda: describe('resnet18', create('resnet18'), 64, regions={'V1': 'layer1'}), 'must map each of V1 V2 V4 IT'),
 ])
 def test_bad_backbone_settings_are_refused_in_one_line(call, message):
@@ -166,10 +166,10 @@ def test_library_weights_offline_are_one_line_naming_the_way_out(tmp_path, monke
     monkeypatch.setenv('REALNET_OFFLINE', '1')
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
     with pytest.raises(RealnetError, match=r'resnet18: weights file .*hub/checkpoints/resnet18-f37072fd.pth is '
-                                           r'missing.*or give --backbone-weights FILE') as error:
+                                           r'missing.*or give `backbone_weights` FILE') as error:
         pretrained_state('resnet18')
     assert '\n' not in str(error.value)
-    with pytest.raises(RealnetError, match='or give --backbone-weights FILE'):
+    with pytest.raises(RealnetError, match='or give `backbone_weights` FILE'):
         load_network('resnet18')  # torchvision's published weights, the baseline of an aligned ResNet-18
 
 

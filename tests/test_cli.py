@@ -322,3 +322,17 @@ def test_output_folder_that_is_a_file_is_refused_at_once(command, model_never_lo
 def test_synth_refuses_bad_numbers_before_writing(option, problem, tmp_path, capsys):
     assert problem in refusal(['synth', '--out', str(tmp_path / 'out'), *option], capsys)
     assert not (tmp_path / 'out').exists()
+
+
+def test_library_errors_name_the_setting_and_the_command_line_its_flag(tmp_path, capsys):
+    from realnet_brainscore import RealnetError, submission
+    from realnet_brainscore.cli.options import with_flags
+    weights = tmp_path / 'w.pt'
+    weights.write_bytes(b'')
+    with pytest.raises(RealnetError, match='^`weights` needs `weights_url`: the website fetches weights'):
+        submission.export_model('realnet-s01', tmp_path / 'x.zip', weights=weights)
+    assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--weights', str(weights),
+                     '--out', str(tmp_path / 'x.zip')]) == 2
+    assert capsys.readouterr().err.startswith('brainscore: error: --weights needs --weights-url: the website fetches')
+    assert with_flags('unknown `method` x; `other` and `brainscore weights import`') == \
+        'unknown --rdm x; `other` and `brainscore weights import`'

@@ -8,7 +8,8 @@ from sklearn.svm import SVC
 
 from realnet_brainscore import decoding
 from realnet_brainscore.data.things_eeg2 import load_subject, standardise, trials
-from realnet_brainscore.decoding import cached_decoding_rdms, decoding_rdms, smooth_time, svm_decisions
+from realnet_brainscore.decoding import decoding_rdms, smooth_time, svm_decisions
+from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.rsa import eeg_rdms
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 

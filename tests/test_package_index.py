@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from realnet_brainscore import cli
-from realnet_brainscore.package_index import unserved
+from realnet_brainscore.submission.package_index import unserved
 from realnet_brainscore.submission import check
 
 INIT = "from brainscore_vision import model_registry\nmodel_registry['my_model'] = lambda: None\n"

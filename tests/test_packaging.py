@@ -76,8 +76,9 @@ def test_wheel_ships_the_model_plugin_templates_as_data_not_a_package(wheel, ins
     assert sorted(path.name for path in templates) == ['__init__.py', 'model.py', 'test.py']
     # templates/ is no package (pkgutil lists only folders with an __init__.py) and the plugin folder
     # has no importable name: its __init__.py, which registers models, is never imported
-    assert 'templates' not in {module.name for module in pkgutil.iter_modules([str(installed / 'realnet_brainscore')])}
-    assert folder.parent == PurePosixPath('realnet_brainscore/templates') and not folder.name.isidentifier()
+    package = installed / 'realnet_brainscore/submission'
+    assert 'templates' not in {module.name for module in pkgutil.iter_modules([str(package)])}
+    assert folder.parent == PurePosixPath('realnet_brainscore/submission/templates') and not folder.name.isidentifier()
     rendered = run_python('from realnet_brainscore.submission import TEMPLATES, model_plugin; print(TEMPLATES); '
                           "print(model_plugin(['realnet-s01'])['__init__.py'])", cwd=tmp_path, pythonpath=installed)
     assert rendered.returncode == 0, rendered.stderr[-3000:]

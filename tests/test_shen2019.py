@@ -124,7 +124,7 @@ H5 = 'sub-01_perceptionNaturalImageTest_original_VC.h5'
     (lambda c: _edit_h5(c, lambda h5: _drop_key(h5, 'ROI_V1')), 'the ROI_V1 key marks no column|no ROI_V1'),
     (lambda c: (c / 'images' / f'{read_stimulus_names(c)[1]}.JPEG').unlink(), '1 of 50 stimulus images are missing'),
     (lambda c: _edit_h5(c, _fewer_samples), '1150 samples of 50 images; expected 50 images × 24 repetitions'),
-    (lambda c: _edit_h5(c, _nan_voxels), '2 of 40 V1 voxels hold NaN or infinite values; pass --drop-nan-voxels'),
+    (lambda c: _edit_h5(c, _nan_voxels), '2 of 40 V1 voxels hold NaN or infinite values; pass `drop_nan_voxels`'),
     (lambda c: (c / 'stimulus_ImageNetTest.tsv').write_text('n01000000_1\t1\n'), 'no image name for image indices'),
 ])
 def test_bad_inputs_are_refused(shen, tmp_path, change, message):
@@ -368,7 +368,7 @@ def _nan_training_voxels(data, masks, keys):
      'the stimulus_id column holds NaN or infinite values'),
     (lambda c: _edit_training(c, _renamed('ROI_VC', 'ROI_XX')), 'no ROI_VC key'),
     (lambda c: _edit_training(c, _nan_training_voxels),
-     '2 of 70 VC voxels hold NaN or infinite values; pass --drop-nan-voxels'),
+     '2 of 70 VC voxels hold NaN or infinite values; pass `drop_nan_voxels`'),
     (lambda c: _edit_training(c, _set(slice(None), 'ROI_VC', np.nan)),
      '0 usable VC voxels .of 70; 70 hold NaN or infinite values.; ReAlnet-fMRI training needs at least 2'),
     (lambda c: sorted((c / 'images').glob('n02*.JPEG'))[4].unlink(),

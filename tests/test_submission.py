@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from factories import SIZE
-from realnet_brainscore import cli, submission
-from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, model_plugin
+from realnet_brainscore import cli
+from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, installation, model_plugin, rules
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.weights import WeightSource
 
@@ -204,7 +204,7 @@ def test_plugins_install_then_uninstall_leaves_the_tree_as_it_was(tmp_path, caps
 
 def test_our_installed_plugins_do_not_count_as_taken_by_export_and_check(tmp_path, monkeypatch):
     tree = _tree(tmp_path / 'bsv')
-    monkeypatch.setattr(submission, 'brainscore_vision_dir', lambda: tree)
+    monkeypatch.setattr(installation, 'brainscore_vision_dir', lambda: tree)
     assert cli.main(['plugins', 'install']) == 0
     model_zip, benchmarks_zip = tmp_path / 'model.zip', tmp_path / 'benchmarks.zip'
     assert cli.main(['submission', 'export', '--model', 'realnet-s01', '--out', str(model_zip)]) == 0
@@ -325,11 +325,10 @@ def test_a_zip_out_is_replaced_only_with_force(tmp_path, capsys):
 
 
 def test_an_export_that_breaks_a_rule_leaves_no_zip(tmp_path, monkeypatch, capsys):
-    from realnet_brainscore import submission
     taken = _tree(tmp_path / 'bsv')
     (taken / 'models/theirs').mkdir()
     (taken / 'models/theirs/__init__.py').write_text("model_registry['realnet_s01'] = lambda: None\n")
-    monkeypatch.setattr(submission, 'brainscore_vision_dir', lambda: taken)
+    monkeypatch.setattr(installation, 'brainscore_vision_dir', lambda: taken)
     out = tmp_path / 'exports/realnet_s01.zip'
     out.parent.mkdir()
     status, _, err = _run(capsys, 'submission', 'export', '--model', 'realnet-s01', '--out', str(out))
@@ -353,7 +352,6 @@ def _never_decompress(monkeypatch):
 
 
 def test_a_zip_bomb_is_refused_from_its_declared_sizes_without_reading_it(tmp_path, monkeypatch, capsys):
-    from realnet_brainscore import submission
     bomb = tmp_path / 'bomb.zip'
     with zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED) as archive:
         archive.writestr('models/my_model/__init__.py', GOOD_INIT + ' ' * 2**22)  # 4 MiB packed to a few KB
@@ -361,7 +359,7 @@ def test_a_zip_bomb_is_refused_from_its_declared_sizes_without_reading_it(tmp_pa
     status, _, err = _run(capsys, 'submission', 'check', str(bomb))  # the website's own caps
     assert status == 2 and any('__init__.py: compressed' in line and 'a zip bomb' in line for line in err), err
 
-    monkeypatch.setattr(submission, 'MAX_UNPACKED_BYTES', 2**21)  # a small stand-in for the 500 MB cap
+    monkeypatch.setattr(rules, 'MAX_UNPACKED_BYTES', 2**21)  # a small stand-in for the 500 MB cap
     incompressible = os.urandom(3 * 2**19)  # 1.5 MiB
     for name, entries, named in [('entry', ['big.bin'], 'models/my_model/big.bin: unpacks to 3 MB'),
                                  ('total', ['a.bin', 'b.bin'], 'the zip unpacks to 3 MB in all')]:
@@ -373,8 +371,7 @@ def test_a_zip_bomb_is_refused_from_its_declared_sizes_without_reading_it(tmp_pa
 
 
 def test_registrations_are_read_from_a_bounded_head_of_init(tmp_path, monkeypatch, capsys):
-    from realnet_brainscore import submission
-    monkeypatch.setattr(submission, 'MAX_INIT_BYTES', 1024)
+    monkeypatch.setattr(rules, 'MAX_INIT_BYTES', 1024)
     long_init = _zip(tmp_path / 'long.zip', {'models/my_model/__init__.py': GOOD_INIT + '#' * 2048})
     status, _, err = _run(capsys, 'submission', 'check', str(long_init))
     assert status == 2 and len(err) == 1 and '__init__.py: over' in err[0], err

@@ -12,7 +12,7 @@ import pytest
 import realnet_brainscore
 from realnet_brainscore import RealnetError, cli, submission
 from realnet_brainscore.backbones import BackboneSpec
-from realnet_brainscore.vendoring import VENDORED, package_closure, self_contained
+from realnet_brainscore.submission.vendoring import VENDORED, package_closure, self_contained
 
 PACKAGE_DIR = Path(realnet_brainscore.__file__).parent
 

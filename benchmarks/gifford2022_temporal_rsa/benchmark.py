@@ -32,12 +32,12 @@ from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, things_eeg2
 from realnet_brainscore.data.things_eeg2 import subject_name
-from realnet_brainscore.decoding import cached_decoding_rdms
+from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.records import Kind, time_mask
-from realnet_brainscore.rsa import EEG_RDM_METHODS, eeg_rdms, noise_ceiling, spearman
+from realnet_brainscore.rsa import check_rdm_method, eeg_rdms, noise_ceiling, spearman
 
 VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
 WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
@@ -61,8 +61,7 @@ class TemporalRSA(BenchmarkBase):
         self.screen = check_screen(screen)
 
     def reference(self) -> 'EEGReference':
-        if self.method not in EEG_RDM_METHODS:
-            raise RealnetError(f"unknown EEG RDM method {self.method!r}: choose from {', '.join(EEG_RDM_METHODS)}")
+        check_rdm_method(self.method)
         return eeg_reference(data_folder('things_eeg2', self.things_eeg2),
                              tuple(self.subjects) if self.subjects else None, self.method)
 
@@ -128,7 +127,7 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
         try:
             return cached_decoding_rdms(trials, name)
         except ValueError as error:  # too few trials for the authors' pseudo-trials and folds
-            raise RealnetError(f"{name}: decoding RDMs: {error}; --rdm correlation needs no pseudo-trials") from error
+            raise RealnetError(f"{name}: decoding RDMs: {error}; `method` correlation needs no pseudo-trials") from error
     return eeg_rdms(trials, method)
 
 

@@ -54,7 +54,7 @@ class ShenRSA(BenchmarkBase):
     def reference(self) -> 'ROIReference':
         folder = data_folder('shen2019', self.shen2019)
         if not folder:
-            raise RealnetError('no Shen 2019 data: pass --shen2019 DIR or set REALNET_SHEN2019 (a folder with the '
+            raise RealnetError('no Shen 2019 data: pass `shen2019` DIR or set REALNET_SHEN2019 (a folder with the '
                                'sub-0N_perceptionNaturalImageTest_original_VC.h5 files, the tsv and images/)')
         return roi_reference(folder, self.roi, bool(self.drop_nan_voxels))
 

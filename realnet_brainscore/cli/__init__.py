@@ -12,9 +12,11 @@ import warnings
 
 from .. import __version__
 from ..errors import RealnetError, first_line
-from . import compare, demo, plugins, report, score, train, weights
+from . import benchmarks, compare, demo, models, plugins, report, score, submission, synth, train, weights
+from .options import with_flags
 
-COMMANDS = (weights, demo, train, score, compare, plugins, report)  # in the order --help lists them
+# one module per command, named after it, in the order --help lists them
+COMMANDS = (models, weights, demo, synth, train, benchmarks, score, compare, plugins, submission, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +80,7 @@ def _user_error(error: Exception) -> str | None:
     An OSError naming a path is one: a file or folder they named, or $REALNET_HOME, that cannot be
     read or written."""
     if isinstance(error, RealnetError):
-        return str(error)
+        return with_flags(str(error))
     if isinstance(error, OSError) and error.filename is not None:
         return f'{error.filename}: {error.strerror or first_line(error)}'
     return None

@@ -2,7 +2,9 @@
 from pathlib import Path
 
 from ..errors import RealnetError
-from .options import add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command
+from ..identifiers import CORNET
+from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
+                      with_flags)
 
 DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and reused while weights, data folders and '
                'benchmark settings stay the same; delete them to rescore), test the other models against the '
@@ -43,7 +45,8 @@ def run(args):
     report.report_folder(args.out)  # before any scoring: a file, an unwritable place or another's report
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
-                                       shen2019=args.shen2019, batch_size=args.batch_size, options=options)
+                                       shen2019=args.shen2019, batch_size=args.batch_size, options=options,
+                                       say=lambda line: print(with_flags(line)))
     records = score_store.records_by_model(results)
     if not any(records.values()):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
@@ -55,7 +58,7 @@ def run(args):
 def _baseline(args, names: list[str]) -> str:
     if len(set(names)) < len(names):
         raise RealnetError(f'each model once, please: {" ".join(args.models)}')
-    baseline = args.baseline or ('cornet-s' if 'cornet-s' in names else names[0])
+    baseline = args.baseline or (CORNET if CORNET in names else names[0])
     if baseline not in names:
         raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')
     return baseline

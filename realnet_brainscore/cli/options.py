@@ -2,10 +2,19 @@
 checks made before any work."""
 import argparse
 import json
+import re
 
-from ..errors import RealnetError
 from ..files import atomic_path
 from ..models import BATCH_SIZE
+
+# Each library setting an error message names (as `setting`) and the flag that sets it here: the one
+# place where the library's words become the command line's.
+FLAGS = {'backbone': '--backbone', 'backbone_weights': '--backbone-weights', 'drop_nan_voxels': '--drop-nan-voxels',
+         'force': '--force', 'layers': '--layers', 'method': '--rdm', 'noise': '--noise', 'out': '--out',
+         'pair': '--pair', 'regions': '--regions', 'score_files': '--scores', 'screen': '--screen', 'seed': '--seed',
+         'shen2019': '--shen2019', 'subjects': '--subjects', 'things_eeg2': '--things-eeg2', 'weights': '--weights',
+         'weights_url': '--weights-url'}
+_SETTING = re.compile(r'`([a-z0-9_]+)`')
 
 COMMON = argparse.ArgumentParser(add_help=False)
 COMMON.add_argument('-v', '--verbose', action='store_true', help='show tracebacks of errors, with their causes')
@@ -73,16 +82,21 @@ def add_benchmark_options(parser):
              "alone with --benchmark, they refuse it)")
 
 
+def with_flags(message: str) -> str:
+    """A library message with each setting it names (`weights_url`) as the flag that sets it (--weights-url)."""
+    return _SETTING.sub(lambda match: FLAGS.get(match[1], match[0]), message)
+
+
 def benchmark_options(args, paper: dict | None = None) -> dict:
     """--screen and --rdm as benchmark options (None: each benchmark's default), checked before any
     work; ``paper``: the options --paper implies, for those not given explicitly (an explicit flag
     wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
     from ..recording import check_screen
-    from ..rsa import EEG_RDM_METHODS
+    from ..rsa import check_rdm_method
     if args.screen is not None:
         check_screen(args.screen)
-    if args.rdm is not None and args.rdm not in EEG_RDM_METHODS:
-        raise RealnetError(f"unknown --rdm {args.rdm!r}: choose {', '.join(EEG_RDM_METHODS)}")
+    if args.rdm is not None:
+        check_rdm_method(args.rdm)
     given = {'screen': args.screen, 'method': args.rdm}
     return {option: given[option] or (paper or {}).get(option) for option in given}
 

@@ -1,16 +1,14 @@
-"""`brainscore benchmarks` and `brainscore score`: a model on one benchmark, or on the whole suite."""
+"""`brainscore score`: a model on one benchmark, or on the whole suite."""
 from ..errors import RealnetError
 from ..models import REGION_LAYER_MAP, load_model
-from ..plugin import list_benchmarks, load_benchmark
+from ..plugin import load_benchmark
 from ..records import Kind, ScoreRecord, our_kind
 from ..weights import WEIGHTS, cached_path, realnet_home
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, command,
-                      write_json)
+                      with_flags, write_json)
 
 
 def add_parsers(commands):
-    command(commands, 'benchmarks', run_benchmarks, help="list this package's benchmarks",
-            description="List this package's Brain-Score benchmarks.")
     parser = command(commands, 'score', run, help='score a model on a benchmark, or on the whole suite',
                      description='Score a model on one of our benchmarks (`brainscore benchmarks`) or any benchmark '
                                  'brainscore_vision.load_benchmark knows, e.g. MajajHong2015public.IT-pls; without '
@@ -35,12 +33,6 @@ def add_parsers(commands):
     parser.add_argument('--plot', metavar='PNG|DIR',
                         help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
     add_force(parser, 'existing --json and --plot files')
-
-
-def run_benchmarks(args):
-    for identifier in list_benchmarks():
-        print(identifier)
-    print("(and every benchmark of Brain-Score's own, e.g. MajajHong2015public.IT-pls)")
 
 
 def run(args):
@@ -94,7 +86,7 @@ def _score_suite(model, args, options):
     from ..suite import run_suite
     print(f'{model.identifier}: the ReAlnet suite')
     results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                        on_result=lambda result: print(result.line(), flush=True), **options)
+                        on_result=lambda result: print(with_flags(result.line()), flush=True), **options)
     records = [result.record for result in results if result.record is not None]
     write_json(args.json, [result.to_json() for result in results])
     if args.plot and records:

@@ -1,13 +1,11 @@
-"""`brainscore models` and `brainscore weights list|fetch|import`: the identifiers and their files."""
+"""`brainscore weights list|fetch|import`: the cached, hash-verified weight files of the models."""
 from ..errors import RealnetError
 from ..models import list_models
-from ..weights import WEIGHTS, cached_path, import_file, resolve, status, weights_dir
+from ..weights import cached_path, import_file, resolve, status, weights_dir
 from .options import command
 
 
 def add_parsers(commands):
-    command(commands, 'models', run_models, help='list the model identifiers',
-            description='List the model identifiers this package registers.')
     weights = commands.add_parser('weights', help='list, fetch or import weight files',
                                   description='Manage the cached, hash-verified weight files.')
     actions = weights.add_subparsers(title='weights commands', required=True, metavar='ACTION')
@@ -22,11 +20,6 @@ def add_parsers(commands):
                                    'place it in the cache.')
     imported.add_argument('identifier', metavar='MODEL')
     imported.add_argument('file', metavar='FILE')
-
-
-def run_models(args):
-    for identifier in list_models():
-        print(f'{identifier:12}  {WEIGHTS[identifier].description}')
 
 
 def run_list(args):

@@ -115,7 +115,7 @@ class BdpyFile:
         if bad.any():
             if not drop_nan_voxels:
                 raise RealnetError(f'{self.path}: {int(bad.sum())} of {len(bad)} {roi} voxels hold NaN or infinite '
-                                   f'values; pass --drop-nan-voxels to leave them out')
+                                   f'values; pass `drop_nan_voxels` to leave them out')
             voxels = voxels[:, ~bad]
         if voxels.shape[1] < 2:
             raise RealnetError(f'{self.path}: {voxels.shape[1]} usable {roi} voxels (of {len(bad)}; {int(bad.sum())} '

@@ -151,7 +151,7 @@ def load_hosted(subject: int, split: str, average_repetitions: bool = False):
         assembly = brainscore_vision.load_dataset(identifier)
     except Exception as error:  # offline, no credentials, ...
         raise RealnetError(f'Brain-Score data {identifier} could not be loaded ({first_line(error)}); point '
-                           f'--things-eeg2 at a local copy of the OSF release instead') from error
+                           f'`things_eeg2` at a local copy of the OSF release instead') from error
     return from_gifford2022(assembly, subject, average_repetitions)
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from . import __version__
-from .errors import RealnetError
+from .. import __version__
+from ..errors import RealnetError
 
 PACKAGE = 'realnet_brainscore'
+ROOT = Path(__file__).parents[1]  # the package's folder, whose modules are copied
 DISTRIBUTION = 'realnet-brainscore'
 VENDORED = '_realnet'  # the copy's folder inside a plugin
 WEBSITE = 'brainscore-vision'  # the website's environment: this distribution and all it requires
@@ -100,7 +101,7 @@ def _relative_imports_of(module: str) -> list[str]:
 
 @functools.cache
 def _module_file(module: str) -> Path | None:
-    path = Path(__file__).parent.joinpath(*module.split('.'))
+    path = ROOT.joinpath(*module.split('.'))
     for candidate in (path.with_suffix('.py'), path / '__init__.py'):
         if module and candidate.is_file():
             return candidate
@@ -109,9 +110,8 @@ def _module_file(module: str) -> Path | None:
 
 def vendored(modules: list[str]) -> dict[str, bytes]:
     """{``_realnet/<path>``: the module file's bytes} for ``modules``, and the copy's own __init__."""
-    root = Path(__file__).parent
     files = {f'{VENDORED}/__init__.py': _VENDORED_INIT.encode()}
-    files.update({f'{VENDORED}/{_module_file(m).relative_to(root).as_posix()}': _module_file(m).read_bytes()
+    files.update({f'{VENDORED}/{_module_file(m).relative_to(ROOT).as_posix()}': _module_file(m).read_bytes()
                   for m in modules})
     return files
 

@@ -15,7 +15,7 @@ from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonic
                              parse_wheel_filename)
 from packaging.version import InvalidVersion, Version
 
-from .errors import RealnetError, first_line
+from ..errors import RealnetError, first_line
 
 DEFAULT_INDEX = 'https://pypi.org/simple/'  # what the website installs from
 TIMEOUT_S = 10
