@@ -11,7 +11,7 @@
 - the leaderboard takes no hyphens: ``realnet-s01`` is ``realnet_s01`` there.
 """
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 CORNET = 'cornet-s'
@@ -44,9 +44,6 @@ class ModelName:
 
     def __str__(self) -> str:
         return self.base if self.digest is None else f'{self.base}+{self.digest}'
-
-    def with_digest(self, digest: str | None) -> 'ModelName':
-        return replace(self, digest=digest)
 
     @property
     def personal(self) -> bool:
