@@ -73,13 +73,13 @@ def test_both_recipes_align_in_silico_subjects(insilico, aligned, tmp_path):
     assert recipe.recipe == 'paper'
     improved = train(source, replace(recipe, recipe='improved'), replace(runtime, out=tmp_path / 'improved'))
     rows = {}
-    for recipe, summary in (('paper', paper), ('improved', improved)):
+    for name, summary in (('paper', paper), ('improved', improved)):
         r_before, rho_before, r_after, rho_after = held_out_measures(release, base, summary['best_checkpoint'],
                                                                      recipe.seed)
-        rows[recipe] = (r_before, r_after, {a: rho_after[a] - rho_before[a] for a in rho_after})
+        rows[name] = (r_before, r_after, {a: rho_after[a] - rho_before[a] for a in rho_after})
     print('\nrecipe     generation r (start -> aligned)   EEG RSA gain  V2     V4     IT     mean')
-    for recipe, (r_before, r_after, gain) in rows.items():
-        print(f'{recipe:10} {r_before:6.3f} -> {r_after:5.3f}{"":19}{gain["V2"]:+.3f} {gain["V4"]:+.3f} '
+    for name, (r_before, r_after, gain) in rows.items():
+        print(f'{name:10} {r_before:6.3f} -> {r_after:5.3f}{"":19}{gain["V2"]:+.3f} {gain["V4"]:+.3f} '
               f'{gain["IT"]:+.3f} {np.mean(list(gain.values())):+.3f}')
     # measured: paper r -0.003 -> 0.272, gain V2 +0.075 V4 +0.102 IT +0.103;
     #           improved r -0.003 -> 0.271, gain V2 +0.060 V4 +0.081 IT +0.068

@@ -79,6 +79,9 @@ class Recipe:
                 raise SettingError(f'unknown {name} {getattr(recipe, name)!r}; choose {_alternatives(allowed)}', name)
         for name in ('epochs', 'batch_size', 'image_size', 'pool'):
             check_count(name, getattr(recipe, name), optional=name == 'pool')
+        for name in ('correlation_gradient', 'drop_nan_voxels'):
+            if not isinstance(getattr(recipe, name), bool):
+                raise SettingError(f'{name} must be True or False, got {getattr(recipe, name)!r}', name)
         _check_numbers(recipe)
 
     def record(self) -> dict:

@@ -42,11 +42,10 @@ class Source:
         if (self.subject is None) == (not self.group):
             raise SettingError('subject or group: give one of the two', 'subject', 'group')
         known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
-        setting = 'group' if self.group else 'subject'
+        setting, wording = ('group', 'group must hold subjects') if self.group else ('subject', 'subject must be')
         for subject in self.subjects:
             if subject not in known:
-                raise SettingError(f'{setting} must be {known[0]} to {known[-1]} for {self.data_name}, got {subject}',
-                                   setting)
+                raise SettingError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}', setting)
         if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
             raise SettingError(f'group must hold two subjects at least, each once, got {list(self.group)}', 'group')
 
