@@ -30,7 +30,7 @@ _TAU = 1e-12                               # libsvm's floor for a non-positive c
 SETTLE_AFTER = 6                           # SMO steps without a bound change before settling is tried
 PAIRS_PER_CHUNK = 256                      # progress granularity; each chunk runs in parallel
 VERSION = 1                                # of this computation: part of the cache key
-SECONDS_PER_SVM = 12e-6                    # measured per core on a 2-core AMD EPYC (decoding_timing): estimates
+SECONDS_PER_SVM = 12e-6                    # measured per core on a 2-core AMD EPYC (timing/decoding_rdms.py): estimates
 
 
 def decoding_rdms(trials: np.ndarray, seed: int = 0, navg: int = NAVG, folds: int = FOLDS, repeats: int = REPEATS,

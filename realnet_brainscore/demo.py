@@ -9,7 +9,7 @@ from .data.things_eeg2 import image_paths
 from .report import comparison_table, write_report
 from .score_store import Candidate, records_by_model, score_models
 from .synthetic import Design, ShenDesign, insilico_cornet, write_shen2019, write_things_eeg2
-from .training import TrainConfig, train
+from .training import Recipe, Runtime, Source, train
 
 SIZE = 64
 # How the demo scores: whole images, as the authors fed them, and correlation EEG RDMs — the paper's
@@ -41,9 +41,9 @@ def run_demo(out, subjects=(1, 2), design: Design = Design(subjects=10, concepts
     candidates = [Candidate('cornet-s', baseline)]
     for subject in subjects:
         step(f'aligning CORnet-S with subject {subject} ({epochs} epochs)')
-        summary = train(TrainConfig(things_eeg2=things, subject=subject, out=out / 'runs', backbone_weights=baseline,
-                                    epochs=epochs, lr=6e-5, image_size=SIZE, progress=False,
-                                    cache_dir=out / 'cache'))
+        summary = train(Source(things_eeg2=things, subject=subject),
+                        Recipe(backbone_weights=baseline, epochs=epochs, lr=6e-5, image_size=SIZE),
+                        Runtime(out=out / 'runs', progress=False, cache_dir=out / 'cache'))
         candidates.append(Candidate(f'realnet-s{subject:02d}', Path(summary['best_checkpoint'])))
     step(f'scoring {len(candidates)} models on {len(plugin.list_benchmarks())} EEG and fMRI benchmarks')
     results = score_models(candidates, out / 'report' / 'scores', plugin.list_benchmarks(), things_eeg2=things,

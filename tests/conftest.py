@@ -46,8 +46,9 @@ def aligned(insilico):
     """ReAlnet of in-silico subject 1: the default `paper` recipe, 3 epochs at lr 6e-5, 64 px (about 50 s on
     two cores)."""
     from factories import SIZE
-    from realnet_brainscore.training import TrainConfig, train
+    from realnet_brainscore.training import Recipe, Runtime, Source, train
     release, base, root = insilico
-    config = TrainConfig(things_eeg2=release, subject=1, out=root / 'run', backbone_weights=base, image_size=SIZE,
-                         progress=False, cache_dir=root / 'cache', epochs=3, lr=6e-5)
-    return config, train(config)
+    settings = (Source(things_eeg2=release, subject=1),
+                Recipe(backbone_weights=base, image_size=SIZE, epochs=3, lr=6e-5),
+                Runtime(out=root / 'run', progress=False, cache_dir=root / 'cache'))
+    return settings, train(*settings)  # ((source, recipe, runtime), summary)

@@ -14,9 +14,10 @@ from realnet_brainscore.backbones import create
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.submission import check
 from realnet_brainscore.synthetic import ShenDesign, calibrated, write_shen2019
-from realnet_brainscore.training import TrainConfig, train
+from realnet_brainscore.training import Recipe, Runtime, Source, train
 from realnet_brainscore.training.data import eeg_window
-from realnet_brainscore.training.trainer import _Data, _Distributed
+from realnet_brainscore.training.distributed import Distributed
+from realnet_brainscore.training.run_data import RunData
 
 
 def mean_score(model, benchmarks, **data) -> float:
@@ -46,10 +47,9 @@ EEG_BENCHMARKS = [f'Gifford2022.{region}-temporal_rsa' for region in ('V2', 'V4'
 
 def test_resnet18_aligned_with_eeg_gains_on_the_eeg_benchmark(insilico, resnet_start, tmp_path):
     release, _, root = insilico
-    config = TrainConfig(out=tmp_path / 'run', things_eeg2=release, subject=1, backbone='resnet18',
-                         backbone_weights=resnet_start, image_size=SIZE, progress=False, cache_dir=root / 'cache',
-                         epochs=3, lr=6e-5)
-    best = train(config)['best_checkpoint']
+    recipe = Recipe(backbone='resnet18', backbone_weights=resnet_start, image_size=SIZE, epochs=3, lr=6e-5)
+    runtime = Runtime(out=tmp_path / 'run', progress=False, cache_dir=root / 'cache')
+    best = train(Source(things_eeg2=release, subject=1), recipe, runtime)['best_checkpoint']
     # `compare` takes the start as a plain file under its architecture's name and the aligned file under its own
     out = tmp_path / 'compare'
     assert cli.main(['compare', '--models', f'resnet18={resnet_start}', f'resnet18-eeg-s01={best}', '--baseline',
@@ -76,9 +76,8 @@ SHEN_BENCHMARKS = [f'Shen2019.{roi}-rsa' for roi in ('V1', 'V4', 'HVC')]
 
 def test_cornet_aligned_with_fmri_gains_on_the_shen_rois(insilico, shen, tmp_path):
     _, base, root = insilico
-    config = TrainConfig(out=tmp_path / 'run', shen2019=shen, subject=1, backbone_weights=base, image_size=SIZE,
-                         progress=False, cache_dir=root / 'cache', epochs=3, lr=6e-5)
-    summary = train(config)
+    summary = train(Source(shen2019=shen, subject=1), Recipe(backbone_weights=base, image_size=SIZE, epochs=3, lr=6e-5),
+                    Runtime(out=tmp_path / 'run', progress=False, cache_dir=root / 'cache'))
     assert summary['modality'] == 'fMRI' and summary['best_checkpoint'].endswith('sub-01/best.pt')
     network = load_network('cornet-s-fmri-s01', weights=summary['best_checkpoint'])
     assert network.head.fc.out_features == 134  # 150 images, 135 of them training: 134 principal components
@@ -99,9 +98,8 @@ def test_group_model_generates_each_subjects_responses_and_scores(insilico, tmp_
     checkpoint = torch.load(best, weights_only=True)
     assert checkpoint['meta']['subjects'] == [1, 3] and checkpoint['state_dict']['fc.weight'].shape[0] == 2 * 340
     # the targets are the two subjects' z-scored EEG side by side, each with its own mean and SD
-    config = TrainConfig(out=tmp_path / 'x', things_eeg2=release, group=(1, 3), image_size=SIZE, progress=False,
-                         cache_dir=root / 'cache')
-    data = _Data(config.resolved(), _Distributed(), 'cpu')
+    data = RunData(Source(things_eeg2=release, group=(1, 3)), Recipe(image_size=SIZE),
+                   Runtime(out=tmp_path / 'x', progress=False, cache_dir=root / 'cache'), Distributed(), 'cpu')
     for block, subject in enumerate((1, 3)):
         raw = eeg_window(load_subject(release, subject, 'training', average_repetitions=True))
         expected = (raw - raw.mean()) / (raw.std() + 1e-6)
@@ -112,15 +110,13 @@ def test_group_model_generates_each_subjects_responses_and_scores(insilico, tmp_
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['--subject', '4', '--shen2019', '{data}'], 'Shen 2019 has subjects 1 to 3, not 4'),
+    (['--subject', '4', '--shen2019', '{data}'], '--subject must be 1 to 3 for Shen 2019, got 4'),
     (['--subject', '1', '--shen2019', '{data}', '--select-on', 'test'], '--select-on test is for EEG'),
     (['--subject', '1', '--shen2019', '{data}', '--window', '0', '0.1'], '--window is for EEG'),
     (['--subject', '1', '--shen2019', '{data}', '--channels', 'Oz'], '--channels is for EEG'),
     (['--subject', '1', '--group', '--things-eeg2', '{data}'], '--group needs --subjects LIST'),
-    (['--subjects', '2', '--group', '--things-eeg2', '{data}'], 'a group model needs two subjects at least'),
-    (['--subjects', '1,2', '--things-eeg2', '{data}', '--parallel-students', '2'], 'add --together'),
-    (['--subjects', '1,2', '--together', '--things-eeg2', '{data}', '--parallel-students', '2', '--device', 'cuda'],
-     '--parallel-students is for one process on the CPU'),
+    (['--subjects', '2', '--group', '--things-eeg2', '{data}'], '--group must hold two subjects at least'),
+    (['--subjects', '1,1', '--together', '--things-eeg2', '{data}'], 'each subject once'),
     (['--subject', '1', '--things-eeg2', '{data}', '--backbone', 'resnet18', '--layers', 'layer9'],
      "the backbone has no module 'layer9'"),
     (['--subject', '1', '--things-eeg2', '{data}', '--regions', 'V1=V1'], 'must map each of V1 V2 V4 IT'),

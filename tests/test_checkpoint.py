@@ -6,7 +6,8 @@ import torch
 
 from realnet_brainscore import RealnetError, load_network
 from realnet_brainscore.checkpoint import FORMAT, Checkpoint, read_checkpoint, recorded_image_size, split_state_dict, write_checkpoint
-from realnet_brainscore.training import TrainConfig, train, trainer
+from realnet_brainscore.training import Recipe, Runtime, Source, train
+from realnet_brainscore.training.checkpointing import read_last
 
 
 def _tiny():
@@ -138,13 +139,12 @@ def test_resume_reads_last_pt_through_the_checker(tmp_path):
     meta = {'format': 'realnet-brainscore/0', 'epoch': 1, 'config': {}, 'data_fingerprint': 'f'}
     _a_run(folder, {'state_dict': _tiny()[0], 'meta': meta, 'optimizer': {}, 'best_val_loss': 1.0})
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    config = TrainConfig(things_eeg2=tmp_path / 'no-data', subject=1, out=tmp_path / 'runs', resume=True,
-                         cache_dir=tmp_path / 'cache', progress=False)
+    runtime = Runtime(out=tmp_path / 'runs', resume=True, cache_dir=tmp_path / 'cache', progress=False)
     with pytest.raises(RealnetError) as error:
-        train(config)
+        train(Source(things_eeg2=tmp_path / 'no-data', subject=1), Recipe(), runtime)
     assert str(error.value) == (f"{folder / 'last.pt'}: checkpoint format 'realnet-brainscore/0', not '{FORMAT}': "
                                 'written by another version of realnet-brainscore or another program; it cannot '
-                                'be resumed from: move it away or choose another --out')
+                                'be resumed from: move it away or choose another out')
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
@@ -152,10 +152,10 @@ def test_resume_accepts_what_the_writer_wrote_and_nothing_less(tmp_path):
     path = tmp_path / 'last.pt'
     meta = {'epoch': 2, 'config': {'lr': 2e-5}, 'data_fingerprint': 'f'}
     write_checkpoint(path, *_tiny(), meta=meta, optimizer={'state': {}}, best_val_loss=0.5)
-    checkpoint = trainer._read_last(path)
+    checkpoint = read_last(path)
     assert checkpoint.meta == {'format': FORMAT, **meta} and checkpoint.extras['best_val_loss'] == 0.5
     for extras in ({}, {'optimizer': {'state': {}}, 'best_val_loss': None}):  # a best.pt: no optimiser state
         write_checkpoint(path, *_tiny(), meta=meta, **extras)
         with pytest.raises(RealnetError, match=f'^{path}: not a last.pt written by brainscore train; it cannot be '
                                                'resumed from'):
-            trainer._read_last(path)
+            read_last(path)

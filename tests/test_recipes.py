@@ -1,4 +1,6 @@
 """Named training recipes: `paper` (the authors' notebook, the default) and `improved`; flags override them."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,49 +11,47 @@ from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.data.things_eeg2 import load_subject
 from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import TrainConfig, train
+from realnet_brainscore.training import RECIPES, Recipe, Runtime, Source, train
 from realnet_brainscore.training.data import eeg_window
+from realnet_brainscore.training.distributed import Distributed
+from realnet_brainscore.training.objective import Aligner
+from realnet_brainscore.training.run_data import RunData
 from realnet_brainscore.training.targets import zscore_statistics
-from realnet_brainscore.training.trainer import RECIPES, Aligner, _Data, _Distributed
 
 PAPER = {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'}
 IMPROVED = {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'}
 
 
-def _config(**settings):
-    return TrainConfig(things_eeg2='.', subject=1, out='.', **settings)
-
-
-def _knobs(config):
-    return {k: getattr(config, k) for k in PAPER}
+def _knobs(recipe):
+    return {k: getattr(recipe, k) for k in PAPER}
 
 
 def test_recipes_resolve_and_single_settings_override():
     assert RECIPES == {'paper': PAPER, 'improved': IMPROVED}
-    default = _config()
+    default = Recipe()
     assert default.recipe == 'paper' and _knobs(default) == dict.fromkeys(PAPER)  # None: from the recipe
     assert _knobs(default.resolved()) == PAPER
     assert (default.lr, default.batch_size, default.epochs, default.beta, default.seed) == (2e-5, 16, 30, 100.0, 2023)
     assert default.select_on == 'validation' and default.backbone_weights is None  # ImageNet CORnet-S start
-    assert _knobs(_config(recipe='improved').resolved()) == IMPROVED
-    assert _knobs(_config(classification='soft').resolved()) == {**PAPER, 'classification': 'soft'}
-    assert _knobs(_config(recipe='improved', correlation_gradient=False).resolved()) == {
+    assert _knobs(Recipe(recipe='improved').resolved()) == IMPROVED
+    assert _knobs(Recipe(classification='soft').resolved()) == {**PAPER, 'classification': 'soft'}
+    assert _knobs(Recipe(recipe='improved', correlation_gradient=False).resolved()) == {
         **IMPROVED, 'correlation_gradient': False}
-    record = _config(zscore='feature').record()
+    record = Recipe(zscore='feature').record()
     assert {k: record[k] for k in ('recipe', 'select_on', *PAPER)} == {
         'recipe': 'paper', 'select_on': 'validation', **PAPER, 'zscore': 'feature'}
     with pytest.raises(RealnetError, match="unknown recipe 'fast'; choose paper or improved"):
-        _config(recipe='fast').resolved()
-    with pytest.raises(RealnetError, match="unknown z-score 'channel'"):
-        _config(zscore='channel').resolved().check()
-    with pytest.raises(RealnetError, match="unknown --select-on 'train'"):
-        _config(select_on='train').resolved().check()
+        Recipe(recipe='fast').resolved()
+    with pytest.raises(RealnetError, match="unknown zscore 'channel'; choose subject or feature"):
+        Recipe(zscore='channel').check()
+    with pytest.raises(RealnetError, match="unknown select_on 'train'"):
+        Recipe(select_on='train').check()
 
 
-def test_cli_flags_reach_the_config_unset_ones_stay_with_the_recipe(monkeypatch, capsys):
+def test_cli_flags_reach_the_recipe_unset_ones_stay_with_the_recipe(monkeypatch, capsys):
     from realnet_brainscore import training
     seen = []
-    monkeypatch.setattr(training, 'train', lambda config, on_epoch_end=None: seen.append(config) or {})
+    monkeypatch.setattr(training, 'train', lambda source, recipe, runtime, on_epoch_end=None: seen.append(recipe) or {})
     common = ['train', '--subject', '1', '--things-eeg2', 'x', '--out', 'y', '-q']
     assert cli.main(common) == 0
     assert seen[-1].recipe == 'paper' and _knobs(seen[-1].resolved()) == PAPER
@@ -70,25 +70,26 @@ def test_cli_flags_reach_the_config_unset_ones_stay_with_the_recipe(monkeypatch,
 
 
 def test_checkpoint_records_the_resolved_recipe_and_resume_refuses_another(aligned):
-    config, summary = aligned  # the conftest run: TrainConfig defaults, so the paper recipe
+    (source, recipe, runtime), summary = aligned  # the conftest run: Recipe defaults, so the paper recipe
     checkpoint = torch.load(summary['best_checkpoint'], weights_only=True)
     recorded = checkpoint['meta']['config']
     assert {k: recorded[k] for k in ('recipe', 'select_on', *PAPER)} == {
         'recipe': 'paper', 'select_on': 'validation', **PAPER}
     assert (recorded['lr'], recorded['batch_size'], recorded['beta'], recorded['seed']) == (6e-5, 16, 100.0, 2023)
     assert checkpoint['eeg_mean'].shape == checkpoint['eeg_std'].shape == (1,)  # one mean and SD per subject
-    with pytest.raises(RealnetError, match=r'--resume with other settings than the run '
+    resume = replace(runtime, resume=True)
+    with pytest.raises(RealnetError, match=r'resume with other settings than the run '
                                            r'\(classification, correlation_gradient, recipe, zscore\)'):
-        train(TrainConfig(**{**vars(config), 'recipe': 'improved', 'resume': True}))
+        train(source, replace(recipe, recipe='improved'), resume)
     with pytest.raises(RealnetError, match=r'other settings than the run \(classification\)'):
-        train(TrainConfig(**{**vars(config), 'classification': 'soft', 'resume': True}))
+        train(source, replace(recipe, classification='soft'), resume)
 
 
 @pytest.fixture(scope='module')
 def aligner():
     """A small student (10 classes, 32 px, 20 EEG values) with the paper recipe."""
     torch.manual_seed(1)
-    return Aligner(CORnetS(num_classes=10), 20, _config(image_size=32), 'cpu')
+    return Aligner(CORnetS(num_classes=10), 20, Recipe(image_size=32), 'cpu')
 
 
 def test_paper_recipe_trains_on_ce_plus_beta_mse_and_logs_the_correlation_part(aligner):
@@ -106,7 +107,7 @@ def test_paper_recipe_trains_on_ce_plus_beta_mse_and_logs_the_correlation_part(a
 
     effective = lambda terms: terms['cls'] + 100 * terms['mse']  # noqa: E731
     for recipe in ('paper', 'improved'):
-        aligner.config = _config(recipe=recipe, image_size=32).resolved()
+        aligner.recipe = Recipe(recipe=recipe, image_size=32).resolved()
         terms, total = gradient(lambda terms: terms['loss'])
         _, without_correlation = gradient(effective)
         correlation = 1 - terms['matched_r'] + terms['unmatched_r']
@@ -116,7 +117,7 @@ def test_paper_recipe_trains_on_ce_plus_beta_mse_and_logs_the_correlation_part(a
             torch.testing.assert_close(total, without_correlation, rtol=1e-4, atol=1e-6)
         else:
             assert (total - without_correlation).abs().max() > 1e-3 * without_correlation.abs().max()
-    aligner.config = _config(image_size=32).resolved()
+    aligner.recipe = Recipe(image_size=32).resolved()
 
 
 def test_hard_targets_are_the_eval_mode_teachers_argmax(aligner):
@@ -158,14 +159,13 @@ def test_select_on_test_selects_on_the_test_images_and_warns(insilico, tmp_path,
     err = capsys.readouterr().err
     assert code == 0
     warnings = [line for line in err.splitlines() if 'evaluation set' in line]
-    assert len(warnings) == 1 and warnings[0].startswith('warning: --select-on test selects the epoch on the test')
+    assert len(warnings) == 1 and warnings[0].startswith('warning: select_on test selects the epoch on the test')
     meta = torch.load(tmp_path / 'out' / 'sub-02' / 'best.pt', weights_only=True)['meta']
     assert meta['config']['select_on'] == 'test'
     assert meta['n_validation_images'] == 3 and meta['n_train_images'] == 20  # as the authors: all train
 
-    config = TrainConfig(things_eeg2=small, subject=2, out=tmp_path, select_on='test', image_size=SIZE,
-                         progress=False, cache_dir=root / 'cache').resolved()
-    data = _Data(config, _Distributed(), 'cpu')
+    data = RunData(Source(things_eeg2=small, subject=2), Recipe(select_on='test', image_size=SIZE),
+                   Runtime(out=tmp_path, progress=False, cache_dir=root / 'cache'), Distributed(), 'cpu')
     test = eeg_window(load_subject(small, 2, 'test', average_repetitions=True))
     np.testing.assert_allclose(data.validation.targets.numpy(), (test - data.mean) / data.std, rtol=1e-6)
     assert data.mean.shape == (1,)  # the training statistics, paper recipe

@@ -2,6 +2,7 @@
 writes, a killed pass resumes every subject, and settings that cannot share batches are refused."""
 import contextlib
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch
 from factories import SIZE
 from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import TrainConfig, train, train_together
+from realnet_brainscore.training import Recipe, Runtime, Source, train, train_together
 
 SUBJECTS = (1, 2)
 TIMING_KEYS = ('seconds', 'images_per_second')  # the one part of a log that differs between two runs
@@ -21,8 +22,8 @@ def tiny(insilico, tmp_path_factory):
     _, base, root = insilico
     small = write_things_eeg2(tmp_path_factory.mktemp('together') / 'small',
                               Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, backbone_weights=base, image_size=SIZE // 2, progress=False,
-                cache_dir=root / 'cache', epochs=2, lr=1e-4)
+    return dict(things_eeg2=small, recipe=Recipe(backbone_weights=base, image_size=SIZE // 2, epochs=2, lr=1e-4),
+                runtime=lambda out, **runtime: Runtime(out=out, progress=False, cache_dir=root / 'cache', **runtime))
 
 
 @contextlib.contextmanager
@@ -38,12 +39,11 @@ def cpu_threads(n):
 
 @pytest.fixture(scope='module')
 def alone(tiny, tmp_path_factory):
-    """Each subject trained on its own with one CPU thread: what each of two students stepped in
-    parallel on two threads gets."""
+    """Each subject trained on its own with one CPU thread."""
     out = tmp_path_factory.mktemp('alone')
     with cpu_threads(1):
         for subject in SUBJECTS:
-            train(TrainConfig(out=out, subject=subject, **tiny))
+            train(Source(things_eeg2=tiny['things_eeg2'], subject=subject), tiny['recipe'], tiny['runtime'](out))
     return out
 
 
@@ -64,10 +64,9 @@ def assert_same_runs(first, second):
 
 
 def test_together_one_after_another_gives_each_subject_what_training_it_alone_gives(alone, tiny, tmp_path, capsys):
-    settings = tiny
-    argv = ['train', '--subjects', '1,2', '--together', '--things-eeg2', str(settings['things_eeg2']), '--out',
-            str(tmp_path), '--cornet-weights', str(settings['backbone_weights']), '--image-size', str(SIZE // 2),
-            '--epochs', '2', '--lr', '1e-4', '--parallel-students', '1']
+    argv = ['train', '--subjects', '1,2', '--together', '--things-eeg2', str(tiny['things_eeg2']), '--out',
+            str(tmp_path), '--cornet-weights', str(tiny['recipe'].backbone_weights), '--image-size', str(SIZE // 2),
+            '--epochs', '2', '--lr', '1e-4']
     with cpu_threads(1):
         assert cli.main(argv) == 0
     out = capsys.readouterr().out
@@ -79,27 +78,28 @@ class Killed(Exception):
     pass
 
 
-def test_parallel_students_and_a_killed_pass_resumed_give_what_training_alone_gives(alone, tiny, tmp_path):
+def test_a_killed_pass_resumed_gives_what_training_alone_gives(alone, tiny, tmp_path):
     def kill_after_sub01_saved_epoch_1(record):
         if record['run'] == 'sub-01' and record['epoch'] == 1:
             raise Killed  # sub-01 has saved epoch 1, sub-02 has saved nothing
-    parallel = dict(tiny, parallel_students=2)  # on two threads: one student and one thread each
-    configs = [TrainConfig(out=tmp_path, subject=subject, **parallel) for subject in SUBJECTS]
-    with cpu_threads(2), pytest.raises(Killed):
-        train_together(configs, on_epoch_end=kill_after_sub01_saved_epoch_1)
+    sources = [Source(things_eeg2=tiny['things_eeg2'], subject=subject) for subject in SUBJECTS]
+    with cpu_threads(1), pytest.raises(Killed):
+        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path), on_epoch_end=kill_after_sub01_saved_epoch_1)
     assert (tmp_path / 'sub-01' / 'last.pt').is_file() and not (tmp_path / 'sub-02' / 'last.pt').exists()
-    with cpu_threads(2):
-        train_together([TrainConfig(out=tmp_path, subject=subject, resume=True, **parallel) for subject in SUBJECTS])
+    with cpu_threads(1):
+        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path, resume=True))
     assert_same_runs(alone, tmp_path)
 
 
 @pytest.mark.parametrize('change, message', [
-    ({'lr': 2e-4}, 'runs trained together share every setting and the data; these differ: lr'),
+    ({'things_eeg2': 'elsewhere'}, 'runs trained together share every setting and the data; these differ: the data'),
     ({'subject': 1}, 'each subject once'),
     ({'subject': None, 'group': (1, 2)}, 'not group models'),
 ])
 def test_runs_that_cannot_share_batches_are_refused_before_any_work(tiny, tmp_path, change, message):
-    configs = [TrainConfig(out=tmp_path, subject=1, **tiny), TrainConfig(out=tmp_path, **{'subject': 2, **tiny, **change})]
+    """(Every setting but the data is shared by construction: one recipe trains them all.)"""
+    first = Source(things_eeg2=tiny['things_eeg2'], subject=1)
+    sources = [first, replace(first, **{'subject': 2, **change})]
     with pytest.raises(RealnetError, match=message):
-        train_together(configs)
+        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path))
     assert not any(tmp_path.iterdir())

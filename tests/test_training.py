@@ -1,10 +1,12 @@
 """Training on in-silico subjects (CPU, small images): alignment works, resumes exactly, fails clearly."""
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from realnet_brainscore import RealnetError, cli, load_model, load_network
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.encoder import EncodingHead
 from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import TrainConfig, train
+from realnet_brainscore.training import Recipe, Runtime, Source, train
 from realnet_brainscore.training.data import decode_image, eeg_window, image_cache, to_input
 
 
@@ -54,9 +56,9 @@ def held_out_measures(release, base, checkpoint_file, seed: int, subject: int = 
 
 def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(insilico, aligned):
     release, base, _ = insilico
-    config, summary = aligned
+    (_, recipe, _), summary = aligned
     r_before, rho_before, r_after, rho_after = held_out_measures(release, base, summary['best_checkpoint'],
-                                                                 config.seed)
+                                                                 recipe.seed)
     # measured (paper recipe, the default): r 0.00 -> 0.27; RDM Spearman V2 +0.08, V4 +0.10, IT +0.10
     assert abs(r_before) < 0.1 and r_after > r_before + 0.2
     assert all(rho_after[a] > rho_before[a] for a in rho_after)
@@ -67,17 +69,17 @@ def test_both_recipes_align_in_silico_subjects(insilico, aligned, tmp_path):
     """The paper recipe (the `aligned` run) beside the improved one with the same data and settings.
     In-silico subjects only: nothing here says which recipe is better on real EEG."""
     release, base, _ = insilico
-    config, paper = aligned
-    assert config.recipe == 'paper'
-    improved = train(TrainConfig(**{**vars(config), 'recipe': 'improved', 'out': tmp_path / 'improved'}))
+    (source, recipe, runtime), paper = aligned
+    assert recipe.recipe == 'paper'
+    improved = train(source, replace(recipe, recipe='improved'), replace(runtime, out=tmp_path / 'improved'))
     rows = {}
-    for recipe, summary in (('paper', paper), ('improved', improved)):
+    for name, summary in (('paper', paper), ('improved', improved)):
         r_before, rho_before, r_after, rho_after = held_out_measures(release, base, summary['best_checkpoint'],
-                                                                     config.seed)
-        rows[recipe] = (r_before, r_after, {a: rho_after[a] - rho_before[a] for a in rho_after})
+                                                                     recipe.seed)
+        rows[name] = (r_before, r_after, {a: rho_after[a] - rho_before[a] for a in rho_after})
     print('\nrecipe     generation r (start -> aligned)   EEG RSA gain  V2     V4     IT     mean')
-    for recipe, (r_before, r_after, gain) in rows.items():
-        print(f'{recipe:10} {r_before:6.3f} -> {r_after:5.3f}{"":19}{gain["V2"]:+.3f} {gain["V4"]:+.3f} '
+    for name, (r_before, r_after, gain) in rows.items():
+        print(f'{name:10} {r_before:6.3f} -> {r_after:5.3f}{"":19}{gain["V2"]:+.3f} {gain["V4"]:+.3f} '
               f'{gain["IT"]:+.3f} {np.mean(list(gain.values())):+.3f}')
     # measured: paper r -0.003 -> 0.272, gain V2 +0.075 V4 +0.102 IT +0.103;
     #           improved r -0.003 -> 0.271, gain V2 +0.060 V4 +0.081 IT +0.068
@@ -86,8 +88,8 @@ def test_both_recipes_align_in_silico_subjects(insilico, aligned, tmp_path):
 
 
 def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
-    config, summary = aligned
-    folder = config.out / 'sub-01'
+    (_, _, runtime), summary = aligned
+    folder = runtime.out / 'sub-01'
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
     log = [json.loads(line) for line in (folder / 'log.jsonl').read_text().splitlines()]
     assert [r['epoch'] for r in log] == [1, 2, 3]
@@ -105,12 +107,13 @@ def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
 
 
 def _tiny(insilico, tmp_path):
-    """20 training images of subject 2: 2 steps an epoch."""
+    """20 training images of subject 2 (2 steps an epoch): (source, recipe, runtime writing to out)."""
     release, base, root = insilico
     small = tmp_path / 'small'
     write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, subject=2, backbone_weights=base, image_size=SIZE, progress=False,
-                cache_dir=root / 'cache', epochs=2, lr=1e-4)
+    recipe = Recipe(backbone_weights=base, image_size=SIZE, epochs=2, lr=1e-4)
+    return Source(things_eeg2=small, subject=2), recipe, lambda out, **runtime: Runtime(
+        out=out, progress=False, cache_dir=root / 'cache', **runtime)
 
 
 class Killed(Exception):
@@ -118,20 +121,20 @@ class Killed(Exception):
 
 
 def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
-    settings = _tiny(insilico, tmp_path)
-    train(TrainConfig(out=tmp_path / 'whole', **settings))
+    source, recipe, runtime = _tiny(insilico, tmp_path)
+    train(source, recipe, runtime(tmp_path / 'whole'))
 
     def kill_after_first_epoch(record):
         if record['epoch'] == 1:
             raise Killed
     with pytest.raises(Killed):
-        train(TrainConfig(out=tmp_path / 'killed', **settings), on_epoch_end=kill_after_first_epoch)
+        train(source, recipe, runtime(tmp_path / 'killed'), on_epoch_end=kill_after_first_epoch)
     assert not (tmp_path / 'killed' / 'sub-02' / 'summary.json').exists()
-    with pytest.raises(RealnetError, match=r'already holds a run \(last.pt, best.pt, log.jsonl\); pass --resume'):
-        train(TrainConfig(out=tmp_path / 'killed', **settings))
-    with pytest.raises(RealnetError, match=r'--resume with other settings than the run \(lr\)'):
-        train(TrainConfig(out=tmp_path / 'killed', resume=True, **{**settings, 'lr': 1e-3}))
-    train(TrainConfig(out=tmp_path / 'killed', resume=True, **settings))
+    with pytest.raises(RealnetError, match=r'already holds a run \(last.pt, best.pt, log.jsonl\); pass resume'):
+        train(source, recipe, runtime(tmp_path / 'killed'))
+    with pytest.raises(RealnetError, match=r'resume with other settings than the run \(lr\)'):
+        train(source, replace(recipe, lr=1e-3), runtime(tmp_path / 'killed', resume=True))
+    train(source, recipe, runtime(tmp_path / 'killed', resume=True))
 
     whole = torch.load(tmp_path / 'whole' / 'sub-02' / 'last.pt', weights_only=True)
     resumed = torch.load(tmp_path / 'killed' / 'sub-02' / 'last.pt', weights_only=True)
@@ -143,8 +146,8 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
 
 
 def test_a_failed_save_keeps_the_finished_checkpoint(insilico, tmp_path, monkeypatch):
-    settings = _tiny(insilico, tmp_path)
-    train(TrainConfig(out=tmp_path / 'run', **{**settings, 'epochs': 1}))
+    source, recipe, runtime = _tiny(insilico, tmp_path)
+    train(source, replace(recipe, epochs=1), runtime(tmp_path / 'run'))
     folder = tmp_path / 'run' / 'sub-02'
     finished = (folder / 'last.pt').read_bytes()
 
@@ -154,7 +157,7 @@ def test_a_failed_save_keeps_the_finished_checkpoint(insilico, tmp_path, monkeyp
         raise OSError('disk full')
     monkeypatch.setattr(torch, 'save', broken_save)
     with pytest.raises(OSError, match='disk full'):
-        train(TrainConfig(out=tmp_path / 'run', resume=True, **settings))
+        train(source, recipe, runtime(tmp_path / 'run', resume=True))
     assert (folder / 'last.pt').read_bytes() == finished
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
 
@@ -172,7 +175,7 @@ def test_image_cache_is_built_once_and_holds_the_decoded_pixels(insilico, tmp_pa
 
 
 def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
-    release = _tiny(insilico, tmp_path)['things_eeg2']  # subjects 1 and 2
+    release = _tiny(insilico, tmp_path)[0].things_eeg2  # subjects 1 and 2
     base = insilico[1]
     broken = tmp_path / 'broken'
     shutil.copytree(release, broken)
@@ -201,11 +204,11 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
 
 def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     """Two CPU processes (gloo) under torchrun: one run folder, written once, loadable."""
-    settings = _tiny(insilico, tmp_path)
+    source, recipe, _ = _tiny(insilico, tmp_path)
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
                str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli', 'train', '--subject', '2',
-               '--things-eeg2', str(settings['things_eeg2']), '--out', str(tmp_path / 'ddp'),
-               '--cornet-weights', str(settings['backbone_weights']), '--image-size', str(SIZE), '--epochs', '2', '-q']
+               '--things-eeg2', str(source.things_eeg2), '--out', str(tmp_path / 'ddp'),
+               '--cornet-weights', str(recipe.backbone_weights), '--image-size', str(SIZE), '--epochs', '2', '-q']
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'REALNET_HOME': str(insilico[2])})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -217,31 +220,59 @@ def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     assert load_network('realnet-s02', weights=folder / 'last.pt').head is not None
 
 
-def test_timing_runs_beside_the_anchor(capsys):
-    anchor = Path(__file__).resolve().parents[2] / 'shared' / 'bench' / 'anchor_step.py'
-    if not anchor.is_file():
-        pytest.skip(f'the anchor script is not beside this checkout ({anchor})')
-    from realnet_brainscore.training import timing
+TIMING = Path(__file__).resolve().parents[1] / 'timing' / 'training_step.py'
+ANCHOR = """print('warming up')
+print('RESULT reference fp32 batch 16: 5 img/s | limit backbone only: 9 img/s')
+"""
+
+
+def _timing():
+    """timing/training_step.py (outside the installed package) as a module."""
+    spec = importlib.util.spec_from_file_location('training_step', TIMING)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_timing_runs_beside_the_anchor(tmp_path, capsys):
+    """Beside a stand-in anchor of the published step's output form (the real one is not part of
+    this repository)."""
+    anchor = tmp_path / 'anchor_step.py'
+    anchor.write_text(ANCHOR)
+    timing = _timing()
     assert timing.main(['--quick', '--anchor', str(anchor), '--batches', '8', '--subjects', '2']) == 0
     out = capsys.readouterr().out
     assert re.search(r'published step \(anchor, fp32 batch 16\)\s+[\d.]+\s+1\.00', out)
+    assert re.search(r'anchor limit backbone only\s+9\.0\s+1\.80', out)
     assert re.search(r'this trainer, batch 8\s+[\d.]+\s+[\d.]+', out) and 'image cache build' in out
     assert re.search(r'2 subjects: subject-images/s.*\n\s+batch 8\s+[\d.]+\s+[\d.]+\s+[\d.]+', out)
-    assert timing.main(['--quick', '--anchor', str(anchor.parent / 'absent.py')]) == 2
+    assert timing.main(['--quick', '--anchor', str(tmp_path / 'absent.py')]) == 2
+    for module in ('realnet_brainscore.training.timing', 'realnet_brainscore.rsa_timing',
+                   'realnet_brainscore.decoding_timing'):
+        assert importlib.util.find_spec(module) is None  # the timing scripts are not part of the package
 
 
 @pytest.mark.parametrize('argv', [['--batches', '16,x'], ['--subjects', '0'], ['--steps', '-1']])
 def test_timing_refuses_bad_counts_in_one_line(argv, capsys):
-    from realnet_brainscore.training import timing
     with pytest.raises(SystemExit) as stopped:
-        timing.main(['--quick', *argv])
+        _timing().main(['--quick', '--anchor', 'anchor_step.py', *argv])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert stopped.value.code == 2 and 'expected a positive whole number' in error
 
 
-def test_subject_lists():
+def test_timing_needs_its_anchor_named(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _timing().main(['--quick'])
+    assert stopped.value.code == 2 and '--anchor' in capsys.readouterr().err
+
+
+def test_subject_lists(tmp_path, capsys):
     from realnet_brainscore.cli.options import subject_range
     assert subject_range('1-10') == list(range(1, 11)) and subject_range('1,3-4') == [1, 3, 4]
-    for bad in ('0-2', '11', 'a', '3-'):
+    for bad in ('a', '3-'):
         with pytest.raises(Exception, match='subjects'):
             subject_range(bad)
+    for bad, subject in (('0-2', 0), ('11', 11)):  # which subjects there are, training says
+        arguments = ['train', '--subjects', bad, '--things-eeg2', str(tmp_path), '--out', str(tmp_path / 'out')]
+        assert cli.main(arguments) == 2
+        assert f'--subject must be 1 to 10 for THINGS-EEG2, got {subject}' in capsys.readouterr().err

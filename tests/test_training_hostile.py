@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,9 @@ from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.checkpoint import FORMAT, write_checkpoint
 from realnet_brainscore.data.things_eeg2 import image_paths
 from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import TrainConfig, train, trainer
+from realnet_brainscore.training import Recipe, Runtime, Source, checkpointing, loop, objective, train
+from realnet_brainscore.training.distributed import Distributed
+from realnet_brainscore.training.run_data import RunData
 from realnet_brainscore.training.data import decode_image, image_cache
 
 SIZE = 32  # pixels: these runs only need to start, not to align
@@ -31,8 +34,14 @@ def tiny(insilico, tmp_path_factory):
     release, base, root = insilico
     small = write_things_eeg2(tmp_path_factory.mktemp('tiny') / 'things',
                               Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, subject=2, backbone_weights=base, image_size=SIZE, progress=False,
-                cache_dir=root / 'cache', epochs=1)  # the CLI's defaults otherwise
+    return dict(things_eeg2=small, backbone_weights=base, cache_dir=root / 'cache')
+
+
+def _library(tiny, out, **recipe):
+    """(source, recipe, runtime) of the run `_cli` asks for."""
+    return (Source(things_eeg2=tiny['things_eeg2'], subject=2),
+            Recipe(backbone_weights=tiny['backbone_weights'], image_size=SIZE, epochs=1, **recipe),
+            Runtime(out=out, progress=False, cache_dir=tiny['cache_dir']))
 
 
 def _cli(tiny, out, *extra):
@@ -96,19 +105,19 @@ def test_a_folder_holding_any_file_of_a_run_is_refused(tiny, tmp_path, capsys):
 
 def test_a_second_train_into_a_locked_run_folder_refuses_at_once(tiny, tmp_path, capsys):
     folder = tmp_path / 'out' / 'sub-02'
-    with trainer._run_lock(folder):  # as a running `train` holds it
+    with checkpointing.run_lock(folder):  # as a running `train` holds it
         began = time.perf_counter()
         _refused(capsys, _cli(tiny, tmp_path / 'out'), rf'{folder}: another train run holds it')
         assert time.perf_counter() - began < 2
-        assert (folder / trainer.LOCK_FILE).is_file()  # the holder's lock is left alone
+        assert (folder / checkpointing.LOCK_FILE).is_file()  # the holder's lock is left alone
     assert not (tmp_path / 'out').exists()  # the holder ended with nothing written: no trace
 
 
-def _a_run(folder: Path, config: TrainConfig, fingerprint: str):
-    """The files an epoch of ``config`` leaves, with the data ``fingerprint`` (one tensor stands in
+def _a_run(folder: Path, source: Source, recipe: Recipe, fingerprint: str):
+    """The files an epoch of ``recipe`` leaves, with the data ``fingerprint`` (one tensor stands in
     for the weights: they are loaded only once the data has been compared)."""
     folder.mkdir(parents=True)
-    meta = {'epoch': 1, 'config': config.record(), 'data_fingerprint': fingerprint}
+    meta = {'epoch': 1, 'config': checkpointing.recorded_settings(recipe, source), 'data_fingerprint': fingerprint}
     stand_in = {'V1.conv1.weight': torch.zeros(1)}
     write_checkpoint(folder / 'last.pt', stand_in, meta=meta, optimizer={}, best_val_loss=1.0)
     write_checkpoint(folder / 'best.pt', stand_in, meta=meta)
@@ -116,13 +125,13 @@ def _a_run(folder: Path, config: TrainConfig, fingerprint: str):
 
 
 def test_resume_refuses_other_data(tiny, tmp_path, capsys, monkeypatch):
-    config = TrainConfig(out=tmp_path / 'out', **tiny).resolved()
-    fingerprint = trainer._Data(config, trainer._Distributed(), 'cpu').fingerprint
+    source, recipe, runtime = _library(tiny, tmp_path / 'out')
+    fingerprint = RunData(source, recipe, runtime, Distributed(), 'cpu').fingerprint
     monkeypatch.chdir(tiny['things_eeg2'].parent)  # where the data lies, or how it is spelled, does not count
-    relative = TrainConfig(**{**vars(config), 'things_eeg2': Path(tiny['things_eeg2'].name)})
-    assert trainer._Data(relative, trainer._Distributed(), 'cpu').fingerprint == fingerprint
+    relative = replace(source, things_eeg2=Path(tiny['things_eeg2'].name))
+    assert RunData(relative, recipe, runtime, Distributed(), 'cpu').fingerprint == fingerprint
     folder = tmp_path / 'out' / 'sub-02'
-    _a_run(folder, config, fingerprint)
+    _a_run(folder, source, recipe, fingerprint)
     other = write_things_eeg2(tmp_path / 'other', Design(subjects=2, concepts=4, images_per_concept=5,
                                                          test_images=2, image_size=SIZE, seed=1))
     arguments = _cli(tiny, tmp_path / 'out', '--resume', '--epochs', '2')
@@ -132,9 +141,9 @@ def test_resume_refuses_other_data(tiny, tmp_path, capsys, monkeypatch):
 
 
 def test_resume_refuses_a_damaged_or_foreign_last_pt_and_removes_leftovers(tiny, tmp_path, capsys):
-    config = TrainConfig(out=tmp_path / 'out', **tiny).resolved()
+    source, recipe, _ = _library(tiny, tmp_path / 'out')
     folder = tmp_path / 'out' / 'sub-02'
-    _a_run(folder, config, 'not compared')
+    _a_run(folder, source, recipe, 'not compared')
     # a killed save's leftovers, removed by the next run in the folder; a user's file is not ours
     leftovers = [folder / '.last.pt.k2j4x_1q.partial', folder / '.summary.json.8dk3j0aa.partial']
     for leftover in leftovers:
@@ -190,7 +199,7 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tin
     """Epoch 1 is fine; the loss of epoch 2, step 1 is NaN (its MSE term): epoch 1's files stay, no
     checkpoint of epoch 2 and no summary are written."""
     calls = []
-    generation_loss = trainer.generation_loss
+    generation_loss = objective.generation_loss
 
     def nan_from_the_second_step(pred, eeg, *args):
         terms = generation_loss(pred, eeg, *args)
@@ -199,7 +208,7 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tin
             terms['mse'] = terms['mse'] * float('nan')
             terms['gen'] = terms['gen'] * float('nan')
         return terms
-    monkeypatch.setattr(trainer, 'generation_loss', nan_from_the_second_step)
+    monkeypatch.setattr(objective, 'generation_loss', nan_from_the_second_step)
     _refused(capsys, _cli(tiny, tmp_path / 'out', '--epochs', '3', '--batch-size', '20'),
              r'training stopped: non-finite loss at epoch 2, step 1 \(mse=nan, gen=nan, loss=nan\); nothing of this '
              r'epoch was saved. Lower --lr or --beta')
@@ -213,23 +222,23 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tin
 
 
 def test_a_non_finite_validation_loss_stops_before_any_checkpoint(tiny, tmp_path, monkeypatch):
-    generation_loss = trainer.generation_loss
+    generation_loss = objective.generation_loss
 
     def nan_in_validation(pred, eeg, *args):
         terms = generation_loss(pred, eeg, *args)
         if not pred.requires_grad:
             terms['gen'] = terms['gen'] + float('inf')
         return terms
-    monkeypatch.setattr(trainer, 'generation_loss', nan_in_validation)
+    monkeypatch.setattr(objective, 'generation_loss', nan_in_validation)
     with pytest.raises(RealnetError, match=r'non-finite validation loss at epoch 1 \(gen=inf, loss=inf\)'):
-        train(TrainConfig(out=tmp_path / 'out', **{**tiny, 'batch_size': 20}))
+        train(*_library(tiny, tmp_path / 'out', batch_size=20))
     assert not (tmp_path / 'out').exists()  # nothing written: the folder made for the run is gone
 
 
 def test_loss_check_reads_the_device_only_every_n_steps():
     """On CUDA the terms are read every CHECK_EVERY steps: the bad step is still named exactly."""
-    check = trainer._FiniteCheck(10, 'cpu', epoch=4, every=5)
-    terms = {t: torch.tensor(1.0) for t in trainer.TERMS}
+    check = loop.FiniteCheck(10, 'cpu', epoch=4, every=5)
+    terms = {t: torch.tensor(1.0) for t in objective.TERMS}
     for step in range(3):
         check.add(step, terms)
     check.add(3, {**terms, 'cls': torch.tensor(float('inf')), 'loss': torch.tensor(float('inf'))})

@@ -4,8 +4,9 @@ Every step allocates the same activations and gradients again. glibc's malloc gi
 blocks back to the system (mmap'ed chunks; trimming the heap), so each step faulted the pages of its
 tensors in anew: a quarter of the CPU time of a CORnet-S step at 64 px went to the kernel. Keeping
 them (no mmap'ed chunks, no trimming) made a step about 30 % faster on a 2-core CPU (5.8 -> 7.7
-images/s; ``python -m realnet_brainscore.training.timing --quick``). The price: the process keeps its
-peak memory until it ends. Other C libraries (macOS, musl) are left as they are.
+images/s; ``python timing/training_step.py --quick``). The price: the process keeps its peak memory
+until it ends, so the library never calls this itself: `brainscore train` (and the timing script)
+do, for their own process. Other C libraries (macOS, musl) are left as they are.
 """
 import ctypes
 import ctypes.util

@@ -24,15 +24,16 @@ class Responses(NamedTuple):
     subjects: list[np.ndarray]     # per subject: images × features, float32, as recorded (before reduction)
 
 
-def responses(config, split: str = 'training') -> Responses:
-    """The responses of ``config``'s subject (or group) to the images of ``split``."""
-    subjects = config.group or (config.subject,)
-    if config.shen2019 is not None:
-        loaded = [shen2019.load_training(config.shen2019, subject, config.drop_nan_voxels) for subject in subjects]
+def responses(source, recipe, split: str = 'training') -> Responses:
+    """The responses of ``source``'s subject (or group) to the images of ``split``, as ``recipe`` cuts them."""
+    subjects = source.subjects
+    if source.shen2019 is not None:
+        loaded = [shen2019.load_training(source.shen2019, subject, recipe.drop_nan_voxels) for subject in subjects]
         found = [([str(p) for p in r.image_paths], r.voxels) for r in loaded]
     else:
-        assemblies = [load_subject(config.things_eeg2, subject, split, average_repetitions=True) for subject in subjects]
-        found = [(list(a['image_path'].values), eeg_window(a, config.window, config.channels)) for a in assemblies]
+        assemblies = [load_subject(source.things_eeg2, subject, split, average_repetitions=True)
+                      for subject in subjects]
+        found = [(list(a['image_path'].values), eeg_window(a, recipe.window, recipe.channels)) for a in assemblies]
     paths = found[0][0]
     for subject, (other, _) in zip(subjects, found):
         if other != paths:

@@ -1,6 +1,6 @@
 """Throughput of the trainer, beside the published step measured in the same run.
 
-    python -m realnet_brainscore.training.timing --anchor ../shared/bench/anchor_step.py [--quick]
+    python timing/training_step.py --anchor PATH/anchor_step.py [--quick]
 
 Prints images/s of: the published training step (``anchor_step.py``'s reference variant and its
 backbone-only limit, run as a subprocess), this trainer's step from a uint8 image cache at each
@@ -9,9 +9,11 @@ backbone-only limit, run as a subprocess), this trainer's step from a uint8 imag
 together (``train --together``: one shared batch, one teacher pass) beside one subject at a time, in
 subject-images/s, and their ratio: each together step is timed beside as many single-subject steps
 taken right after it. ``--quick``: tiny sizes on the CPU (three students).
+
+The anchor script prints one line ``RESULT name: N img/s | ...`` whose first name starting with
+``reference`` is the published step; names starting with ``limit`` are shown beside it.
 """
 import argparse
-import contextlib
 import os
 import re
 import statistics
@@ -25,19 +27,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..cli.options import positive
-from ..cornet import CORnetS
-from ..errors import RealnetError
-from .allocator import keep_freed_memory
-from .data import image_cache, to_input
-from .students import Students
-from .trainer import Aligner, TrainConfig
+from realnet_brainscore.cli.options import positive
+from realnet_brainscore.cornet import CORnetS
+from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.training import Recipe
+from realnet_brainscore.training.allocator import keep_freed_memory
+from realnet_brainscore.training.data import image_cache, to_input
+from realnet_brainscore.training.objective import Aligner
 
 
 def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
     """Run anchor_step.py and read its 'RESULT name: N img/s | ...' line."""
     if not anchor.is_file():
-        raise RealnetError(f'{anchor}: anchor script not found (shared/bench/anchor_step.py)')
+        raise RealnetError(f'{anchor}: anchor script not found')
     command = [sys.executable, str(anchor), '--batches', str(batch)] + (['--quick'] if quick else [])
     result = subprocess.run(command, capture_output=True, text=True)
     line = next((l for l in result.stdout.splitlines() if l.startswith('RESULT ')), None)
@@ -46,39 +48,36 @@ def anchor_rates(anchor: Path, quick: bool, batch: int) -> dict[str, float]:
     return {name.strip(): float(rate) for name, rate in re.findall(r'([^|:]+): ([\d.]+) img/s', line[7:])}
 
 
-@contextlib.contextmanager
 def training_step(batch: int, image_size: int, device, subjects: int = 1, compile_mode: str = 'none'):
-    """Gives ``step()``: one full training step (cache -> GPU normalise -> teacher -> student+head ->
-    Adam) for ``subjects`` students sharing the batch and one teacher pass, stepped as ``--together``
-    steps them (on the CPU several at once); it returns the step's seconds."""
-    config = TrainConfig(things_eeg2=Path('.'), subject=1, out=Path('.'), image_size=image_size, batch_size=batch,
-                         compile=compile_mode)
-    aligners = [Aligner(CORnetS(), 340, config, device) for _ in range(subjects)]
-    for aligner in aligners[1:]:
-        aligner.teacher = aligners[0].teacher
+    """``step()``: one full training step (cache -> GPU normalise -> teacher -> student+head ->
+    Adam) for ``subjects`` students sharing the batch and one teacher pass, stepped one after
+    another as ``--together`` steps them; it returns the step's seconds."""
+    recipe = Recipe(image_size=image_size, batch_size=batch, compile=compile_mode)
+    aligners = [Aligner(CORnetS(), 340, recipe, device) for _ in range(subjects)]
     rng = np.random.default_rng(0)
     cache = rng.integers(0, 256, (batch * 4, image_size, image_size, 3), dtype=np.uint8)
     eeg = torch.randn(batch * 4, 340)
     cuda = torch.device(device).type == 'cuda'
 
-    with Students(aligners, device) as students:
-        def step() -> float:
-            indices = np.sort(rng.choice(len(cache), batch, replace=False))
-            began = time.perf_counter()
-            x = to_input(cache[indices], device, channels_last=cuda)
-            target = eeg[indices].to(device, non_blocking=True)
-            students.map(Aligner.train_step, [target] * subjects, x, aligners[0].teacher_logits(x))
-            if cuda:
-                torch.cuda.synchronize()
-            return time.perf_counter() - began
+    def step() -> float:
+        indices = np.sort(rng.choice(len(cache), batch, replace=False))
+        began = time.perf_counter()
+        x = to_input(cache[indices], device, channels_last=cuda)
+        target = eeg[indices].to(device, non_blocking=True)
+        teacher_logits = aligners[0].teacher_logits(x)
+        for aligner in aligners:
+            aligner.train_step(target, x, teacher_logits)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - began
 
-        yield step
+    return step
 
 
 def step_rate(batch: int, image_size: int, device, steps: int, warmup: int, compile_mode: str = 'none') -> float:
     """Images/s of one subject's training step (the median step)."""
-    with training_step(batch, image_size, device, compile_mode=compile_mode) as step:
-        seconds = [step() for _ in range(warmup + steps)][warmup:]
+    step = training_step(batch, image_size, device, compile_mode=compile_mode)
+    seconds = [step() for _ in range(warmup + steps)][warmup:]
     return batch / statistics.median(seconds)
 
 
@@ -87,9 +86,8 @@ def together_rates(batch: int, image_size: int, device, steps: int, warmup: int,
     times, (together, one at a time). Each together step is followed by its single-subject steps,
     so that a machine busy with other work slows both alike (a shared CPU's speed drifts by a
     quarter within minutes)."""
-    with training_step(batch, image_size, device, subjects) as together, \
-            training_step(batch, image_size, device) as alone:
-        pairs = [(together(), sum(alone() for _ in range(subjects))) for _ in range(warmup + steps)][warmup:]
+    together, alone = training_step(batch, image_size, device, subjects), training_step(batch, image_size, device)
+    pairs = [(together(), sum(alone() for _ in range(subjects))) for _ in range(warmup + steps)][warmup:]
     images = subjects * batch
     return images / statistics.median(t for t, _ in pairs), images / statistics.median(a for _, a in pairs)
 
@@ -115,9 +113,9 @@ def batch_sizes(text: str) -> list[int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.training.timing', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python timing/training_step.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--anchor', type=Path, default=Path('../shared/bench/anchor_step.py'))
+    parser.add_argument('--anchor', type=Path, required=True, help='the script timing the published step')
     parser.add_argument('--quick', action='store_true', help='tiny sizes on the CPU (a smoke test)')
     parser.add_argument('--batches', type=batch_sizes, help='trainer batch sizes (default 16,128; --quick: 4,8)')
     parser.add_argument('--steps', type=positive, help='timed steps (default 15; --quick: 2); in the --together rows '
@@ -129,7 +127,7 @@ def main(argv=None) -> int:
     quick = args.quick
     device = 'cuda' if torch.cuda.is_available() and not quick else 'cpu'
     if device == 'cpu':
-        keep_freed_memory()  # as train does
+        keep_freed_memory()  # as `brainscore train` does
     size = 64 if quick else 224
     batches = args.batches or batch_sizes('4,8' if quick else '16,128')
     steps, warmup = args.steps or (2 if quick else 15), args.warmup or (1 if quick else 4)

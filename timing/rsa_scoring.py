@@ -1,6 +1,6 @@
 """Time the THINGS-EEG2 temporal RSA scoring at the published size, on this machine's CPUs.
 
-    python -m realnet_brainscore.rsa_timing [--folder DIR]
+    python timing/rsa_scoring.py [--folder DIR]
 
 Writes (once) an in-silico release of the published test-set shape — 10 subjects × 200 images ×
 80 repetitions × 17 channels × 100 time points — then times what scoring one model on the four
@@ -20,7 +20,7 @@ AREA_FEATURES = {'V1': 64 * 56 * 56, 'V2': 128 * 28 * 28, 'V4': 256 * 14 * 14, '
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.rsa_timing', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python timing/rsa_scoring.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--folder', type=Path, help='where the in-silico release is (or is written)')
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Timing of the decoding EEG RDMs beside the authors' toolbox: ``python -m realnet_brainscore.decoding_timing``.
+"""Timing of the decoding EEG RDMs beside the authors' toolbox: ``python timing/decoding_rdms.py``.
 
 One in-silico subject at the published size (200 images × 80 trials × 17 channels × 100 time
 points) is decoded here for every pair; NeuroRA 1.1.6.12 ``tbyt_decoding_kfold``, with the authors'
@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from .data.things_eeg2 import standardise
-from .decoding import FOLDS, NAVG, REPEATS, decoding_rdms
+from realnet_brainscore.data.things_eeg2 import standardise
+from realnet_brainscore.decoding import FOLDS, NAVG, REPEATS, decoding_rdms
 
 
 def synthetic_trials(images: int, trials: int = 80, channels: int = 17, times: int = 100, seed: int = 0):
@@ -41,7 +41,7 @@ def neurora_seconds_per_pair(trials: np.ndarray, pairs: int) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m realnet_brainscore.decoding_timing', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python timing/decoding_rdms.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--images', type=int, default=200, help='test images of the subject (200, as published)')
     parser.add_argument('--neurora-pairs', type=int, default=2, help='pairs NeuroRA decodes (each ≈ 10 s)')

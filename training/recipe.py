@@ -1,0 +1,125 @@
+"""The recorded recipe: every setting that shapes a trained network, the named presets `paper` and
+`improved`, and the checks of those settings.
+
+A checkpoint records a run's resolved ``Recipe`` (``record()``, beside the run's subjects) and
+``resume`` compares exactly that. Errors name the setting (``lr must be a positive number, got -1``);
+the command line swaps each named setting for its flag.
+"""
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backbones import CORNET
+from ..errors import RealnetError
+from .loss import CLASSIFICATION_LOSSES
+
+# Where the two named recipes differ (shared PROTOCOL.md, "Training"); everything else (lr 2e-5,
+# batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
+RECIPES = {
+    # The authors' notebook: teacher argmax, correlation term logged but detached, one mean and SD per subject.
+    'paper': {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'},
+    # This package's variant: teacher probabilities, differentiable correlation term, per-feature z-score.
+    'improved': {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'},
+}
+ZSCORES = ('subject', 'feature')
+SELECT_ON = ('validation', 'test')
+COMPILE_MODES = ('none', 'default', 'reduce-overhead')  # reduce-overhead: CUDA graphs
+EEG_WINDOW = (0.0, 0.2)  # seconds: 20 samples at 100 Hz
+
+
+class SettingError(RealnetError):
+    """A setting that cannot be used, or a run that does not fit its settings. ``settings``: the
+    setting names the message uses, which the command line replaces with its flags."""
+
+    def __init__(self, message: str, *settings: str):
+        super().__init__(message)
+        self.settings = settings
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained. None: the named recipe's value (classification, correlation_gradient,
+    zscore), the EEG default (window), every channel (channels) or the backbone family's default."""
+    backbone: str = CORNET               # cornet-s, a torchvision classifier or timm:NAME
+    layers: tuple[str, ...] | None = None  # module names the head reads
+    regions: dict | None = None          # V1 V2 V4 IT -> layer; None: spread over the layers in order
+    pool: int | None = None              # the head averages each layer's output to pool×pool first
+    backbone_weights: Path | None = None  # None: the library's ImageNet weights
+    drop_nan_voxels: bool = False        # fMRI: leave out voxels with NaN values instead of refusing the data
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 2e-5
+    beta: float = 100.0
+    seed: int = 2023
+    window: tuple[float, float] | None = None  # EEG only
+    channels: tuple[str, ...] | None = None    # EEG only
+    recipe: str = 'paper'
+    classification: str | None = None
+    correlation_gradient: bool | None = None
+    zscore: str | None = None
+    select_on: str = 'validation'        # validation: held-out training images; test: the authors' choice
+    validation_fraction: float = 0.1
+    image_size: int = 224
+    compile: str = 'none'                # a recorded setting: reduce-overhead drops a short last batch
+
+    def resolved(self) -> 'Recipe':
+        """A copy with the named recipe's values and the defaults in place of None."""
+        if self.recipe not in RECIPES:
+            raise SettingError(f'unknown recipe {self.recipe!r}; choose {_alternatives(RECIPES)}', 'recipe')
+        named = {k: v for k, v in RECIPES[self.recipe].items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **named, window=tuple(self.window or EEG_WINDOW))
+
+    def check(self):
+        """Refuses a bad setting in one line, before any data is read."""
+        recipe = self.resolved()
+        for name, allowed in (('classification', CLASSIFICATION_LOSSES), ('zscore', ZSCORES),
+                              ('select_on', SELECT_ON), ('compile', COMPILE_MODES)):
+            if getattr(recipe, name) not in allowed:
+                raise SettingError(f'unknown {name} {getattr(recipe, name)!r}; choose {_alternatives(allowed)}', name)
+        for name in ('epochs', 'batch_size', 'image_size', 'pool'):
+            check_count(name, getattr(recipe, name), optional=name == 'pool')
+        for name in ('correlation_gradient', 'drop_nan_voxels'):
+            if not isinstance(getattr(recipe, name), bool):
+                raise SettingError(f'{name} must be True or False, got {getattr(recipe, name)!r}', name)
+        _check_numbers(recipe)
+
+    def record(self) -> dict:
+        """The resolved settings as a checkpoint records them (paths as text, tuples as lists)."""
+        return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self.resolved()).items()}
+
+
+def _check_numbers(recipe: Recipe):
+    if not (_number(recipe.lr) and recipe.lr > 0):
+        raise SettingError(f'lr must be a positive number, got {recipe.lr}', 'lr')
+    if not (_number(recipe.beta) and recipe.beta >= 0):
+        raise SettingError(f'beta must be a number of at least 0, got {recipe.beta}', 'beta')
+    start, end = recipe.window
+    if not (_number(start) and _number(end) and start < end):
+        raise SettingError(f'window START END must be numbers with START < END, got {start} {end}', 'window')
+    if not (_whole(recipe.seed) and 0 <= recipe.seed < 2 ** 63):
+        raise SettingError(f'seed must be a whole number from 0 to 2**63 - 1, got {recipe.seed}', 'seed')
+    if not (_number(recipe.validation_fraction) and 0 < recipe.validation_fraction < 1):
+        raise SettingError(f'validation_fraction must lie between 0 and 1, got {recipe.validation_fraction}',
+                           'validation_fraction')
+
+
+def check_count(name: str, value, optional: bool = False):
+    """``value`` is a whole number of at least 1 (or None, if ``optional``)."""
+    if not (optional and value is None) and not (_whole(value) and value >= 1):
+        raise SettingError(f'{name} must be a whole number of at least 1, got {value}', name)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _alternatives(names) -> str:
+    """'a, b or c'."""
+    names = list(names)
+    return ' or '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)
