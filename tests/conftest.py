@@ -9,7 +9,7 @@ gets an empty home of its own, cache included, that does not exist until somethi
 
 Markers: ``slow`` marks end-to-end tests that train or score models for a minute or more, and every
 test that uses the run's trained ReAlnet (the ``aligned`` fixture) is marked so here. CI runs them
-all; ``pytest -m "not slow"`` gives a quick loop of a few minutes.
+all; ``pytest -m "not slow"`` is the quick loop (it trains no model of the session).
 """
 import os
 import shutil
@@ -58,7 +58,6 @@ def home_with_the_runs_cache(request, monkeypatch):
     monkeypatch.setenv('REALNET_HOME', home)
     yield home
     shutil.rmtree(home, ignore_errors=True)  # weights a test cached: not kept for the whole run
-
 
 
 @pytest.fixture(scope='session')
