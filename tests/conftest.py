@@ -1,3 +1,16 @@
+"""Fixtures shared by the tests, and the run's environment.
+
+Homes: Brain-Score's caches live in one scratch folder for the run. Each test has its own
+``$REALNET_HOME`` (weights, installed-plugins.json), so no test sees another's weights; its
+``cache/`` (decoding EEG RDMs, training image caches) is the run's one shared cache folder, because
+both are kept under a key of their contents: a test gets the same numbers whether or not another
+test computed them first. A test that looks inside its home requests ``realnet_home``: then it
+gets an empty home of its own, cache included, that does not exist until something writes it.
+
+Markers: ``slow`` marks end-to-end tests that train or score models for a minute or more, and every
+test that uses the run's trained ReAlnet (the ``aligned`` fixture) is marked so here. CI runs them
+all; ``pytest -m "not slow"`` is the quick loop (it trains no model of the session).
+"""
 import os
 import shutil
 import tempfile
@@ -11,19 +24,40 @@ for _variable in ('RESULTCACHING_HOME', 'BRAINIO_HOME', 'BRAINSCORE_HOME', 'MT_H
     os.environ[_variable] = os.path.join(_SCRATCH, _variable.lower())
 os.environ['BS_INSTALL_DEPENDENCIES'] = 'no'
 os.environ.pop('REALNET_OFFLINE', None)
+_SHARED_CACHE = os.path.join(_SCRATCH, 'realnet-cache')
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if 'aligned' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SCRATCH, ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def realnet_home(tmp_path, monkeypatch):
-    """Each test gets an empty weights cache."""
+    """An empty ``$REALNET_HOME`` of this test's own, not created: for tests that look inside it."""
     home = tmp_path / 'realnet-home'
     monkeypatch.setenv('REALNET_HOME', str(home))
     return home
 
+
+@pytest.fixture(autouse=True)
+def home_with_the_runs_cache(request, monkeypatch):
+    """Every other test: a ``$REALNET_HOME`` of its own (outside ``tmp_path``, which some tests list)
+    whose ``cache/`` is the run's shared cache folder."""
+    if 'realnet_home' in request.fixturenames:
+        yield None
+        return
+    home = tempfile.mkdtemp(prefix='home-', dir=_SCRATCH)
+    os.makedirs(_SHARED_CACHE, exist_ok=True)
+    os.symlink(_SHARED_CACHE, os.path.join(home, 'cache'))
+    monkeypatch.setenv('REALNET_HOME', home)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)  # weights a test cached: not kept for the whole run
 
 
 @pytest.fixture(scope='session')

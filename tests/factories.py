@@ -33,6 +33,13 @@ def write_dicarlolab_checkpoint(path, model: CORnetS):
                path)
 
 
+def write_sized_checkpoint(path, model: CORnetS, image_size: int = SIZE):
+    """A CORnet-S file that records the image size it was trained at, as `brainscore demo` writes its
+    baseline: models load at that size, not at the published 224 px (12 times the pixels at 64)."""
+    torch.save({'state_dict': {f'module.{key}': value for key, value in model.state_dict().items()},
+                'meta': {'config': {'image_size': image_size}}}, path)
+
+
 def write_realnet_checkpoint(path, backbone: CORnetS, head: EncodingHead):
     """The published ReAlnet encoder layout: ``realnet.module.<CORnet-S key>`` and ``fc_v1 … fc``."""
     state = {f'realnet.module.{key}': value for key, value in backbone.state_dict().items()}

@@ -73,7 +73,7 @@ def test_score_command_writes_the_time_courses(insilico, aligned, tmp_path, caps
     out = tmp_path / 'score.json'
     assert cli.main(['score', '--model', 'realnet-s01', '--weights', summary['best_checkpoint'], '--benchmark',
                      'Gifford2022.V4-temporal_rsa', '--things-eeg2', str(release), '--batch-size', '30',
-                     '--json', str(out), '-q']) == 0
+                     '--rdm', 'correlation', '--json', str(out), '-q']) == 0  # plumbing: decoding is tested elsewhere
     record = json.loads(out.read_text())
     assert record['benchmark'] == 'Gifford2022.V4-temporal_rsa' and record['score'] > 0
     assert record['time_course']['dims'] == ['subject', 'time_bin']
@@ -123,7 +123,7 @@ def test_data_found_through_the_environment_and_checked_across_subjects(insilico
     from realnet_brainscore.synthetic import Design, write_things_eeg2
     release, _, _ = insilico
     monkeypatch.setenv('REALNET_THINGS_EEG2', str(release))
-    reference = load_benchmark('Gifford2022.V1-temporal_rsa').reference()
+    reference = load_benchmark('Gifford2022.V1-temporal_rsa', method='correlation').reference()  # shapes only
     assert reference.rdms.shape == (10, 100, 30 * 29 // 2) and len(reference.stimulus_ids) == 30
     mixed = tmp_path / 'mixed'
     write_things_eeg2(mixed, Design(subjects=2, concepts=2, images_per_concept=1, test_images=6, image_size=16))
@@ -133,7 +133,7 @@ def test_data_found_through_the_environment_and_checked_across_subjects(insilico
     shutil.copytree(other / 'preprocessed_data' / 'sub-02', mixed / 'preprocessed_data' / 'sub-02')
     monkeypatch.setenv('REALNET_THINGS_EEG2', str(mixed))
     with pytest.raises(RealnetError, match='5 EEG conditions but 6 test images'):
-        load_benchmark('Gifford2022.V1-temporal_rsa').reference()
+        load_benchmark('Gifford2022.V1-temporal_rsa', method='correlation').reference()
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from factories import random_cornet
+from factories import random_cornet, write_sized_checkpoint
 from realnet_brainscore import cli, figures, statistics
 from realnet_brainscore.synthetic import Design, ShenDesign, write_shen2019, write_things_eeg2
 
@@ -25,8 +24,7 @@ def setup(tmp_path_factory):
     models = []
     for name, seed in (('cornet-s', 1), ('realnet-s01', 2)):
         path = root / f'{name}.pth'
-        state = {f'module.{k}': v for k, v in random_cornet(seed).state_dict().items()}
-        torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)
+        write_sized_checkpoint(path, random_cornet(seed), SIZE)
         models.append(f'{name}={path}')
     return things, shen, models
 

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from brainscore_vision.model_interface import BrainModel
 
-from factories import SIZE, random_cornet, write_dicarlolab_checkpoint
+from factories import SIZE, random_cornet, write_dicarlolab_checkpoint, write_sized_checkpoint
 from realnet_brainscore import RealnetError, cli, list_benchmarks, load_benchmark, load_model
 from realnet_brainscore.data.shen2019 import load_roi, load_training, read_stimulus_names, stimulus_name
 from realnet_brainscore.rsa import split_half_reliability
@@ -236,7 +236,7 @@ def test_benchmarks_listed_found_through_the_environment_and_scored_from_the_cli
     benchmark = load_benchmark('Shen2019.PPA-rsa')
     assert benchmark.region == 'IT' and 0.5 < float(benchmark.ceiling) <= 1
     weights = tmp_path / 'cornet.pth'
-    write_dicarlolab_checkpoint(weights, insilico_cornet(sorted((shen / 'images').glob('*.JPEG'))[:8], SIZE))
+    write_sized_checkpoint(weights, insilico_cornet(sorted((shen / 'images').glob('*.JPEG'))[:8], SIZE))
     out = tmp_path / 'score.json'
     monkeypatch.delenv('REALNET_SHEN2019')
     assert cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark', 'Shen2019.V1-rsa',
