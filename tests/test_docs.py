@@ -16,6 +16,7 @@ assignments are dropped. Then:
 """
 import functools
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -175,35 +176,61 @@ def quick_environment(home: Path) -> dict:
     return {**environment, 'BS_INSTALL_DEPENDENCIES': 'no', 'REALNET_OFFLINE': '1'}
 
 
-def program(words: tuple[str, ...]) -> list[str]:
-    if words[0] == 'python':
-        return [sys.executable, *words[1:]]
-    script = Path(sys.executable).parent / 'brainscore'  # the entry point, as a user runs it
-    launcher = [str(script)] if script.is_file() else [sys.executable, '-m', CLI_MODULE]
-    return [*launcher, *words[1:]]
+# Runs each quick `brainscore` command as the `brainscore` script does (cli.main), in a folder of its
+# own; one process for all of them, as each process spends most of its seconds importing.
+RUN_EACH = """
+import contextlib, io, json, os, sys
+from realnet_brainscore.cli import main
+results = []
+for folder, arguments in json.loads(sys.argv[1]):
+    os.chdir(folder)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            status = main(arguments)
+        except SystemExit as exit:
+            status = exit.code
+    results.append([status, stdout.getvalue(), stderr.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def quick_commands() -> list[Command]:
+    return list({command.words: command for command in COMMANDS if is_quick(command)}.values())
+
+
+def started(arguments: list[str], folder: Path, home: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *arguments], cwd=folder, env=quick_environment(home),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def outcome(process: subprocess.Popen) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=300)
+    return process.returncode, stdout, stderr
 
 
 @pytest.fixture(scope='module')
-def started(tmp_path_factory):
-    """Every quick command started at once, each in an empty folder of its own (they take seconds
-    each, mostly imports, which overlap)."""
-    runs = {}
-    for command in {c.words: c for c in COMMANDS if is_quick(c)}.values():
-        folder = tmp_path_factory.mktemp('quick')
-        runs[command.words] = subprocess.Popen(program(command.words), cwd=folder, env=quick_environment(folder),
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    yield runs
-    for process in runs.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def finished(tmp_path_factory):
+    """(exit status, stdout, stderr) of every quick command, by its words. The `brainscore` ones run
+    in one process, each `python -c` line in its own, all at once, in an empty home."""
+    home = tmp_path_factory.mktemp('home')
+    clis = [command.words for command in quick_commands() if command.words[0] == 'brainscore']
+    plan = [[str(tmp_path_factory.mktemp('quick')), list(words[1:])] for words in clis]
+    cli_run = started(['-c', RUN_EACH, json.dumps(plan)], home, home)
+    python_runs = {command.words: started(list(command.words[1:]), tmp_path_factory.mktemp('quick'), home)
+                   for command in quick_commands() if command.words[0] == 'python'}
+    results = {words: outcome(process) for words, process in python_runs.items()}
+    status, stdout, stderr = outcome(cli_run)
+    each = json.loads(stdout.splitlines()[-1]) if status == 0 else [(status, '', stderr)] * len(clis)
+    results.update(zip(clis, map(tuple, each)))
+    return results
 
 
-@pytest.mark.parametrize('command', list({c.words: c for c in COMMANDS if is_quick(c)}.values()), ids=str)
-def test_quick_command_runs(command, started):
+@pytest.mark.parametrize('command', quick_commands(), ids=str)
+def test_quick_command_runs(command, finished):
     assert not set(command.words) & set(PLACEHOLDERS), f'{command}: a quick command needs no data'
-    stdout, stderr = started[command.words].communicate(timeout=300)
-    assert started[command.words].returncode == 0, f'{command}\nexit {started[command.words].returncode}: {stderr[-2000:]}'
+    status, stdout, stderr = finished[command.words]
+    assert status == 0, f'{command}\nexit status {status}: {stderr[-2000:]}'
     assert stdout.strip() or stderr.strip()
 
 
