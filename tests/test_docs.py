@@ -258,6 +258,21 @@ def test_links_between_documents_resolve():
     assert not broken, '\n'.join(broken)
 
 
+def test_docs_cited_in_the_code_exist():
+    """A comment citing `docs/NAME.md#heading` names a document and heading that exist."""
+    broken = []
+    for folder in ('realnet_brainscore', 'training', 'benchmarks', 'timing', 'tests', '.ci'):
+        for path in sorted((ROOT / folder).rglob('*')):
+            if not path.is_file() or path.suffix not in ('.py', '') or path == Path(__file__):
+                continue
+            for file, anchor in re.findall(r'docs/([\w-]+\.md)(?:#([\w-]+))?', path.read_text(errors='replace')):
+                if not (ROOT / 'docs' / file).is_file():
+                    broken.append(f'{path.relative_to(ROOT)}: docs/{file}: no such file')
+                elif anchor and anchor not in heading_anchors(ROOT / 'docs' / file):
+                    broken.append(f'{path.relative_to(ROOT)}: docs/{file}#{anchor}: no such heading')
+    assert not broken, '\n'.join(broken)
+
+
 def test_readme_is_short_and_shows_the_ci_commands():
     readme = (ROOT / 'README.md').read_text(encoding='utf-8')
     assert len(readme.splitlines()) <= 150
