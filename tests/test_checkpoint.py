@@ -144,7 +144,7 @@ def test_resume_reads_last_pt_through_the_checker(tmp_path):
         train(Source(things_eeg2=tmp_path / 'no-data', subject=1), Recipe(), runtime)
     assert str(error.value) == (f"{folder / 'last.pt'}: checkpoint format 'realnet-brainscore/0', not '{FORMAT}': "
                                 'written by another version of realnet-brainscore or another program; it cannot '
-                                'be resumed from: move it away or choose another out')
+                                'be resumed from: move it away or choose another `out`')
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 

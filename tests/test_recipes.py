@@ -40,9 +40,9 @@ def test_recipes_resolve_and_single_settings_override():
     record = Recipe(zscore='feature').record()
     assert {k: record[k] for k in ('recipe', 'select_on', *PAPER)} == {
         'recipe': 'paper', 'select_on': 'validation', **PAPER, 'zscore': 'feature'}
-    with pytest.raises(RealnetError, match="unknown recipe 'fast'; choose paper or improved"):
+    with pytest.raises(RealnetError, match="unknown `recipe` 'fast'; choose paper or improved"):
         Recipe(recipe='fast').resolved()
-    with pytest.raises(RealnetError, match="unknown zscore 'channel'; choose subject or feature"):
+    with pytest.raises(RealnetError, match="unknown `zscore` 'channel'; choose subject or feature"):
         Recipe(zscore='channel').check()
     with pytest.raises(RealnetError, match="unknown select_on 'train'"):
         Recipe(select_on='train').check()
@@ -78,7 +78,7 @@ def test_checkpoint_records_the_resolved_recipe_and_resume_refuses_another(align
     assert (recorded['lr'], recorded['batch_size'], recorded['beta'], recorded['seed']) == (6e-5, 16, 100.0, 2023)
     assert checkpoint['eeg_mean'].shape == checkpoint['eeg_std'].shape == (1,)  # one mean and SD per subject
     resume = replace(runtime, resume=True)
-    with pytest.raises(RealnetError, match=r'resume with other settings than the run '
+    with pytest.raises(RealnetError, match=r'`resume` with other settings than the run '
                                            r'\(classification, correlation_gradient, recipe, zscore\)'):
         train(source, replace(recipe, recipe='improved'), resume)
     with pytest.raises(RealnetError, match=r'other settings than the run \(classification\)'):
@@ -159,7 +159,7 @@ def test_select_on_test_selects_on_the_test_images_and_warns(insilico, tmp_path,
     err = capsys.readouterr().err
     assert code == 0
     warnings = [line for line in err.splitlines() if 'evaluation set' in line]
-    assert len(warnings) == 1 and warnings[0].startswith('warning: select_on test selects the epoch on the test')
+    assert len(warnings) == 1 and warnings[0].startswith('warning: `select_on` test selects the epoch on the test')
     meta = torch.load(tmp_path / 'out' / 'sub-02' / 'best.pt', weights_only=True)['meta']
     assert meta['config']['select_on'] == 'test'
     assert meta['n_validation_images'] == 3 and meta['n_train_images'] == 20  # as the authors: all train

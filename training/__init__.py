@@ -1,8 +1,8 @@
 """Training of the subject-specific ReAlnets (installed as ``realnet_brainscore.training``): what a
 run trains (``Recipe``), on which data (``Source``), how it runs (``Runtime``)."""
 from .loop import train, train_together
-from .recipe import RECIPES, Recipe, SettingError
+from .recipe import RECIPES, Recipe
 from .runtime import Runtime
 from .source import Source
 
-__all__ = ['RECIPES', 'Recipe', 'Runtime', 'SettingError', 'Source', 'train', 'train_together']
+__all__ = ['RECIPES', 'Recipe', 'Runtime', 'Source', 'train', 'train_together']

@@ -13,10 +13,10 @@ from ..checkpoint import FORMAT, Checkpoint, read_checkpoint, split_state_dict, 
 from ..encoder import ReAlnet
 from ..errors import RealnetError, first_line
 from ..files import atomic_path, partial_files
-from .recipe import Recipe, SettingError
+from .recipe import Recipe
 
 RUN_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'summary.json')
-RESUME_ADVICE = 'it cannot be resumed from: move it away or choose another out'
+RESUME_ADVICE = 'it cannot be resumed from: move it away or choose another `out`'
 LOCK_FILE = '.train.lock'
 
 
@@ -38,8 +38,8 @@ def run_lock(folder: Path):
     try:
         with open(lock_file, 'a') as lock:
             if not _lock(lock, lock_file):
-                raise SettingError(f'{folder}: another train run holds it (its lock file {LOCK_FILE}); '
-                                   'wait for that run to end or choose another out', 'out')
+                raise RealnetError(f'{folder}: another train run holds it (its lock file {LOCK_FILE}); '
+                                   'wait for that run to end or choose another `out`')
             try:
                 for name in RUN_FILES:  # the lock holder is this folder's only writer: any partial is a leftover
                     for leftover in partial_files(folder, name):
@@ -70,19 +70,19 @@ def prepare_folder(folder: Path, settings: dict, resume: bool):
     if not held:
         return None, []
     if not resume:
-        raise SettingError(f'{folder} already holds a run ({", ".join(held)}); pass resume to continue it or '
-                           'choose another out', 'resume', 'out')
+        raise RealnetError(f'{folder} already holds a run ({", ".join(held)}); pass `resume` to continue it or '
+                           'choose another `out`')
     if 'last.pt' not in held:
-        raise SettingError(f'{folder} holds {", ".join(held)} but no last.pt to resume from; move them away '
-                           'or choose another out', 'out')
+        raise RealnetError(f'{folder} holds {", ".join(held)} but no last.pt to resume from; move them away '
+                           'or choose another `out`')
     missing = [name for name in ('best.pt', 'log.jsonl') if name not in held]
     if missing:
-        raise SettingError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
-                           'cannot be resumed; choose another out', 'out')
+        raise RealnetError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
+                           'cannot be resumed; choose another `out`')
     checkpoint = read_last(folder / 'last.pt')
     changed = changed_settings(checkpoint.meta['config'], settings)
     if changed and changed != ['epochs']:
-        raise SettingError(f'{folder}: resume with other settings than the run ({", ".join(changed)})', 'resume')
+        raise RealnetError(f'{folder}: `resume` with other settings than the run ({", ".join(changed)})')
     return checkpoint, read_log(folder / 'log.jsonl', checkpoint.meta['epoch'])
 
 
@@ -96,16 +96,13 @@ def changed_settings(recorded: dict, settings: dict) -> list[str]:
 def read_last(path: Path) -> Checkpoint:
     """last.pt of a run of this trainer; anything else (truncated, another kind of file or format, a
     plain state dict) is refused in one line."""
-    try:
-        checkpoint = read_checkpoint(path, advice=RESUME_ADVICE)
-    except RealnetError as error:
-        raise SettingError(str(error), 'out') from error
+    checkpoint = read_checkpoint(path, advice=RESUME_ADVICE)
     meta = checkpoint.meta
     if not (meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
             and isinstance(meta.get('config'), dict) and isinstance(meta.get('data_fingerprint'), str)
             and isinstance(checkpoint.extras.get('optimizer'), dict)
             and isinstance(checkpoint.extras.get('best_val_loss'), (int, float))):
-        raise SettingError(f'{path}: not a last.pt written by brainscore train; {RESUME_ADVICE}', 'out')
+        raise RealnetError(f'{path}: not a last.pt written by brainscore train; {RESUME_ADVICE}')
     return checkpoint
 
 
@@ -115,8 +112,8 @@ def read_log(file: Path, epoch: int) -> list:
         log = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
         return [record for record in log if record['epoch'] <= epoch]
     except (ValueError, KeyError, TypeError) as error:
-        raise SettingError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
-                           'away or choose another out', 'out') from error
+        raise RealnetError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
+                           'away or choose another `out`') from error
 
 
 def restore(checkpoint: Checkpoint, path: Path, network: ReAlnet, optimizer):

@@ -16,14 +16,14 @@ from ..files import writable_folder
 from . import checkpointing
 from .distributed import Distributed
 from .objective import TERMS, Aligner, starting_backbone
-from .recipe import Recipe, SettingError
+from .recipe import Recipe
 from .run_data import RunData
 from .runtime import Runtime
 from .source import Source, check_together
 
 CHECK_EVERY = 50  # CUDA steps between reads of the losses (one GPU sync each); on the CPU every step
-NON_FINITE_ADVICE = 'Lower lr or beta, or check the starting weights'
-SELECT_ON_TEST_WARNING = ('select_on test selects the epoch on the test images, the evaluation set of the EEG '
+NON_FINITE_ADVICE = 'Lower `lr` or `beta`, or check the starting weights'
+SELECT_ON_TEST_WARNING = ('`select_on` test selects the epoch on the test images, the evaluation set of the EEG '
                           'benchmarks (as the authors did): scores on them are no longer held out')
 
 
@@ -93,9 +93,9 @@ class _Run:
         student, spec = starting_backbone(recipe, runtime.progress)  # before the data: bad layers fail at once
         self.data = RunData(source, recipe, runtime, world, device)
         if checkpoint and checkpoint.meta['data_fingerprint'] != self.data.fingerprint:
-            raise SettingError(f'{folder}: resume on other data than the run (data fingerprint '
+            raise RealnetError(f'{folder}: `resume` on other data than the run (data fingerprint '
                                f'{self.data.fingerprint}, the run\'s {checkpoint.meta["data_fingerprint"]}); give '
-                               'the run\'s data or choose another out', 'resume', 'out')
+                               'the run\'s data or choose another `out`')
         self.aligner = Aligner(student, self.data.train.targets.shape[1], recipe, device, world, spec)
         self.start_epoch, self.best = 0, math.inf
         if checkpoint:
@@ -193,18 +193,17 @@ class FiniteCheck:
             step = self.checked + rows[0]
             values = dict(zip(TERMS, self.values[step].tolist()))
             named = ', '.join(f'{t}={values[t]}' for t, b in zip(TERMS, bad[rows[0]].tolist()) if b)
-            raise SettingError(f'{self.name + ": " if self.name else ""}training stopped: non-finite loss at epoch '
+            raise RealnetError(f'{self.name + ": " if self.name else ""}training stopped: non-finite loss at epoch '
                                f'{self.epoch}, step {step + 1} ({named}); nothing of this epoch was saved. '
-                               f'{NON_FINITE_ADVICE}', 'lr', 'beta')
+                               f'{NON_FINITE_ADVICE}')
         self.checked = steps
 
 
 def _check_validation(record: dict, name: str = ''):
     named = ', '.join(f'{t}={record[f"val_{t}"]}' for t in TERMS if not math.isfinite(record[f'val_{t}']))
     if named:
-        raise SettingError(f'{name + ": " if name else ""}training stopped: non-finite validation loss at epoch '
-                           f'{record["epoch"]} ({named}); nothing of this epoch was saved. {NON_FINITE_ADVICE}',
-                           'lr', 'beta')
+        raise RealnetError(f'{name + ": " if name else ""}training stopped: non-finite validation loss at epoch '
+                           f'{record["epoch"]} ({named}); nothing of this epoch was saved. {NON_FINITE_ADVICE}')
 
 
 def _accumulate(sums, terms, n):

@@ -2,8 +2,8 @@
 `improved`, and the checks of those settings.
 
 A checkpoint records a run's resolved ``Recipe`` (``record()``, beside the run's subjects) and
-``resume`` compares exactly that. Errors name the setting (``lr must be a positive number, got -1``);
-the command line swaps each named setting for its flag.
+``resume`` compares exactly that. Errors name the setting in backquotes
+(```lr` must be a positive number, got -1``); the command line swaps each for its flag.
 """
 import dataclasses
 import math
@@ -26,15 +26,6 @@ ZSCORES = ('subject', 'feature')
 SELECT_ON = ('validation', 'test')
 COMPILE_MODES = ('none', 'default', 'reduce-overhead')  # reduce-overhead: CUDA graphs
 EEG_WINDOW = (0.0, 0.2)  # seconds: 20 samples at 100 Hz
-
-
-class SettingError(RealnetError):
-    """A setting that cannot be used, or a run that does not fit its settings. ``settings``: the
-    setting names the message uses, which the command line replaces with its flags."""
-
-    def __init__(self, message: str, *settings: str):
-        super().__init__(message)
-        self.settings = settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +57,7 @@ class Recipe:
     def resolved(self) -> 'Recipe':
         """A copy with the named recipe's values and the defaults in place of None."""
         if self.recipe not in RECIPES:
-            raise SettingError(f'unknown recipe {self.recipe!r}; choose {_alternatives(RECIPES)}', 'recipe')
+            raise RealnetError(f'unknown `recipe` {self.recipe!r}; choose {_alternatives(RECIPES)}')
         named = {k: v for k, v in RECIPES[self.recipe].items() if getattr(self, k) is None}
         return dataclasses.replace(self, **named, window=tuple(self.window or EEG_WINDOW))
 
@@ -76,12 +67,12 @@ class Recipe:
         for name, allowed in (('classification', CLASSIFICATION_LOSSES), ('zscore', ZSCORES),
                               ('select_on', SELECT_ON), ('compile', COMPILE_MODES)):
             if getattr(recipe, name) not in allowed:
-                raise SettingError(f'unknown {name} {getattr(recipe, name)!r}; choose {_alternatives(allowed)}', name)
+                raise RealnetError(f'unknown `{name}` {getattr(recipe, name)!r}; choose {_alternatives(allowed)}')
         for name in ('epochs', 'batch_size', 'image_size', 'pool'):
             check_count(name, getattr(recipe, name), optional=name == 'pool')
         for name in ('correlation_gradient', 'drop_nan_voxels'):
             if not isinstance(getattr(recipe, name), bool):
-                raise SettingError(f'{name} must be True or False, got {getattr(recipe, name)!r}', name)
+                raise RealnetError(f'`{name}` must be True or False, got {getattr(recipe, name)!r}')
         _check_numbers(recipe)
 
     def record(self) -> dict:
@@ -92,23 +83,22 @@ class Recipe:
 
 def _check_numbers(recipe: Recipe):
     if not (_number(recipe.lr) and recipe.lr > 0):
-        raise SettingError(f'lr must be a positive number, got {recipe.lr}', 'lr')
+        raise RealnetError(f'`lr` must be a positive number, got {recipe.lr}')
     if not (_number(recipe.beta) and recipe.beta >= 0):
-        raise SettingError(f'beta must be a number of at least 0, got {recipe.beta}', 'beta')
+        raise RealnetError(f'`beta` must be a number of at least 0, got {recipe.beta}')
     start, end = recipe.window
     if not (_number(start) and _number(end) and start < end):
-        raise SettingError(f'window START END must be numbers with START < END, got {start} {end}', 'window')
+        raise RealnetError(f'`window` START END must be numbers with START < END, got {start} {end}')
     if not (_whole(recipe.seed) and 0 <= recipe.seed < 2 ** 63):
-        raise SettingError(f'seed must be a whole number from 0 to 2**63 - 1, got {recipe.seed}', 'seed')
+        raise RealnetError(f'`seed` must be a whole number from 0 to 2**63 - 1, got {recipe.seed}')
     if not (_number(recipe.validation_fraction) and 0 < recipe.validation_fraction < 1):
-        raise SettingError(f'validation_fraction must lie between 0 and 1, got {recipe.validation_fraction}',
-                           'validation_fraction')
+        raise RealnetError(f'`validation_fraction` must lie between 0 and 1, got {recipe.validation_fraction}')
 
 
 def check_count(name: str, value, optional: bool = False):
     """``value`` is a whole number of at least 1 (or None, if ``optional``)."""
     if not (optional and value is None) and not (_whole(value) and value >= 1):
-        raise SettingError(f'{name} must be a whole number of at least 1, got {value}', name)
+        raise RealnetError(f'`{name}` must be a whole number of at least 1, got {value}')
 
 
 def _number(value) -> bool:

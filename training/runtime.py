@@ -8,7 +8,7 @@ import torch
 from ..errors import RealnetError
 from ..files import writable_folder
 from ..weights import realnet_home
-from .recipe import SettingError, check_count
+from .recipe import check_count
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,17 @@ class Runtime:
         try:
             device = torch.device(name)
         except (RuntimeError, TypeError) as error:
-            raise SettingError(f'device {name!r} is not a device; use cpu, cuda or cuda:N', 'device') from error
+            raise RealnetError(f'`device` {name!r} is not a device; use cpu, cuda or cuda:N') from error
         if device.type == 'cuda':
             count = torch.cuda.device_count() if torch.cuda.is_available() else 0
             if (device.index or 0) >= count:
                 have = f'{count} CUDA GPU(s), cuda:0 to cuda:{count - 1}' if count else 'no usable CUDA GPU'
-                raise SettingError(f'device {name}: this machine has {have}; use device cpu or another GPU', 'device')
+                raise RealnetError(f'`device` {name}: this machine has {have}; use `device` cpu or another GPU')
         elif device.type == 'mps':
             if not torch.backends.mps.is_available():
-                raise SettingError(f'device {name}: MPS is not available here; use device cpu', 'device')
+                raise RealnetError(f'`device` {name}: MPS is not available here; use `device` cpu')
         elif device.type != 'cpu':
-            raise SettingError(f'device {name}: training runs on cpu, cuda or mps', 'device')
+            raise RealnetError(f'`device` {name}: training runs on cpu, cuda or mps')
         return device
 
     @property

@@ -5,7 +5,6 @@ from pathlib import Path
 from ..data import shen2019
 from ..data.things_eeg2 import subject_name
 from ..errors import RealnetError
-from .recipe import SettingError
 
 THINGS_EEG2_SUBJECTS = tuple(range(1, 11))
 
@@ -37,28 +36,27 @@ class Source:
     def check(self):
         """Refuses a source that names no data set or both, or subjects the data set lacks."""
         if (self.things_eeg2 is None) == (self.shen2019 is None):
-            raise SettingError('train on one data set: things_eeg2 (EEG) or shen2019 (fMRI)', 'things_eeg2',
-                               'shen2019')
+            raise RealnetError('train on one data set: `things_eeg2` (EEG) or `shen2019` (fMRI)')
         if (self.subject is None) == (not self.group):
-            raise SettingError('subject or group: give one of the two', 'subject', 'group')
+            raise RealnetError('`subject` or `group`: give one of the two')
         known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
-        setting, wording = ('group', 'group must hold subjects') if self.group else ('subject', 'subject must be')
+        wording = '`group` must hold subjects' if self.group else '`subject` must be'
         for subject in self.subjects:
             if subject not in known:
-                raise SettingError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}', setting)
+                raise RealnetError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}')
         if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
-            raise SettingError(f'group must hold two subjects at least, each once, got {list(self.group)}', 'group')
+            raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
 
     def check_fits(self, recipe):
         """Refuses EEG-only settings of a recipe (not yet resolved) with fMRI."""
         if self.shen2019 is None:
             return
         if recipe.select_on == 'test':
-            raise SettingError('select_on test is for EEG: Shen 2019 fMRI training selects on held-out training '
-                               'images', 'select_on')
+            raise RealnetError('`select_on` test is for EEG: Shen 2019 fMRI training selects on held-out training '
+                               'images')
         for name in ('window', 'channels'):
             if getattr(recipe, name):
-                raise SettingError(f'{name} is for EEG, not Shen 2019 fMRI', name)
+                raise RealnetError(f'`{name}` is for EEG, not Shen 2019 fMRI')
 
 
 def check_together(sources: list[Source]):

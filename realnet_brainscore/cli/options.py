@@ -7,13 +7,10 @@ import re
 from ..files import atomic_path
 from ..models import BATCH_SIZE
 
-# Each library setting an error message names (as `setting`) and the flag that sets it here: the one
-# place where the library's words become the command line's.
-FLAGS = {'backbone': '--backbone', 'backbone_weights': '--backbone-weights', 'drop_nan_voxels': '--drop-nan-voxels',
-         'force': '--force', 'layers': '--layers', 'method': '--rdm', 'noise': '--noise', 'out': '--out',
-         'pair': '--pair', 'regions': '--regions', 'score_files': '--scores', 'screen': '--screen', 'seed': '--seed',
-         'shen2019': '--shen2019', 'subjects': '--subjects', 'things_eeg2': '--things-eeg2', 'weights': '--weights',
-         'weights_url': '--weights-url'}
+# A library message names each setting in backquotes (`weights_url`); the command line shows the flag
+# that sets it: the setting's name with hyphens (--weights-url), except these. The one place where the
+# library's words become the command line's.
+RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
 COMMON = argparse.ArgumentParser(add_help=False)
@@ -82,9 +79,14 @@ def add_benchmark_options(parser):
              "alone with --benchmark, they refuse it)")
 
 
+def flag(setting: str) -> str:
+    """The flag that sets ``setting``: ``weights_url`` -> ``--weights-url``."""
+    return RENAMED_FLAGS.get(setting, '--' + setting.replace('_', '-'))
+
+
 def with_flags(message: str) -> str:
     """A library message with each setting it names (`weights_url`) as the flag that sets it (--weights-url)."""
-    return _SETTING.sub(lambda match: FLAGS.get(match[1], match[0]), message)
+    return _SETTING.sub(lambda match: flag(match[1]), message)
 
 
 def benchmark_options(args, paper: dict | None = None) -> dict:

@@ -1,38 +1,33 @@
 """`brainscore train`: align CORnet-S (or another backbone) with subjects' EEG or fMRI.
 
-The library checks every setting and names it in its errors; ``FLAGS`` turns those names into
+The library checks every setting and names it in its errors; options.with_flags turns those names into
 this command's flags."""
 import argparse
-import dataclasses
-import re
 from pathlib import Path
 
 from ..backbones import parse_regions
 from ..data import shen2019
 from ..errors import RealnetError
-from ..training import RECIPES, Recipe, Runtime, SettingError, Source
+from ..training import RECIPES, Recipe, Runtime, Source
 from ..training.allocator import keep_freed_memory
 from ..training.loss import CLASSIFICATION_LOSSES
 from ..training.recipe import COMPILE_MODES, EEG_WINDOW, SELECT_ON, ZSCORES
 from ..training.source import THINGS_EEG2_SUBJECTS
 from ..training.targets import FMRI_DIMENSIONS
-from .options import command, positive, subject_range
+from .options import command, flag, positive, subject_range
 
-# The one table of setting -> flag: every setting of a Recipe, Source or Runtime is the flag of its name.
-FLAGS = {field.name: '--' + field.name.replace('_', '-')
-         for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)}
 RECIPE_LABELS = {'paper': "(default) the authors' notebook", 'improved': "this package's variant"}
 
 
 def _recipe_flags(name: str) -> str:
     """A named recipe as the flags that would give it, e.g. --classification hard --no-correlation-gradient."""
-    return ' '.join(_flag(setting, value) for setting, value in RECIPES[name].items())
+    return ' '.join(_flag_with_value(setting, value) for setting, value in RECIPES[name].items())
 
 
-def _flag(setting: str, value) -> str:
+def _flag_with_value(setting: str, value) -> str:
     if value is True:
-        return FLAGS[setting]
-    return f'--no-{FLAGS[setting][2:]}' if value is False else f'{FLAGS[setting]} {value}'
+        return flag(setting)
+    return f'--no-{flag(setting)[2:]}' if value is False else f'{flag(setting)} {value}'
 
 
 def _by_recipe(setting: str) -> str:
@@ -156,22 +151,6 @@ def _add_selection(parser):
 
 
 def run(args):
-    try:
-        _train(args)
-    except SettingError as error:
-        raise RealnetError(flagged(error)) from error
-
-
-def flagged(error: SettingError) -> str:
-    """The library's message with each setting it names replaced by its flag: the name as a word of
-    its own followed by a space, comma, colon or the end (not inside a path, not 'a device;')."""
-    text = str(error)
-    for setting in error.settings:
-        text = re.sub(rf'(?<![\w./-]){re.escape(setting)}(?=[ ,:]|$)', lambda _: FLAGS[setting], text)
-    return text
-
-
-def _train(args):
     from .. import training  # looked up when run, so that a test can stand in for it
     if (args.group or args.together) and not args.subjects:
         raise RealnetError(f'{"--group" if args.group else "--together"} needs --subjects LIST')
