@@ -1,8 +1,8 @@
 """Pairwise-decoding EEG RDMs: the authors' measurement, exactly and fast.
 
-The paper's EEG RDMs (PROTOCOL.md: ZitongLu1996/RWsize ``eeg_analysis/EEGRDMs_decoding.py`` calling
-NeuroRA 1.1.6.12 ``tbyt_decoding_kfold``) hold, for every pair of test images and every time point,
-how well a linear SVM tells the two images apart:
+The paper's EEG RDMs (docs/faithfulness.md#eeg-rdms-by-pairwise-decoding: ZitongLu1996/RWsize
+``eeg_analysis/EEGRDMs_decoding.py`` calling NeuroRA 1.1.6.12 ``tbyt_decoding_kfold``) hold, for
+every pair of test images and every time point, how well a linear SVM tells the two images apart:
 
 1. each repeat shuffles each image's trials and averages consecutive groups of ``navg`` (5) into
    pseudo-trials (80 trials -> 16);

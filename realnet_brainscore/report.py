@@ -19,7 +19,8 @@ from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scor
                          time_courses)
 from .suite import SuiteResult
 
-# `brainscore compare --paper`: Figure 1B/C as the authors computed them (PROTOCOL.md; their RSA.ipynb):
+# `brainscore compare --paper`: Figure 1B/C as the authors computed them (their RSA.ipynb;
+# docs/faithfulness.md#model-rdms-comparison-and-statistics):
 # whole images, pairwise-decoding EEG RDMs, and the EEG time points they analysed (10-69 of the
 # -200 … 790 ms epoch), which restricts the EEG figure and its cluster test, not the scores.
 PAPER_OPTIONS = {'screen': 'whole', 'method': 'decoding'}

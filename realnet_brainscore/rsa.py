@@ -6,8 +6,8 @@ because rsatoolbox works one RDM at a time (and has no pairwise-decoding RDM: th
 ``decoding.decoding_rdms``). The cluster-based permutation test of time courses is
 ``statistics.cluster_test``.
 
-What the paper used (PROTOCOL.md): model RDMs 1 − Pearson r over the flattened layer outputs
-(``model_rdm``); EEG RDMs by pairwise decoding (``eeg_rdms(method='decoding')``); Spearman ρ
+What the paper used (docs/faithfulness.md#model-rdms-comparison-and-statistics): model RDMs
+1 − Pearson r over the flattened layer outputs (``model_rdm``); EEG RDMs by pairwise decoding (``eeg_rdms(method='decoding')``); Spearman ρ
 between them per time point (``spearman``); NeuroRA's cluster-based permutation test.
 """
 import numpy as np
@@ -38,8 +38,8 @@ def eeg_rdms(trials: np.ndarray, method: str = 'decoding', folds: int | None = N
              progress: bool = False) -> np.ndarray:
     """RDMs of ``trials`` (images × repetitions × channels × times) at every time point -> times × pairs.
 
-    'decoding' (the paper's, PROTOCOL.md): pairwise linear-SVM decoding accuracy on pseudo-trials,
-    cross-validated, smoothed over time — ``decoding.decoding_rdms`` with the authors' settings
+    'decoding' (the paper's, docs/faithfulness.md#eeg-rdms-by-pairwise-decoding): pairwise linear-SVM
+    decoding accuracy on pseudo-trials, cross-validated, smoothed over time — ``decoding.decoding_rdms`` with the authors' settings
     (``seed`` draws its pseudo-trials and folds; ``progress`` shows a bar).
     'correlation': 1 − Pearson r between repetition-averaged channel patterns (fast; not the paper's).
     'crossvalidated': squared Euclidean distance per channel, cross-validated across folds of

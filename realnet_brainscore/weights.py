@@ -37,7 +37,7 @@ class WeightSource:
 _REALNET_URL = ('https://brainscore-storage.s3.us-east-2.amazonaws.com/brainscore-vision/models/'
                 'ReAlnet/ReAlnet{subject:02d}_best_model_params.pt?versionId={version}')
 
-# Subject, S3 version id, sha1: Brain-Score's models/ReAlnet/weights.json (see shared FORMATS.md).
+# Subject, S3 version id, sha1: Brain-Score's models/ReAlnet/weights.json (docs/weights.md#published-realnet-weights).
 _REALNET_RELEASES = [
     (1, '75oY3CnI17U5S1f_yrZxl1XGhRfJEG9N', '05e4e401e8734b97e561aad306fc584b7e027225'),
     (2, 'TfGdm1CphJJ1vvkJGcm3n266PHvTuOaV', 'e85769fadb3c09ff88a7d73b01451b6bcccefd77'),

@@ -36,7 +36,7 @@ def cache_key(paths, size: int) -> str:
 def image_cache(paths, size: int, cache_dir, workers: int | None = None, progress: bool = True) -> np.ndarray:
     """All images decoded once and resized to size×size: a read-only N×size×size×3 uint8 memmap.
 
-    Decoding JPEGs every epoch would starve a GPU (shared PERFORMANCE.md); the cache is built once,
+    Decoding JPEGs every epoch would starve a GPU (docs/performance.md#input-side); the cache is built once,
     in parallel, written atomically and found again by its key. A cache file that is not whole
     (truncated, or not a cache of this shape) is rebuilt.
     """

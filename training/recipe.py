@@ -14,7 +14,7 @@ from ..backbones import CORNET
 from ..errors import RealnetError
 from .loss import CLASSIFICATION_LOSSES
 
-# Where the two named recipes differ (shared PROTOCOL.md, "Training"); everything else (lr 2e-5,
+# Where the two named recipes differ (docs/faithfulness.md#training); everything else (lr 2e-5,
 # batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
 RECIPES = {
     # The authors' notebook: teacher argmax, correlation term logged but detached, one mean and SD per subject.

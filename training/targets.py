@@ -3,7 +3,7 @@
 EEG (THINGS-EEG2): the repetition-averaged EEG in a time window, channels × times per image, as the
 authors. fMRI (Shen 2019, ReAlnet-fMRI): the repetition-averaged visual-cortex voxels, reduced to
 ``FMRI_DIMENSIONS`` principal components fitted on the training part only (the authors' targets had
-1,024 dimensions; how they made them is not published, PROTOCOL.md). A group's targets are its
+1,024 dimensions; how they made them is not published, docs/faithfulness.md#realnet-fmri). A group's targets are its
 subjects' targets side by side: one head output per subject and feature, each z-scored as that
 subject's alone.
 """

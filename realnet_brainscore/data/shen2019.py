@@ -4,7 +4,7 @@ training session as one averaged response per image (for ReAlnet-fMRI).
 Reads the published bdpy HDF5 files with h5py (``/dataset`` or ``/dataSet``; ``/metadata`` or
 ``/metaData`` with ``key``, ``description``, ``value``; a key's columns are those its value row
 marks with 1), ``stimulus_ImageNetTest.tsv`` (``<image name>\\t<image index>``) and the user's
-folder of stimulus images. See shared FORMATS.md.
+folder of stimulus images. See docs/weights.md#shen-2019-fmri.
 """
 from pathlib import Path
 from typing import NamedTuple

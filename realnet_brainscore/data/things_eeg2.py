@@ -4,7 +4,7 @@ Two sources give one form: the authors' OSF folder (``preprocessed_data/sub-XX/*
 ``image_set/``) and Brain-Score's hosted ``Gifford2022_train`` / ``Gifford2022_test`` assemblies.
 The result is a ``NeuroidAssembly`` ``presentation × neuroid × time_bin`` with coords
 ``stimulus_id``, ``image_path``, ``concept``, ``repetition`` (presentation), ``subject``, ``channel``
-(neuroid), ``time_bin_start`` / ``time_bin_end`` in seconds (time_bin). See shared FORMATS.md.
+(neuroid), ``time_bin_start`` / ``time_bin_end`` in seconds (time_bin). See docs/weights.md#things-eeg2.
 """
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The Brain-Score website's rules for a submission zip (shared FORMATS.md), checked without
+"""The Brain-Score website's rules for a submission zip (docs/submissions.md#the-websites-rules), checked without
 trusting the zip: sizes are judged from what it declares before anything is decompressed."""
 import re
 import stat
