@@ -44,7 +44,7 @@ def test_recipes_resolve_and_single_settings_override():
         Recipe(recipe='fast').resolved()
     with pytest.raises(RealnetError, match="unknown `zscore` 'channel'; choose subject or feature"):
         Recipe(zscore='channel').check()
-    with pytest.raises(RealnetError, match="unknown select_on 'train'"):
+    with pytest.raises(RealnetError, match="unknown `select_on` 'train'"):
         Recipe(select_on='train').check()
 
 

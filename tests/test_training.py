@@ -130,7 +130,7 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
     with pytest.raises(Killed):
         train(source, recipe, runtime(tmp_path / 'killed'), on_epoch_end=kill_after_first_epoch)
     assert not (tmp_path / 'killed' / 'sub-02' / 'summary.json').exists()
-    with pytest.raises(RealnetError, match=r'already holds a run \(last.pt, best.pt, log.jsonl\); pass resume'):
+    with pytest.raises(RealnetError, match=r'already holds a run \(last.pt, best.pt, log.jsonl\); pass `resume`'):
         train(source, recipe, runtime(tmp_path / 'killed'))
     with pytest.raises(RealnetError, match=r'`resume` with other settings than the run \(lr\)'):
         train(source, replace(recipe, lr=1e-3), runtime(tmp_path / 'killed', resume=True))

@@ -1,16 +1,22 @@
 """What several commands share: their parser's parent, option definitions, value types and the
 checks made before any work."""
 import argparse
+import dataclasses
 import json
 import re
 
 from ..files import atomic_path
 from ..models import BATCH_SIZE
+from ..training import Recipe, Runtime, Source
 
 # A library message names each setting in backquotes (`weights_url`); the command line shows the flag
-# that sets it: the setting's name with hyphens (--weights-url), except these. The one place where the
-# library's words become the command line's.
+# that sets it: the setting's name with hyphens (--weights-url), except for RENAMED_FLAGS. The one
+# place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
+SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'force', 'layers', 'method', 'noise', 'out',
+                      'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects', 'things_eeg2',
+                      'weights', 'weights_url'}
+                     | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
 COMMON = argparse.ArgumentParser(add_help=False)
@@ -86,7 +92,7 @@ def flag(setting: str) -> str:
 
 def with_flags(message: str) -> str:
     """A library message with each setting it names (`weights_url`) as the flag that sets it (--weights-url)."""
-    return _SETTING.sub(lambda match: flag(match[1]), message)
+    return _SETTING.sub(lambda match: flag(match[1]) if match[1] in SETTINGS else match[0], message)
 
 
 def benchmark_options(args, paper: dict | None = None) -> dict:
