@@ -7,9 +7,9 @@ both are kept under a key of their contents: a test gets the same numbers whethe
 test computed them first. A test that looks inside its home requests ``realnet_home``: then it
 gets an empty home of its own, cache included, that does not exist until something writes it.
 
-Markers: ``slow`` marks end-to-end tests that train or score models for a minute or more, and every
-test that uses the run's trained ReAlnet (the ``aligned`` fixture) is marked so here. CI runs them
-all; ``pytest -m "not slow"`` is the quick loop (it trains no model of the session).
+Markers: ``slow`` marks end-to-end tests that train networks (their modules or functions say so, and
+every test that uses the run's trained ReAlnet, the ``aligned`` fixture, is marked so here). CI runs
+them all; ``pytest -m "not slow"`` is the quick loop.
 """
 import os
 import shutil

@@ -19,6 +19,8 @@ from realnet_brainscore.training.data import eeg_window
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.run_data import RunData
 
+pytestmark = pytest.mark.slow  # every test here trains networks
+
 
 def mean_score(model, benchmarks, **data) -> float:
     return float(np.mean([score_benchmark(load_benchmark(b, **data), model).item() for b in benchmarks]))

@@ -45,6 +45,7 @@ def test_suite_with_nothing_to_run_exits_2(insilico, aligned, offline_behaviour,
     assert captured.err.strip() == 'brainscore: error: no benchmark could run here (each is listed as unavailable above)'
 
 
+@pytest.mark.slow
 def test_demo_aligns_and_beats_its_baseline_on_eeg(tmp_path):
     said = []
     report = run_demo(tmp_path / 'demo', subjects=(1,), epochs=3, say=said.append,

@@ -12,6 +12,8 @@ from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import Recipe, Runtime, Source, train, train_together
 
+pytestmark = pytest.mark.slow  # every test here trains networks
+
 SUBJECTS = (1, 2)
 TIMING_KEYS = ('seconds', 'images_per_second')  # the one part of a log that differs between two runs
 

@@ -65,26 +65,16 @@ def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(insilico, alig
     assert np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0.03
 
 
-def test_both_recipes_align_in_silico_subjects(insilico, aligned, tmp_path):
-    """The paper recipe (the `aligned` run) beside the improved one with the same data and settings.
-    In-silico subjects only: nothing here says which recipe is better on real EEG."""
+def test_improved_recipe_aligns_in_silico_subjects_too(insilico, aligned, tmp_path):
+    """The improved recipe with the `aligned` run's data and settings (the paper recipe's result is
+    tested above). In-silico subjects only: nothing here says which recipe is better on real EEG."""
     release, base, _ = insilico
-    (source, recipe, runtime), paper = aligned
-    assert recipe.recipe == 'paper'
+    (source, recipe, runtime), _ = aligned
     improved = train(source, replace(recipe, recipe='improved'), replace(runtime, out=tmp_path / 'improved'))
-    rows = {}
-    for name, summary in (('paper', paper), ('improved', improved)):
-        r_before, rho_before, r_after, rho_after = held_out_measures(release, base, summary['best_checkpoint'],
-                                                                     recipe.seed)
-        rows[name] = (r_before, r_after, {a: rho_after[a] - rho_before[a] for a in rho_after})
-    print('\nrecipe     generation r (start -> aligned)   EEG RSA gain  V2     V4     IT     mean')
-    for name, (r_before, r_after, gain) in rows.items():
-        print(f'{name:10} {r_before:6.3f} -> {r_after:5.3f}{"":19}{gain["V2"]:+.3f} {gain["V4"]:+.3f} '
-              f'{gain["IT"]:+.3f} {np.mean(list(gain.values())):+.3f}')
-    # measured: paper r -0.003 -> 0.272, gain V2 +0.075 V4 +0.102 IT +0.103;
-    #           improved r -0.003 -> 0.271, gain V2 +0.060 V4 +0.081 IT +0.068
-    for r_before, r_after, gain in rows.values():
-        assert r_after > r_before + 0.15 and np.mean(list(gain.values())) > 0
+    r_before, rho_before, r_after, rho_after = held_out_measures(release, base, improved['best_checkpoint'],
+                                                                 recipe.seed)
+    # measured: r -0.003 -> 0.271, gain V2 +0.060 V4 +0.081 IT +0.068 (paper: 0.272; +0.075 +0.102 +0.103)
+    assert r_after > r_before + 0.15 and np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0
 
 
 def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
@@ -120,6 +110,7 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
     source, recipe, runtime = _tiny(insilico, tmp_path)
     train(source, recipe, runtime(tmp_path / 'whole'))
@@ -145,6 +136,7 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path):
     assert [json.loads(l)['val_loss'] for l in logs[0]] == [json.loads(l)['val_loss'] for l in logs[1]]
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_finished_checkpoint(insilico, tmp_path, monkeypatch):
     source, recipe, runtime = _tiny(insilico, tmp_path)
     train(source, replace(recipe, epochs=1), runtime(tmp_path / 'run'))
@@ -202,6 +194,7 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow
 def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
     """Two CPU processes (gloo) under torchrun: one run folder, written once, loadable."""
     source, recipe, _ = _tiny(insilico, tmp_path)
@@ -234,6 +227,7 @@ def _timing():
     return module
 
 
+@pytest.mark.slow
 def test_timing_runs_beside_the_anchor(tmp_path, capsys):
     """Beside a stand-in anchor of the published step's output form (the real one is not part of
     this repository)."""
