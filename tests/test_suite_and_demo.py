@@ -56,6 +56,28 @@ def test_demo_aligns_and_beats_its_baseline_on_eeg(tmp_path):
     assert len(eeg) == 4 and len(scores['realnet-s01']) == 12
     better = [b for b in eeg if scores['realnet-s01'][b]['score'] > scores['cornet-s'][b]['score']]
     assert len(better) >= 3, {b: (scores['realnet-s01'][b]['score'], scores['cornet-s'][b]['score']) for b in eeg}
+    # measured before the lean-core refactor (issue 25), on the 2-core CPU; scores must not move
+    pinned = {
+        'cornet-s': {
+            'Gifford2022.IT-temporal_rsa': 0.2587,
+            'Gifford2022.V1-temporal_rsa': 0.5026,
+            'Gifford2022.V2-temporal_rsa': 0.3638,
+            'Gifford2022.V4-temporal_rsa': 0.2959,
+            'Shen2019.HVC-rsa': 0.2757,
+            'Shen2019.V1-rsa': 0.6034,
+        },
+        'realnet-s01': {
+            'Gifford2022.IT-temporal_rsa': 0.2934,
+            'Gifford2022.V1-temporal_rsa': 0.5228,
+            'Gifford2022.V2-temporal_rsa': 0.4311,
+            'Gifford2022.V4-temporal_rsa': 0.3417,
+            'Shen2019.HVC-rsa': 0.2033,
+            'Shen2019.V1-rsa': 0.6181,
+        },
+    }
+    for model, benchmarks in pinned.items():
+        for benchmark, expected in benchmarks.items():
+            assert scores[model][benchmark]['score'] == pytest.approx(expected, abs=1e-3), (model, benchmark)
     assert said[-1].endswith(f'the report is {report}')
     assert {p.name for p in report.parent.glob('*.png')} == {'eeg_time_courses.png', 'fmri_rois.png',
                                                              'matched_subjects.png'}
