@@ -149,6 +149,7 @@ def test_compare_scores_keeps_and_reports(insilico, aligned, baseline_file, tmp_
     assert printed.strip().endswith(f'the report is {out / "report.md"}')
     report = (out / 'report.md').read_text()
     assert 'Where realnet-s01 and cornet-s differ' in report and '| realnet-s01 | IT |' in report
+    assert 'Shen2019.V1-rsa (every model): no Shen 2019 data: pass --shen2019 DIR or set REALNET_SHEN2019' in report
     assert {p.name for p in out.glob('*.png')} == {'eeg_time_courses.png', 'matched_subjects.png'}
     umask = os.umask(0o022)
     os.umask(umask)

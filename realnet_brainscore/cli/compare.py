@@ -1,4 +1,5 @@
 """`brainscore compare`: several models on the suite, with statistics and a report."""
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import RealnetError
@@ -47,6 +48,9 @@ def run(args):
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
                                        say=lambda line: print(with_flags(line)))
+    # the report names what a user of this command can change: its flags
+    results = {name: [replace(result, unavailable=with_flags(result.unavailable)) if result.unavailable else result
+                      for result in entries] for name, entries in results.items()}
     records = score_store.records_by_model(results)
     if not any(records.values()):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
