@@ -1,4 +1,5 @@
-"""The one exception type for problems a user can fix (missing file, bad hash, bad data)."""
+"""The one exception type for problems a user can fix (missing file, bad hash, bad data), and how
+text from files reaches a terminal."""
 
 
 class RealnetError(Exception):
@@ -12,3 +13,11 @@ def first_line(error: Exception, skip_header: bool = False) -> str:
     if skip_header and len(lines) > 1:
         lines = lines[1:]
     return lines[0] if lines else type(error).__name__
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (escape sequences, carriage returns,
+    other control and format characters) shown as its escape code instead: text from a file
+    (a model name, a metadata field) may be printed, never executed by the terminal."""
+    return ''.join(character if character.isprintable() else character.encode('unicode_escape').decode('ascii')
+                   for character in str(text))

@@ -5,6 +5,7 @@ import hashlib
 import os
 import pickle
 import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -82,6 +83,33 @@ def output_file(path, inputs=(), force: bool = False) -> Path:
         raise RealnetError(f'{path} exists; pass `force` to replace it, or name another file')
     writable_folder(path.parent)
     return path
+
+
+def regular_file(path, what: str = 'file', missing_ok: bool = False) -> Path | None:
+    """``path`` once it is shown, without opening it, to be a regular file (through any links): a
+    FIFO would block the reader forever, a device or socket is no file of ours, a dangling link names
+    nothing. With ``missing_ok`` an absent path (not a dangling link) gives None: a cache not yet made."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if missing_ok and not path.is_symlink():
+            return None
+        raise RealnetError(f'{path}: no such {what}' + (' (a link to nothing)' if path.is_symlink() else '')) from None
+    if not stat.S_ISREG(mode):
+        kind = 'a folder' if stat.S_ISDIR(mode) else 'a FIFO' if stat.S_ISFIFO(mode) else 'a special file'
+        raise RealnetError(f'{path} is {kind}, not a regular {what}; remove it or name another')
+    return path
+
+
+def inside(root, path, what: str = 'file') -> Path:
+    """``path`` once it is shown to lie inside the folder ``root`` after following every link: a data
+    set's files stay in its folder, whatever its metadata names."""
+    root, resolved = Path(root).resolve(), Path(root, path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise RealnetError(f'{path}: this {what} lies outside its data folder {root}; data sets may only '
+                           'name files inside their own folder')
+    return resolved
 
 
 def partial_files(folder, names: str) -> list[Path]:

@@ -9,6 +9,9 @@
   caches activations by identifier, so other weights need another identifier;
 - `brainscore compare` takes ``MODEL`` or ``MODEL=FILE``;
 - the leaderboard takes no hyphens: ``realnet-s01`` is ``realnet_s01`` there.
+
+Every name that becomes a path or a registry key passes ``confined`` where it is made, whatever its
+source (a flag, a checkpoint's metadata, a score file).
 """
 import re
 from dataclasses import dataclass
@@ -20,6 +23,9 @@ PUBLISHED_PREFIX = 'realnet'  # CORnet-S aligned with EEG, as the paper names it
 GROUP = 'group'
 _ALIGNED = re.compile(r'^(?P<backbone>.+)-(?P<modality>eeg|fmri)-(?P<who>s\d\d|group)$')
 _PUBLISHED = re.compile(rf'^{PUBLISHED_PREFIX}-(?P<who>s\d\d|group)$')
+# A name that may become a file or folder name: letters, digits and . _ + : - only, not starting
+# with a dot or hyphen (no hidden files, no options), no '..', at most 128 characters.
+_CONFINED = re.compile(r'^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._+:-]{0,127}$')
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,16 @@ class ModelName:
     def personal(self) -> bool:
         """Aligned with one subject (``realnet-s01``, ``resnet50-eeg-s01``)."""
         return self.subject is not None
+
+
+def confined(name, what: str = 'model name') -> str:
+    """``name`` once it is shown to be safe as a path component and a registry key (see
+    ``_CONFINED``); else one line saying what it may hold, with the name shown escaped."""
+    from .errors import RealnetError, printable
+    if not isinstance(name, str) or not _CONFINED.match(name):
+        raise RealnetError(f'{what} {printable(repr(name))[:140]} is not allowed: use at most 128 letters, digits '
+                           "and . _ + : - (not starting with . or -, no '..')")
+    return name
 
 
 def backbone_slug(backbone: str) -> str:
