@@ -11,9 +11,9 @@ import torch
 from .. import __version__
 from ..checkpoint import FORMAT, Checkpoint, read_checkpoint, split_state_dict, write_checkpoint
 from ..encoder import ReAlnet
-from ..errors import RealnetError, first_line
-from ..files import atomic_path, partial_files
-from .recipe import Recipe
+from ..errors import RealnetError, first_line, printable
+from ..files import atomic_path, partial_files, regular_file
+from .recipe import Recipe, _number, _whole
 
 RUN_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'summary.json')
 RESUME_ADVICE = 'it cannot be resumed from: move it away or choose another `out`'
@@ -31,11 +31,13 @@ def run_lock(folder: Path):
     """Holds an exclusive lock on the run folder for the whole run: a second train into it fails at
     once. The folder (and any missing folder above it) is made here and removed again if the run
     ends with nothing in it, so bad input leaves no trace. While the lock is held nothing else
-    writes here, so partial files a killed run left are removed."""
+    writes here, so partial files a killed run left are removed. A lock file that is no regular
+    file is refused unopened: opening a FIFO to write waits for a reader, forever."""
     made = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
     folder.mkdir(parents=True, exist_ok=True)
     lock_file = folder / LOCK_FILE
     try:
+        regular_file(lock_file, 'lock file', missing_ok=True)
         with open(lock_file, 'a') as lock:
             if not _lock(lock, lock_file):
                 raise RealnetError(f'{folder}: another train run holds it (its lock file {LOCK_FILE}); '
@@ -95,25 +97,56 @@ def changed_settings(recorded: dict, settings: dict) -> list[str]:
 
 def read_last(path: Path) -> Checkpoint:
     """last.pt of a run of this trainer; anything else (truncated, another kind of file or format, a
-    plain state dict) is refused in one line."""
-    checkpoint = read_checkpoint(path, advice=RESUME_ADVICE)
-    meta = checkpoint.meta
-    if not (meta.get('format') == FORMAT and isinstance(meta.get('epoch'), int)
-            and isinstance(meta.get('config'), dict) and isinstance(meta.get('data_fingerprint'), str)
-            and isinstance(checkpoint.extras.get('optimizer'), dict)
-            and isinstance(checkpoint.extras.get('best_val_loss'), (int, float))):
+    plain state dict, an epoch outside 1 … the run's epochs, a best loss that is no finite number) is
+    refused in one line."""
+    checkpoint = read_checkpoint(regular_file(path, 'checkpoint'), advice=RESUME_ADVICE)
+    meta, extras = checkpoint.meta, checkpoint.extras
+    config = meta.get('config')
+    # as in changed_settings: a setting the run did not record counts as recorded with its default
+    epochs = config.get('epochs', Recipe.epochs) if isinstance(config, dict) else None
+    if not (meta.get('format') == FORMAT and _whole(epochs) and _whole(meta.get('epoch'))
+            and 1 <= meta['epoch'] <= epochs and isinstance(meta.get('data_fingerprint'), str)
+            and isinstance(extras.get('optimizer'), dict) and _number(extras.get('best_val_loss'))):
         raise RealnetError(f'{path}: not a last.pt written by brainscore train; {RESUME_ADVICE}')
     return checkpoint
 
 
 def read_log(file: Path, epoch: int) -> list:
-    """The log's records up to ``epoch`` (those of a later epoch belong to a last.pt never written)."""
-    try:
-        log = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
-        return [record for record in log if record['epoch'] <= epoch]
-    except (ValueError, KeyError, TypeError) as error:
-        raise RealnetError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
-                           'away or choose another `out`') from error
+    """The log's records up to ``epoch`` (those of a later epoch belong to a last.pt never written);
+    each a mapping of names to finite numbers, with a whole ``epoch`` of at least 1 and a ``val_loss``."""
+    lines = regular_file(file, 'log').read_text(errors='replace').splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise _not_a_log(file, number, first_line(error)) from error
+        problem = _log_problem(record)
+        if problem:
+            raise _not_a_log(file, number, problem)
+        if record['epoch'] <= epoch:
+            records.append(record)
+    return records
+
+
+def _log_problem(record) -> str:
+    """What makes ``record`` no record of this trainer's log ('' if nothing does)."""
+    if not isinstance(record, dict):
+        return f'a {type(record).__name__}, not a record'
+    for name in ('epoch', 'val_loss'):
+        if name not in record:
+            return f"no '{name}'"
+    if not (_whole(record['epoch']) and record['epoch'] >= 1):
+        return f"'epoch' {printable(repr(record['epoch']))[:40]} is not a whole number of at least 1"
+    wrong = [name for name, value in record.items() if not _number(value)]
+    return f"'{printable(wrong[0])[:40]}' is not a finite number" if wrong else ''
+
+
+def _not_a_log(file: Path, number: int, problem: str) -> RealnetError:
+    return RealnetError(f'{file}: line {number}: not a log written by brainscore train ({problem}); move the run '
+                        'away or choose another `out`')
 
 
 def restore(checkpoint: Checkpoint, path: Path, network: ReAlnet, optimizer):

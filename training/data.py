@@ -16,12 +16,14 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import RealnetError
-from ..files import atomic_path, npy_header, partial_files, process_running
+from ..cache_files import append_record, kept
+from ..files import atomic_path, partial_files, process_running, regular_file
 from ..records import time_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+LOCK_FILE = '.images.lock'
 
 
 def cache_key(paths, size: int) -> str:
@@ -30,25 +32,26 @@ def cache_key(paths, size: int) -> str:
     for path in paths:
         stat = os.stat(path)
         digest.update(f'{Path(path).resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\n'.encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()  # all 40 hex digits: a file name is all that finds a cache again
 
 
 def image_cache(paths, size: int, cache_dir, workers: int | None = None, progress: bool = True) -> np.ndarray:
     """All images decoded once and resized to size×size: a read-only N×size×size×3 uint8 memmap.
 
     Decoding JPEGs every epoch would starve a GPU (docs/performance.md#input-side); the cache is built once,
-    in parallel, written atomically and found again by its key. A cache file that is not whole
-    (truncated, or not a cache of this shape) is rebuilt.
+    in parallel, written atomically and found again by its key, which the file also records after
+    the pixels. A cache file that is not whole (truncated, not a cache of this shape, no record or
+    another key's) is rebuilt; a FIFO, device, folder or dangling link in its place is refused.
     """
     paths = [Path(p) for p in paths]
-    shape = (len(paths), size, size, 3)
-    file = Path(cache_dir) / f'images-{size}px-{len(paths)}-{cache_key(paths, size)}.npy'
+    shape, key = (len(paths), size, size, 3), cache_key(paths, size)
+    file = Path(cache_dir) / f'images-{size}px-{len(paths)}-{key}.npy'
     with _cache_lock(Path(cache_dir)):
-        if not _is_whole_cache(file, shape):
+        if not _is_whole_cache(file, shape, key):
             if file.exists():
                 print(f'warning: {file}: not a whole image cache (truncated or damaged); rebuilding it',
                       file=sys.stderr, flush=True)
-            _build_cache(file, paths, size, workers, progress)
+            _build_cache(file, paths, size, workers, progress, key)
     return np.load(file, mmap_mode='r')
 
 
@@ -56,9 +59,11 @@ def image_cache(paths, size: int, cache_dir, workers: int | None = None, progres
 def _cache_lock(cache_dir: Path):
     """Removes what killed cache builds left (``.images-*.partial``), then holds a shared lock while
     this process reads or builds. Every build holds the shared lock, so the partial files are
-    removed only when the exclusive lock is free: when no build in any process is running."""
+    removed only when the exclusive lock is free: when no build in any process is running. A lock
+    file that is no regular file is refused unopened (opening a FIFO to write waits for a reader)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / '.images.lock', 'a+') as lock:  # read and write: NFS wants both for flock
+    regular_file(cache_dir / LOCK_FILE, 'lock file', missing_ok=True)
+    with open(cache_dir / LOCK_FILE, 'a+') as lock:  # read and write: NFS wants both for flock
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -70,20 +75,14 @@ def _cache_lock(cache_dir: Path):
         yield
 
 
-def _is_whole_cache(file: Path, shape) -> bool:
-    """Whether ``file`` is a complete uint8 cache of ``shape``: its header says so and its size is
-    the header's plus every pixel (a killed copy or a full disk leaves a shorter file)."""
-    try:
-        with open(file, 'rb') as stream:
-            header_shape, fortran_order, dtype = npy_header(stream)
-            data_start, size = stream.tell(), os.fstat(stream.fileno()).st_size
-    except (OSError, ValueError):  # missing, unreadable, not .npy, unknown .npy version
-        return False
-    return (header_shape == shape and dtype == np.uint8 and not fortran_order
-            and size == data_start + int(np.prod(shape)))
+def _is_whole_cache(file: Path, shape, key: str) -> bool:
+    """Whether ``file`` is a complete uint8 cache of ``shape`` recording ``key`` after its pixels (a
+    killed copy or a full disk leaves a shorter file, which has no record)."""
+    found = kept(file, 'image cache')
+    return found is not None and found.shape == shape and found.dtype == np.uint8 and found.record == {'key': key}
 
 
-def _build_cache(file: Path, paths: list[Path], size: int, workers: int | None, progress: bool):
+def _build_cache(file: Path, paths: list[Path], size: int, workers: int | None, progress: bool, key: str):
     with atomic_path(file) as partial:
         pixels = np.lib.format.open_memmap(partial, mode='w+', dtype=np.uint8, shape=(len(paths), size, size, 3))
         workers = workers or os.cpu_count() or 1
@@ -97,6 +96,8 @@ def _build_cache(file: Path, paths: list[Path], size: int, workers: int | None, 
         bar.close()
         pixels.flush()
         del pixels
+        with open(partial, 'ab') as stream:
+            append_record(stream, key=key)
 
 
 def _decode_block(job):
