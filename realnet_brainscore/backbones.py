@@ -5,7 +5,9 @@ One naming scheme: ``cornet-s``; any classification model ``torchvision.models.g
 which submodules (by module name) the head reads, which layer each Brain-Score region is read
 from and the behavioural readout; aligned checkpoints record it, so a file rebuilds its model.
 """
+import contextlib
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +16,14 @@ import torch
 from torch import nn
 
 from .cornet import AREAS, CORnetS
-from .errors import RealnetError, first_line
+from .errors import RealnetError, first_line, printable
 from .identifiers import CORNET, is_timm, timm_model
+from .weights import downloads_allowed
 
 REGIONS = AREAS  # the regions Brain-Score commits layers to: V1 V2 V4 IT
 RESNET_LAYERS = ('layer1', 'layer2', 'layer3', 'layer4')  # torchvision's and timm's ResNet family
 _PASS_THROUGH = (nn.Dropout, nn.Identity, nn.Flatten)  # modules that do not make a readout of their own
+TIMM_SOURCES = ('hf-hub', 'hf_hub', 'local-dir')  # timm's name prefixes that read a configuration from elsewhere
 
 
 @dataclass(frozen=True)
@@ -60,26 +64,64 @@ def _pool(value):
     return value
 
 
-def create(name: str) -> nn.Module:
-    """``name``'s architecture with random weights (no download)."""
+def create(name: str, from_file: bool = False) -> nn.Module:
+    """``name``'s architecture with random weights (no download). A name read from a file
+    (``from_file``: a checkpoint's metadata), or any name while downloads are not allowed, is built
+    offline (``offline``): its author, not the user, chose it, so it never makes this package
+    contact a model hub; a timm name that points at a hub or a folder (``hf-hub:``, ``local-dir:``)
+    is refused from a file, since building it means reading a configuration from there."""
     if name == CORNET:
         return CORnetS()
     if is_timm(name):
-        try:
-            import timm
-        except ImportError as error:
-            raise RealnetError(f"`backbone` {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
-        try:
-            return timm.create_model(timm_model(name), pretrained=False)
-        except RuntimeError as error:  # timm's "Unknown model"
-            raise RealnetError(f'`backbone` {name}: {first_line(error)} (timm.list_models() names them)') from error
+        return _create_timm(name, from_file)
     import torchvision
     known = torchvision.models.list_models(module=torchvision.models)  # the classifiers, not detection etc.
     if name not in known:
         close = difflib.get_close_matches(name, [CORNET, *known], n=3)
-        raise RealnetError(f'unknown backbone {name!r}: cornet-s, a torchvision classifier'
+        raise RealnetError(f'unknown backbone {printable(repr(name))[:140]}: cornet-s, a torchvision classifier'
                            f'{" (did you mean " + ", ".join(close) + "?)" if close else ""} or timm:NAME')
     return torchvision.models.get_model(name, weights=None)
+
+
+def _create_timm(name: str, from_file: bool) -> nn.Module:
+    model, shown = timm_model(name), printable(name)[:140]
+    what = f'{shown} (the backbone a checkpoint names)' if from_file else f'`backbone` {shown}'
+    if from_file and model.partition(':')[0].lower() in TIMM_SOURCES:
+        raise RealnetError(f'{what}: a model a file names is built from this package and timm alone, never '
+                           'from a model hub or a folder the file chooses; refused')
+    try:
+        import timm
+    except ImportError as error:
+        raise RealnetError(f"{what} needs timm: pip install 'realnet-brainscore[timm]'") from error
+    try:
+        with offline() if from_file or not downloads_allowed() else contextlib.nullcontext():
+            return timm.create_model(model, pretrained=False)
+    except Exception as error:  # timm's "Unknown model", a bad name, a hub refused offline: the user's to fix
+        raise RealnetError(f'{what}: {printable(first_line(error))[:200]} (timm.list_models() names them)') from error
+
+
+@contextlib.contextmanager
+def offline():
+    """No model hub is contacted in this block: huggingface_hub's offline switch (set in the
+    environment and on its module, which reads the variable once, at import) and torch.hub's
+    downloads refused (timm fetches weights through it)."""
+    import torch.hub
+    import huggingface_hub.constants as hub
+    saved = os.environ.get('HF_HUB_OFFLINE'), hub.HF_HUB_OFFLINE, torch.hub.download_url_to_file
+    os.environ['HF_HUB_OFFLINE'], hub.HF_HUB_OFFLINE = '1', True
+    torch.hub.download_url_to_file = _no_download
+    try:
+        yield
+    finally:
+        torch.hub.download_url_to_file, hub.HF_HUB_OFFLINE = saved[2], saved[1]
+        if saved[0] is None:
+            os.environ.pop('HF_HUB_OFFLINE', None)
+        else:
+            os.environ['HF_HUB_OFFLINE'] = saved[0]
+
+
+def _no_download(url, *args, **kwargs):
+    raise RealnetError(f'downloads are not allowed here (REALNET_OFFLINE, or a name read from a file): {url}')
 
 
 def is_backbone(name: str) -> bool:
@@ -93,7 +135,8 @@ def pretrained_state(name: str, progress: bool = True) -> dict[str, torch.Tensor
     if is_timm(name):
         try:
             import timm
-            return timm.create_model(timm_model(name), pretrained=True).state_dict()
+            with contextlib.nullcontext() if downloads_allowed() else offline():  # offline: its local cache only
+                return timm.create_model(timm_model(name), pretrained=True).state_dict()
         except Exception as error:  # timm and huggingface_hub raise many kinds offline
             raise RealnetError(f'{name}: timm could not load its pretrained weights ({first_line(error)}); '
                                f'or give `backbone_weights` FILE') from error

@@ -11,6 +11,7 @@ from .backbones import (CORNET, CORNET_SPEC, BackboneSpec, create, describe, is_
 from .checkpoint import Checkpoint, read_checkpoint, recorded_image_size, split_state_dict
 from .encoder import EncodingHead
 from .errors import RealnetError, first_line
+from .files import regular_file
 from .weights import WEIGHTS, model_identifier, resolve, source
 
 BEHAVIORAL_READOUT_LAYER = CORNET_SPEC.readout
@@ -76,7 +77,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
     spec = CORNET_SPEC if identifier in WEIGHTS and weights is None else checked_name(identifier, checkpoint, path)
     architecture = spec.name if spec else identifier
     backbone_state, head_state = split_state_dict(checkpoint.state_dict, cornet=architecture == CORNET)
-    backbone = create(architecture)
+    backbone = create(architecture, from_file=spec is not None)  # a spec's name is the file's, not the user's
     load_strict(backbone, backbone_state, path, 'CORnet-S' if architecture == CORNET else architecture)
     image_size = recorded_image_size(checkpoint, path, IMAGE_SIZE)
     spec = spec or describe(identifier, backbone, image_size)
@@ -105,10 +106,7 @@ def known(identifier: str) -> None:
 
 def _weights_file(identifier: str, weights, progress: bool) -> Path:
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise RealnetError(f'{path}: no such weights file')
-        return path
+        return regular_file(weights, 'weights file')  # a FIFO is refused, never opened
     known(identifier)
     if identifier not in WEIGHTS:
         return pretrained_file(identifier, progress)

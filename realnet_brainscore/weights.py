@@ -6,6 +6,7 @@ use and downloaded atomically; ``checkpoint.py`` reads them.
 """
 import os
 import shutil
+import stat
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import urlparse
 from tqdm.auto import tqdm
 
 from .errors import RealnetError
-from .files import atomic_path, file_digest
+from .files import atomic_path, file_digest, regular_file
 from .identifiers import CORNET, personal_name, with_digest
 
 
@@ -74,6 +75,39 @@ def realnet_home() -> Path:
     return Path(os.environ.get('REALNET_HOME') or Path.home() / '.realnet').expanduser()
 
 
+def downloads_allowed() -> bool:
+    """False when ``REALNET_OFFLINE`` is set (to anything but 0): then nothing is downloaded, and no
+    model hub is asked anything, whatever a name says."""
+    return os.environ.get('REALNET_OFFLINE', '') in ('', '0')
+
+
+def private_result_cache() -> Path | None:
+    """Points Brain-Score's result cache at ``$REALNET_HOME/resultcaching`` (made private, 0700)
+    unless the user set ``RESULTCACHING_HOME``; the folder, or None if the user's is kept.
+
+    Why: the cache (result_caching, default ``~/.result_caching``) is plain pickles under names
+    anyone can predict, and `score` unpickles what it finds there: a planted entry would run code.
+    Where a private folder cannot be had (not made, not a folder of this user's), caching is turned
+    off (``RESULTCACHING_DISABLE=1``): slower, never unsafe. It must run before Brain-Score is
+    imported: result_caching reads the variable when its decorators are applied, at import.
+    """
+    if os.environ.get('RESULTCACHING_HOME'):
+        return None
+    folder = realnet_home() / 'resultcaching'
+    os.environ['RESULTCACHING_HOME'] = str(folder)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(folder, 0o700)  # ours, but others could write (or read) it: made private
+            info = os.lstat(folder)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        os.environ['RESULTCACHING_DISABLE'] = '1'
+    return folder
+
+
 def weights_dir() -> Path:
     return realnet_home() / 'weights'
 
@@ -88,7 +122,8 @@ def status(identifier: str) -> str:
 
 
 def _state(spec: WeightSource, path: Path) -> str:
-    if not path.is_file():
+    """A FIFO, device, folder or dangling link where the file should be is refused, unopened."""
+    if regular_file(path, 'weights file', missing_ok=True) is None:
         return 'missing'
     return 'verified' if spec.matches(path) else 'hash mismatch'
 
@@ -109,7 +144,7 @@ def fetch(spec: WeightSource, path: Path | None = None, progress: bool = True) -
     if state == 'verified':
         return path
     try:
-        if os.environ.get('REALNET_OFFLINE', '') not in ('', '0'):
+        if not downloads_allowed():
             raise RealnetError('downloads are disabled (REALNET_OFFLINE is set)')
         download(spec, path, progress)
         return path
@@ -140,9 +175,7 @@ def download(spec: WeightSource, destination: Path, progress: bool = True) -> No
 
 def import_file(identifier: str, file) -> Path:
     """Verify a file the user fetched elsewhere and place it in the cache."""
-    spec, file = source(identifier), Path(file)
-    if not file.is_file():
-        raise RealnetError(f'{file}: no such file')
+    spec, file = source(identifier), regular_file(file, 'weights file')
     destination = cached_path(identifier)
     with atomic_path(destination) as partial:
         shutil.copyfile(file, partial)

@@ -52,6 +52,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # Brain-Score otherwise pip-installs each plugin's requirements on every load.
     os.environ.setdefault('BS_INSTALL_DEPENDENCIES', 'no')
+    # Brain-Score's result cache unpickles what it finds: a private folder unless the user chose one.
+    from ..weights import private_result_cache
+    private_result_cache()
     # brainscore_core's Score class warns at import; it is not the user's concern.
     warnings.filterwarnings('ignore', message='xarray subclass .* __slots__', category=FutureWarning)
     warnings.filterwarnings('ignore', message="Pandas doesn't allow columns to be created", category=UserWarning)
