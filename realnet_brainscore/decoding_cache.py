@@ -42,7 +42,7 @@ def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress:
                       file=sys.stderr)
         rdms = decoding.decoding_rdms(trials, seed=seed, bar=bar)
     with atomic_path(file) as partial, open(partial, 'wb') as stream:
-        np.save(stream, rdms)
+        np.save(stream, np.ascontiguousarray(rdms))  # C order: a Fortran-order file is not read back
         append_record(stream, key=key.hexdigest(), sha1=_digest(rdms))
     return rdms
 
