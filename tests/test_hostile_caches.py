@@ -7,6 +7,7 @@ decoding RDMs and image caches are used only when their record and values are th
 computation, else rebuilt; resume reads only records of the shape its writer writes; Brain-Score's
 pickle cache is private; a backbone a checkpoint names never makes anything contact a hub.
 """
+import hashlib
 import os
 import pickle
 import re
@@ -85,8 +86,7 @@ TRIALS = np.random.default_rng(26).normal(size=(3, 20, 2, 4))  # 3 pairs × 4 ti
 
 
 def _decoding_file(home: Path) -> Path:
-    folder = home / 'cache' / 'eeg_rdms'
-    return next(iter(folder.glob('sub-01-decoding-*.npy')), None)
+    return next((home / 'cache' / 'eeg_rdms').glob('sub-01-decoding-*.npy'))
 
 
 @pytest.fixture
@@ -114,11 +114,9 @@ def test_a_special_file_at_the_decoding_cache_is_refused(kind, realnet_home, fak
 
 def _images(folder: Path, n: int = 3) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
     for i in range(n):
         Image.fromarray(np.full((10, 10, 3), 40 * i + 20, np.uint8)).save(folder / f'{i}.png')
-        paths.append(folder / f'{i}.png')
-    return paths
+    return [folder / f'{i}.png' for i in range(n)]
 
 
 @pytest.mark.parametrize('kind', KINDS)
@@ -174,16 +172,13 @@ def test_a_fifo_given_as_weights_is_refused_by_score_and_import(tmp_path, capsys
 # ---------------------------------------------------------------- decoding RDMs kept on disk
 
 def _hostile_rdms(kind: str, rdms: np.ndarray):
-    """(array to keep, record fields) of each kind of kept file that must not be used; the record's
-    digest is the array's own wherever it is given: a digest proves nothing against a writer."""
-    import hashlib
-    digest = lambda a: hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()  # noqa: E731
-    nan, constant, outside = rdms.copy(), np.full_like(rdms, 0.5), rdms.copy()
-    nan[1, 2] = np.nan
-    outside[0, 0] = 1.5
-    return {'nan': (nan, digest(nan)), 'constant': (constant, digest(constant)), 'outside': (outside, digest(outside)),
-            'float32': (rdms.astype(np.float32), digest(rdms.astype(np.float32))),
-            'shape': (rdms[:, :2], digest(rdms[:, :2])), 'digest': (rdms * 0.9, digest(rdms))}[kind]
+    """(array to keep, its record's digest) of each kind of kept file that must not be used; the digest
+    is the array's own but for 'digest': a digest proves nothing against whoever writes the file."""
+    nan, outside = rdms.copy(), rdms.copy()
+    nan[1, 2], outside[0, 0] = np.nan, 1.5
+    array = {'nan': nan, 'constant': np.full_like(rdms, 0.5), 'outside': outside, 'float32': rdms.astype(np.float32),
+             'shape': rdms[:, :2], 'digest': rdms * 0.9}[kind]
+    return array, hashlib.sha1(np.ascontiguousarray(rdms if kind == 'digest' else array).tobytes()).hexdigest()
 
 
 @pytest.mark.parametrize('kind', ['nan', 'constant', 'outside', 'float32', 'shape', 'digest', 'other key',
@@ -304,7 +299,8 @@ def test_a_pickle_planted_in_the_default_result_cache_is_not_read(no_result_cach
     import result_caching
     assert weights.private_result_cache() == realnet_home / 'resultcaching'
     assert os.environ['RESULTCACHING_HOME'] == str(realnet_home / 'resultcaching')
-    assert (realnet_home / 'resultcaching').stat().st_mode & 0o777 == 0o700 and os.environ['RESULTCACHING_DISABLE'] == '0'
+    assert (realnet_home / 'resultcaching').stat().st_mode & 0o777 == 0o700
+    assert os.environ['RESULTCACHING_DISABLE'] == '0'  # as it was: the private folder is used
 
     def answer(x):
         return 2 * x
@@ -343,7 +339,7 @@ def test_score_keeps_brainscores_results_in_the_private_folder(tmp_path):
     write_sized_checkpoint(tmp_path / 'cornet.pth', random_cornet(0), 32)
     environment = {k: v for k, v in os.environ.items() if k != 'RESULTCACHING_HOME'}
     environment.update(HOME=str(tmp_path / 'user'), REALNET_HOME=str(tmp_path / 'home'),
-                       PYTHONPATH=str(Path(__file__).parents[1]))
+                       PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get('PYTHONPATH', '')]))
     run = subprocess.run([sys.executable, '-m', 'realnet_brainscore.cli', 'score', '--model', 'cornet-s', '--weights',
                           str(tmp_path / 'cornet.pth'), '--benchmark', 'Gifford2022.IT-temporal_rsa', '--things-eeg2',
                           str(things), '--rdm', 'correlation', '-q'], env=environment, capture_output=True, text=True,
@@ -396,7 +392,8 @@ def test_offline_a_hub_name_the_user_types_is_looked_up_in_no_hub(monkeypatch, t
         create('timm:hf-hub:x/y')
     with pytest.raises(RealnetError, match='^timm:resnet10t: timm could not load its pretrained weights'):
         pretrained_state('timm:resnet10t')
-    assert no_network == [] and os.environ.get('HF_HUB_OFFLINE') is None and not huggingface_hub.constants.HF_HUB_OFFLINE
+    assert no_network == [] and os.environ.get('HF_HUB_OFFLINE') is None  # the switch is restored afterwards
+    assert not huggingface_hub.constants.HF_HUB_OFFLINE
 
 
 @pytest.mark.parametrize('name', ['timm:x/y', 'timm:hf-hub:', 'timm:bogus-source:x'])
