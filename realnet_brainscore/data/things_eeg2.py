@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RealnetError, first_line
+from ..errors import RealnetError, first_line, printable
 from ..files import read_npy
 
 CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
@@ -165,11 +165,12 @@ def warn_unless_posterior(channels: list, source) -> None:
     absent = tuple(c for c in CHANNELS if c not in channels)
     if (foreign or absent) and (foreign, absent) not in _WARNED:
         _WARNED.add((foreign, absent))
-        differences = ([f'others: {", ".join(foreign)}'] if foreign else []) + (
+        differences = ([f'others: {", ".join(map(str, foreign))}'] if foreign else []) + (
             [f'missing: {", ".join(absent)}'] if absent else [])
-        print(f"warning: {source}: EEG channels differ from THINGS-EEG2's 17 posterior channels "
-              f"({'; '.join(differences)}); used as they are, the scores do not measure what the paper's do",
-              file=sys.stderr, flush=True)
+        # channel names come from the data file: shown escaped, never acted on by the terminal
+        print(printable(f"warning: {source}: EEG channels differ from THINGS-EEG2's 17 posterior channels "
+                        f"({'; '.join(differences)}); used as they are, the scores do not measure what "
+                        "the paper's do"), file=sys.stderr, flush=True)
 
 
 def _numbers(values, what: str) -> np.ndarray:
