@@ -11,7 +11,7 @@ import traceback
 import warnings
 
 from .. import __version__
-from ..errors import RealnetError, first_line
+from ..errors import RealnetError, first_line, printable
 from . import benchmarks, compare, demo, models, plugins, report, score, submission, synth, train, weights
 from .options import with_flags
 
@@ -68,10 +68,12 @@ def main(argv=None) -> int:
         message = _user_error(error)
         if message is None:
             if not args.verbose:
-                print(f'brainscore: unexpected {type(error).__name__}: {first_line(error)} '
+                print(f'brainscore: unexpected {type(error).__name__}: {printable(first_line(error))} '
                       '(rerun with -v for the traceback)', file=sys.stderr)
             return 1
-        print(f'brainscore: error: {message}', file=sys.stderr)
+        # messages quote names and text from files: escaped, so the line stays one and the terminal
+        # shows control characters rather than acting on them
+        print(f'brainscore: error: {printable(message)}', file=sys.stderr)
         return 2
 
 
