@@ -80,6 +80,7 @@ def test_a_parsed_name_with_subject_00_is_refused_and_check_subject_is_the_rule(
     ({'subjects': [1, 2], 'modality': ['EEG']}, "modality ['EEG'] is not allowed"),
     ({'subject': 1, 'backbone': {'name': '../../../evil', **RECORD}}, "backbone name '../../../evil' is not"),
     ({'subject': 1, 'backbone': {'name': 'a' * 300, **RECORD}}, 'backbone name'),
+    ({'subject': 1, 'backbone': {'name': ['x'], **RECORD}}, 'backbone name "[\'x\']" is not allowed'),
     ({'subject': 1, 'modality': 'EEG\x1b[2J\n'}, r"modality 'EEG\x1b[2J\n' is not allowed"),
 ])
 def test_a_checkpoint_gives_itself_no_name_a_path_could_not_hold(meta, shown, tmp_path):
@@ -98,6 +99,19 @@ def test_compare_refuses_the_hostile_name_of_a_planted_checkpoint_before_any_wri
     error = refused(['compare', '--models', f'realnet-s00={weights}', '--benchmarks', 'Gifford2022.IT-temporal_rsa',
                      '--out', tmp_path / 'out', '-q'], capsys)
     assert f'{weights}: its metadata gives it no usable model name: subject 0 is not allowed' in error
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize('command', [
+    ['score', '--benchmark', 'Gifford2022.IT-temporal_rsa'],
+    ['submission', 'export', '--weights-url', 'https://example.org/w.pt', '--out', 'OUT'],
+])
+def test_score_and_export_refuse_the_hostile_name_of_a_planted_checkpoint(command, tmp_path, capsys):
+    weights = planted(tmp_path / 'mine.pt', subject=1, modality='EEG\x1b[2J')
+    before = tree(tmp_path)
+    argv = [tmp_path / 'out' if a == 'OUT' else a for a in command]
+    error = refused([*argv, '--model', 'realnet-s01', '--weights', weights], capsys)
+    assert f"{weights}: its metadata gives it no usable model name: modality 'EEG\\x1b[2J' is not allowed" in error
     assert tree(tmp_path) == before
 
 
@@ -217,6 +231,16 @@ def test_score_json_onto_the_cached_published_weights_is_refused(tmp_path, capsy
     error = refused(['score', '--model', 'realnet-s01', '--json', cached, '--force'], capsys)
     assert 'is also an input of this command' in error
     assert cached.read_bytes() == b'published weights, as downloaded'
+
+
+def test_report_out_onto_a_hard_link_of_its_score_file_is_refused(tmp_path, capsys):
+    scores = tmp_path / 'a.json'
+    scores.write_text('{"model": "m"}')
+    os.link(scores, tmp_path / 'b.json')
+    before = tree(tmp_path)
+    error = refused(['report', '--scores', scores, '--out', tmp_path / 'b.json', '--force'], capsys)
+    assert 'b.json is also an input of this command' in error
+    assert tree(tmp_path) == before
 
 
 def test_compare_out_inside_the_data_folder_is_refused(data, tmp_path, capsys, monkeypatch):
