@@ -6,6 +6,7 @@ where the name is made, on planted checkpoints written by the package's own writ
 the user's files are byte for byte unchanged and that nothing was written where it was refused.
 """
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -84,10 +85,11 @@ def test_a_parsed_name_with_subject_00_is_refused_and_check_subject_is_the_rule(
     ({'subject': 1, 'modality': 'EEG\x1b[2J\n'}, r"modality 'EEG\x1b[2J\n' is not allowed"),
 ])
 def test_a_checkpoint_gives_itself_no_name_a_path_could_not_hold(meta, shown, tmp_path):
-    from realnet_brainscore.models import aligned_name
+    from realnet_brainscore.checkpoint import read_checkpoint
+    from realnet_brainscore.models import checked_name
     path = planted(tmp_path / 'run.pt', **meta)
     with pytest.raises(RealnetError) as error:
-        aligned_name(torch.load(path, weights_only=True)['meta'], path)
+        checked_name('realnet-s01', read_checkpoint(path), path)  # whatever name it is asked to load as
     message = str(error.value)
     assert message.startswith(f'{path}: its metadata gives it no usable model name: ') and shown in message
     assert '\n' not in message and '\x1b' not in message
@@ -234,9 +236,10 @@ def test_score_json_onto_the_cached_published_weights_is_refused(tmp_path, capsy
 
 
 def test_report_out_onto_a_hard_link_of_its_score_file_is_refused(tmp_path, capsys):
+    from test_cli import temporal_record
     scores = tmp_path / 'a.json'
-    scores.write_text('{"model": "m"}')
-    os.link(scores, tmp_path / 'b.json')
+    scores.write_text(json.dumps(temporal_record()))
+    os.link(scores, tmp_path / 'b.json')  # the same file under a second name: a figure there replaces it
     before = tree(tmp_path)
     error = refused(['report', '--scores', scores, '--out', tmp_path / 'b.json', '--force'], capsys)
     assert 'b.json is also an input of this command' in error
