@@ -113,6 +113,8 @@ def out_of_memory(error: BaseException) -> bool:
 def _allocation(error: BaseException) -> str:
     """What could not be allocated, as the error says it: torch's "tried to allocate 80 GiB" (its
     first line starts with the allocator's source line), numpy's "Unable to allocate ... shape"."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
     found = _ALLOCATION.search(str(error))
     return found[0] if found else first_line(error)
 
