@@ -3,7 +3,6 @@ limits, memory, deeply nested JSON, third-party errors at the boundary); a close
 quietly (141); SIGTERM ends a command as Ctrl-C does (cleanup, one line, 143); Ctrl-C is 130."""
 import contextlib
 import errno
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ from PIL import Image
 import realnet_brainscore
 from factories import write_dicarlolab_checkpoint
 from realnet_brainscore import RealnetError, backbones, cli
-from realnet_brainscore.cli import exits, models, train
+from realnet_brainscore.cli import models, train
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import checkpointing, data

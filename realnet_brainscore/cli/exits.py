@@ -59,9 +59,9 @@ class Policy:
                 try:
                     status = command() or DONE
                 except SystemExit:
-                    sys.stdout.flush()  # --help's text: a closed stdout ends as below, not at exit
+                    _flush_stdout()  # --version's text: a closed stdout ends as below, not at exit
                     raise
-                sys.stdout.flush()  # here, not at interpreter exit, where a closed stdout is a traceback
+                _flush_stdout()
             return status
         except SystemExit:
             raise
@@ -149,6 +149,12 @@ def _say(text: str):
         print('\n'.join(printable(line) for line in text.split('\n')), file=sys.stderr, flush=True)
     except (OSError, ValueError):  # a broken pipe, or a stream already closed
         _to_devnull(sys.stderr)
+
+
+def _flush_stdout():
+    """Here, not at interpreter exit: there a closed stdout is a message of Python's and status 120."""
+    if sys.stdout is not None:  # no console (pythonw)
+        sys.stdout.flush()
 
 
 def _reader_gone(stream) -> bool:
