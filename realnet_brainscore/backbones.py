@@ -71,7 +71,7 @@ def create(name: str) -> nn.Module:
             raise RealnetError(f"`backbone` {name} needs timm: pip install 'realnet-brainscore[timm]'") from error
         try:
             return timm.create_model(timm_model(name), pretrained=False)
-        except RuntimeError as error:  # timm's "Unknown model"
+        except (RuntimeError, ValueError) as error:  # timm's "Unknown model"; a name it takes for a path
             raise RealnetError(f'`backbone` {name}: {first_line(error)} (timm.list_models() names them)') from error
     import torchvision
     known = torchvision.models.list_models(module=torchvision.models)  # the classifiers, not detection etc.

@@ -111,7 +111,7 @@ def read_log(file: Path, epoch: int) -> list:
     try:
         log = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
         return [record for record in log if record['epoch'] <= epoch]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: JSON nested too deep
         raise RealnetError(f'{file}: not a log written by brainscore train ({first_line(error)}); move the run '
                            'away or choose another `out`') from error
 

@@ -133,7 +133,10 @@ def _pool(workers: int):
 
 def _die_with_parent(parent: int):
     """Decoder process start: have the kernel kill it when its parent dies (Linux), so a killed
-    cache build leaves no orphaned decoder behind."""
+    cache build leaves no orphaned decoder behind. A forked decoder inherits the command's SIGTERM
+    handler, which raises (cli/exits.py): the pool would take that for a failed block and keep the
+    process, which the parent ends with SIGTERM. The default ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith('linux'):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if not process_running(parent):  # it died before prctl took effect
