@@ -22,6 +22,9 @@ HDF5_DATASET_BYTES = 16 * 2 ** 30
 # Pixels of one image file, read from its header before decoding: the largest published stimuli
 # are 500×500; 64 Mi pixels (8192×8192) is 192 MB decoded, far past any stimulus.
 IMAGE_PIXELS = 64 * 2 ** 20
+# Images an in-silico release (`synth`) draws: THINGS-EEG2 has 16,740; every image is also held in
+# memory as pixels for the hidden brain, so a typo of 10^9 must stop before the first is drawn.
+SYNTH_IMAGES = 100_000
 
 
 def check_at_most(value, bound, what: str):
