@@ -106,8 +106,9 @@ def test_subject_lists_are_counted_before_they_are_built(tmp_path, capsys):
 def test_a_checkpoint_may_not_declare_a_pool_or_image_size_past_the_bound():
     record = {'name': 'cornet-s', 'layers': ['V1'], 'regions': {'V1': 'V1'}, 'readout': 'V1'}
     assert BackboneSpec.from_meta({**record, 'pool': bounds.POOL}).pool == bounds.POOL
-    with pytest.raises(ValueError, match='pool 33 is above the bound'):
+    with pytest.raises(ValueError, match='backbone record is not usable') as error:
         BackboneSpec.from_meta({**record, 'pool': bounds.POOL + 1})
+    assert 'pool 33 is above the bound of 32' in str(error.value.__cause__)
     at = Checkpoint({}, {'config': {'image_size': bounds.IMAGE_SIZE}}, {})
     assert recorded_image_size(at, 'w.pt', 224) == bounds.IMAGE_SIZE
     past = Checkpoint({}, {'config': {'image_size': 10 ** 9}}, {})
@@ -125,6 +126,8 @@ def test_synth_designs_are_bounded_before_anything_is_written(tmp_path, capsys):
     cli_refused(capsys, ['synth', '--out', str(out), '--image-size', '1025'], '--image-size 1025 is above the bound')
     cli_refused(capsys, ['synth', '--out', str(out), '--concepts', '1000000', '--images-per-concept', '1000'],
                 'is above the bound of 100000')
+    assert not out.exists()
+    refused(lambda: write_shen2019(out, ShenDesign(image_size=bounds.IMAGE_SIZE + 1)), '`image_size` 1025')
     assert not out.exists()
 
 
@@ -308,7 +311,7 @@ def _twenty_gib(h5, outside, data):
 
 
 @pytest.mark.parametrize('plant, words', [
-    (_external_link, ('/dataset is a external link to', 'elsewhere.h5')),
+    (_external_link, ('/dataset is an external link to', 'elsewhere.h5')),
     (_soft_link, ('/dataset is a soft link to /elsewhere',)),
     (_virtual, ('/dataset is a virtual dataset',)),
     (_external_storage, ('/dataset is stored in external files',)),
@@ -318,6 +321,20 @@ def test_hdf5_files_hold_their_own_data_of_a_bounded_size(shen, tmp_path, plant,
     root = _plant(shen, tmp_path, plant)
     assert h5_path(root, 1).stat().st_size < 2 ** 20
     refused(lambda: load_roi(root, 1, 'V1'), h5_path(root, 1).name, *words)
+
+
+def test_a_link_that_is_never_read_is_refused_too(shen, tmp_path):
+    def unread(h5, outside, data):
+        h5['metadata/notes'] = h5py.ExternalLink(str(outside), '/metadata')
+    root = _plant(shen, tmp_path, unread)
+    refused(lambda: load_roi(root, 1, 'V1'), '/metadata/notes is an external link')
+
+
+def test_a_group_hard_linked_into_itself_is_walked_once(shen, tmp_path):
+    def loop(h5, outside, data):
+        h5['metadata/again'] = h5['metadata']  # a hard link: the same group twice, a cycle
+    root = _plant(shen, tmp_path, loop)
+    assert load_roi(root, 1, 'V1').shape == (1200, 4)
 
 
 def test_an_hdf5_dataset_at_the_size_bound_passes_the_check(tmp_path):

@@ -87,8 +87,9 @@ class BdpyFile:
                 where, link = f'{group.name.rstrip("/")}/{name}', group.get(name, getlink=True)
                 if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
                     target = f'{link.filename}:{link.path}' if isinstance(link, h5py.ExternalLink) else link.path
-                    raise RealnetError(f'{self.path}: {where} is a {type(link).__name__.lower()[:-4]} link to '
-                                       f'{printable(target)}; data files may hold their data only, not links')
+                    kind = 'an external' if isinstance(link, h5py.ExternalLink) else 'a soft'
+                    raise RealnetError(f'{self.path}: {where} is {kind} link to {printable(target)}; data files '
+                                       'may hold their own data only, not links')
                 item = group.get(name)
                 if isinstance(item, h5py.Dataset):
                     self._check_storage(item, where)
