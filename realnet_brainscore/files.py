@@ -2,6 +2,7 @@
 import contextlib
 import glob
 import hashlib
+import math
 import os
 import pickle
 import socket
@@ -206,11 +207,23 @@ def read_npy(path):
     else is refused with one line naming the file, before any of it runs."""
     try:
         with open(path, 'rb') as stream:
-            _, _, dtype = npy_header(stream)
+            shape, _, dtype = npy_header(stream)
             if not dtype.hasobject:
+                _check_npy_size(path, stream, shape, dtype)
                 stream.seek(0)
                 return np.load(stream, allow_pickle=False)
             return _NumpyOnlyUnpickler(stream).load()
     except pickle.UnpicklingError as refused:
         raise RealnetError(f'{path}: refused: {refused}, which a data file of this kind never holds '
                            '(reading it could run code)') from refused
+
+
+def _check_npy_size(path, stream, shape: tuple, dtype: np.dtype) -> None:
+    """The data a ``.npy`` header declares (shape × item size, counted in Python integers, which do
+    not overflow) must be the bytes that follow it: a header declaring 10^12 elements is refused
+    before numpy allocates them."""
+    declared = math.prod(shape) * dtype.itemsize
+    present = os.fstat(stream.fileno()).st_size - stream.tell()
+    if declared != present:
+        raise RealnetError(f'{path}: its header declares shape {shape} of {dtype} ({declared} bytes) but '
+                           f'{present} bytes of data follow; a damaged or forged .npy file')

@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import identifiers
+from . import bounds, identifiers
 from .backbones import (CORNET, CORNET_SPEC, BackboneSpec, create, describe, is_backbone, pretrained_file,
                         torchvision_weights)
 from .checkpoint import Checkpoint, read_checkpoint, recorded_image_size, split_state_dict
@@ -132,6 +132,9 @@ def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, imag
     Images are resized to ``image_size``, by default the size the weights were trained at (224 px
     unless a checkpoint of this package's trainer says otherwise).
     """
+    bounds.check_at_most(batch_size, bounds.BATCH_SIZE, '`batch_size`')
+    if image_size is not None:
+        bounds.check_at_most(image_size, bounds.IMAGE_SIZE, '`image_size`')
     network = load_network(identifier, weights)  # first: a missing file fails before slow imports
     if image_size is not None:
         network = network._replace(image_size=image_size)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import RealnetError
 from ..files import atomic_path, npy_header, partial_files, process_running
+from ..images import opened_image
 from ..records import time_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -105,11 +106,8 @@ def _decode_block(job):
 
 
 def decode_image(path, size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert('RGB').resize((size, size), Image.BILINEAR))
-    except Exception as error:
-        raise RealnetError(f'{path}: unreadable image ({type(error).__name__}: {error})') from error
+    with opened_image(path) as image:  # its size checked before decoding; damage is one line
+        return np.asarray(image.convert('RGB').resize((size, size), Image.BILINEAR))
 
 
 @contextlib.contextmanager
