@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import bounds
 from .cornet import AREAS, CORnetS
 from .errors import RealnetError, first_line, printable
 from .identifiers import CORNET, is_timm, timm_model
@@ -61,6 +62,8 @@ CORNET_SPEC = BackboneSpec(CORNET, AREAS, {area: area for area in AREAS}, 'decod
 def _pool(value):
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f'pool {value!r} is not a positive whole number')
+    if value is not None and value > bounds.POOL:  # a head of pool² × channels inputs per layer would be built
+        raise ValueError(f'pool {value} is above the bound of {bounds.POOL}')
     return value
 
 

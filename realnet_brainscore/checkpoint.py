@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import bounds
 from .errors import RealnetError, first_line
 from .files import atomic_path
 
@@ -76,6 +77,9 @@ def recorded_image_size(checkpoint: Checkpoint, path, default: int) -> int:
     size = config.get('image_size', default) if isinstance(config, dict) else None
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise _refusal(Path(path), f'its meta records no usable image size (config: {config!r:.60})', '')
+    if size > bounds.IMAGE_SIZE:  # the file's word alone would size every batch of images
+        raise _refusal(Path(path), f'its meta records an image size of {size} px, above the bound of '
+                                   f'{bounds.IMAGE_SIZE} px', '')
     return size
 
 

@@ -2,6 +2,7 @@
 import contextlib
 import glob
 import hashlib
+import math
 import os
 import pickle
 import socket
@@ -62,10 +63,11 @@ def writable_folder(folder) -> Path:
     return folder
 
 
-def new_folder(folder, option: str = '`out`') -> Path:
-    """``folder`` once a command may fill it: absent or an empty folder, in a writable place; ``option``
-    names what the folder was given as."""
+def new_folder(folder, option: str = '`out`', inputs=()) -> Path:
+    """``folder`` once a command may fill it: absent or an empty folder, in a writable place, neither
+    one of the command's ``inputs`` nor inside one; ``option`` names what the folder was given as."""
     folder = Path(folder)
+    outside_inputs(folder, inputs, option)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise RealnetError(f'{folder} exists and is not an empty folder; choose a new {option}')
     return writable_folder(folder)
@@ -73,16 +75,40 @@ def new_folder(folder, option: str = '`out`') -> Path:
 
 def output_file(path, inputs=(), force: bool = False) -> Path:
     """``path`` once it may receive a command's output file: not a folder, not one of the command's
-    ``inputs``, not an existing file unless ``force``, in a folder that can be written."""
+    ``inputs`` nor inside one (``force`` or not), not an existing file unless ``force``, in a folder
+    that can be written."""
     path = Path(path)
     if path.is_dir():
         raise RealnetError(f'{path} is a folder; name a file to write')
-    if any(path.resolve() == Path(i).resolve() for i in inputs):
-        raise RealnetError(f'{path} is also an input of this command; name another file to write')
+    outside_inputs(path, inputs, 'file to write')
     if path.exists() and not force:
         raise RealnetError(f'{path} exists; pass `force` to replace it, or name another file')
     writable_folder(path.parent)
     return path
+
+
+def outside_inputs(path, inputs, what: str = 'output') -> Path:
+    """``path`` once it is shown to be none of a command's ``inputs`` (files or folders it reads; None
+    entries are skipped) and to lie inside none of them, after following every link (a hard link to an
+    input is the input too): an output may never replace what the command reads, ``force`` or not."""
+    resolved = Path(path).resolve()
+    for given in inputs:
+        if given is None or str(given) == '':
+            continue
+        source = Path(given).resolve()
+        if resolved == source or _same_file(resolved, source):
+            raise RealnetError(f'{path} is also an input of this command ({given}); name another {what}')
+        if source in resolved.parents:
+            raise RealnetError(f'{path} lies inside {given}, an input of this command; name another {what}, '
+                               'outside it')
+    return Path(path)
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # either does not exist (yet): not the same file
+        return False
 
 
 def regular_file(path, what: str = 'file', missing_ok: bool = False) -> Path | None:
@@ -181,11 +207,23 @@ def read_npy(path):
     else is refused with one line naming the file, before any of it runs."""
     try:
         with open(path, 'rb') as stream:
-            _, _, dtype = npy_header(stream)
+            shape, _, dtype = npy_header(stream)
             if not dtype.hasobject:
+                _check_npy_size(path, stream, shape, dtype)
                 stream.seek(0)
                 return np.load(stream, allow_pickle=False)
             return _NumpyOnlyUnpickler(stream).load()
     except pickle.UnpicklingError as refused:
         raise RealnetError(f'{path}: refused: {refused}, which a data file of this kind never holds '
                            '(reading it could run code)') from refused
+
+
+def _check_npy_size(path, stream, shape: tuple, dtype: np.dtype) -> None:
+    """The data a ``.npy`` header declares (shape × item size, counted in Python integers, which do
+    not overflow) must be the bytes that follow it: a header declaring 10^12 elements is refused
+    before numpy allocates them."""
+    declared = math.prod(shape) * dtype.itemsize
+    present = os.fstat(stream.fileno()).st_size - stream.tell()
+    if declared != present:
+        raise RealnetError(f'{path}: its header declares shape {shape} of {dtype} ({declared} bytes) but '
+                           f'{present} bytes of data follow; a damaged or forged .npy file')

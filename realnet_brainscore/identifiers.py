@@ -21,6 +21,8 @@ CORNET = 'cornet-s'
 TIMM = 'timm:'  # timm's models as backbones: timm:NAME
 PUBLISHED_PREFIX = 'realnet'  # CORnet-S aligned with EEG, as the paper names its models
 GROUP = 'group'
+MODALITIES = ('EEG', 'fMRI')  # what a model can be aligned with
+SUBJECTS = range(1, 100)  # a name spells a subject with two digits: s01 … s99
 _ALIGNED = re.compile(r'^(?P<backbone>.+)-(?P<modality>eeg|fmri)-(?P<who>s\d\d|group)$')
 _PUBLISHED = re.compile(rf'^{PUBLISHED_PREFIX}-(?P<who>s\d\d|group)$')
 # A name that may become a file or folder name: letters, digits and . _ + : - only, not starting
@@ -37,6 +39,20 @@ class ModelName:
     subject: int | None = None    # the subject of a personal model
     group: bool = False           # a group model (one model for several subjects)
     digest: str | None = None     # sha256[:8] of a user's weights file
+
+    def __post_init__(self):
+        # An aligned name is made here from parts a checkpoint's metadata may give (backbone,
+        # modality, subject): each is checked where the name is made, whatever its source.
+        if self.modality is None:
+            return
+        if self.modality not in MODALITIES:
+            from .errors import RealnetError, printable
+            raise RealnetError(f'modality {printable(repr(self.modality))[:60]} is not allowed: '
+                               f'{" or ".join(MODALITIES)}')
+        confined(self.backbone, 'backbone name')
+        if not self.group:
+            check_subject(self.subject)
+        confined(self.base)
 
     @property
     def base(self) -> str:
@@ -67,6 +83,15 @@ def confined(name, what: str = 'model name') -> str:
     return name
 
 
+def check_subject(subject, what: str = 'subject') -> int:
+    """``subject`` once it is shown to be a whole number a name can spell (``SUBJECTS``: s01 … s99)."""
+    if isinstance(subject, bool) or not isinstance(subject, int) or subject not in SUBJECTS:
+        from .errors import RealnetError, printable
+        raise RealnetError(f'{what} {printable(repr(subject))[:60]} is not allowed: a whole number from '
+                           f'{SUBJECTS.start} to {SUBJECTS.stop - 1}')
+    return subject
+
+
 def backbone_slug(backbone: str) -> str:
     """A backbone's name as a model name spells it: lower case, other characters as hyphens
     (``timm:vit_small`` -> ``timm-vit_small``)."""
@@ -89,7 +114,8 @@ def parse(text: str) -> ModelName:
 
 
 def aligned(backbone: str, modality: str, subject: int | None = None, group: bool = False) -> ModelName:
-    """The name of a model aligned with ``modality`` data (``EEG``, ``fMRI``) of ``subject`` (or a group)."""
+    """The name of a model aligned with ``modality`` data (``EEG``, ``fMRI``) of ``subject`` (or a group);
+    a modality, subject or backbone a name cannot hold is refused in one line (see ``ModelName``)."""
     return ModelName(backbone, modality, None if group else subject, group)
 
 

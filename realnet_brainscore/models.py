@@ -5,12 +5,12 @@ from typing import NamedTuple
 
 from torch import nn
 
-from . import identifiers
+from . import bounds, identifiers
 from .backbones import (CORNET, CORNET_SPEC, BackboneSpec, create, describe, is_backbone, pretrained_file,
                         torchvision_weights)
 from .checkpoint import Checkpoint, read_checkpoint, recorded_image_size, split_state_dict
 from .encoder import EncodingHead
-from .errors import RealnetError, first_line
+from .errors import RealnetError, first_line, printable
 from .files import regular_file
 from .weights import WEIGHTS, model_identifier, resolve, source
 
@@ -34,16 +34,25 @@ def list_models() -> list[str]:
     return list(WEIGHTS)
 
 
-def aligned_name(meta: dict) -> str | None:
+def aligned_name(meta: dict, path=None) -> str | None:
     """What a checkpoint of this package's trainer is called (see ``identifiers``): ``realnet-s01``
-    (CORnet-S and EEG, as published), else ``<backbone>-<eeg|fmri>-<s01|group>``; None for others."""
+    (CORnet-S and EEG, as published), else ``<backbone>-<eeg|fmri>-<s01|group>``; None for others.
+    The name comes from the file: one that would not pass ``identifiers.confined`` (a modality other
+    than EEG or fMRI, a subject outside 1-99, a backbone name with separators, too long) is refused
+    in one line naming ``path``, before it can become a path or a registry key."""
     backbone = BackboneSpec.from_meta(meta.get('backbone')).name
     modality, subject = meta.get('modality', 'EEG'), meta.get('subject')
-    if meta.get('subjects'):
-        return str(identifiers.aligned(backbone, str(modality), group=True))
-    if isinstance(subject, int) and not isinstance(subject, bool):
-        return str(identifiers.aligned(backbone, str(modality), subject))
-    return None
+    try:
+        if meta.get('subjects'):
+            name = identifiers.aligned(backbone, modality, group=True)
+        elif isinstance(subject, int) and not isinstance(subject, bool):
+            name = identifiers.aligned(backbone, modality, subject)
+        else:
+            return None
+        return identifiers.confined(str(name))
+    except RealnetError as error:
+        raise RealnetError(f'{printable(str(path or "the checkpoint"))}: its metadata gives it no usable model name: '
+                           f'{printable(str(error))}') from error
 
 
 def checked_name(identifier: str, checkpoint: Checkpoint, path) -> BackboneSpec | None:
@@ -55,7 +64,7 @@ def checked_name(identifier: str, checkpoint: Checkpoint, path) -> BackboneSpec 
         spec = BackboneSpec.from_meta(checkpoint.meta.get('backbone'))
     except ValueError as error:
         raise RealnetError(f'{path}: {error}') from error
-    own = aligned_name(checkpoint.meta)
+    own = aligned_name(checkpoint.meta, path)
     if identifier == own or (own is None and spec.name == CORNET and identifier in WEIGHTS):
         return spec
     if own is None and 'backbone' not in checkpoint.meta and is_backbone(identifier):
@@ -121,6 +130,9 @@ def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, imag
     Images are resized to ``image_size``, by default the size the weights were trained at (224 px
     unless a checkpoint of this package's trainer says otherwise).
     """
+    bounds.check_at_most(batch_size, bounds.BATCH_SIZE, '`batch_size`')
+    if image_size is not None:
+        bounds.check_at_most(image_size, bounds.IMAGE_SIZE, '`image_size`')
     network = load_network(identifier, weights)  # first: a missing file fails before slow imports
     if image_size is not None:
         network = network._replace(image_size=image_size)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RealnetError, first_line
+from .errors import RealnetError
 
 TIME_BINS = [(70, 170)]
 # How the benchmark images reach the model (the benchmarks' ``screen`` option).
@@ -27,20 +27,13 @@ def stimulus_set(stimulus_ids: list, image_paths: list, name: str):
 
 
 def check_images(paths) -> None:
-    """Decode every stimulus image once, up front: a damaged or empty file is one line naming it, not
-    an error from deep inside Brain-Score's image loading after the data are read."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode every stimulus image once, up front: a damaged, empty or oversized file is one line
+    naming it, not an error from deep inside Brain-Score's image loading after the data are read."""
+    from .images import opened_image
     for path in paths:
-        try:
-            with Image.open(path) as image:
-                image.draft('RGB', (64, 64))  # JPEGs decode at a reduced scale: every byte is still read
-                image.load()
-        except UnidentifiedImageError as error:
-            problem = 'an empty file' if Path(path).stat().st_size == 0 else 'not an image file'
-            raise RealnetError(f'{path}: {problem}; replace it with the published image') from error
-        except Exception as error:  # PIL's errors for damaged files have many types
-            raise RealnetError(f'{path}: damaged image ({first_line(error)}); replace it with the published '
-                               f'image') from error
+        with opened_image(path) as image:
+            image.draft('RGB', (64, 64))  # JPEGs decode at a reduced scale: every byte is still read
+            image.load()
 
 
 def check_screen(screen: str) -> str:

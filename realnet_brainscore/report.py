@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RealnetError
+from .errors import RealnetError, printable
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
-from .files import atomic_path, writable_folder
+from .files import atomic_path, outside_inputs, writable_folder
 from .recording import SCREENS
 from .records import Kind, ScoreRecord
 from .score_store import records_by_model
@@ -28,12 +28,14 @@ PAPER_TIME_RANGE = (-0.1, 0.49)  # s, first and last time point
 
 
 def comparison_table(records: dict[str, dict[str, ScoreRecord]]) -> str:
+    """The scores as a terminal table, a row a benchmark; names come from score files and are shown
+    escaped (``errors.printable``): the table's own line breaks are its only ones."""
     names = list(records)
     benchmarks = list(dict.fromkeys(b for scores in records.values() for b in scores))
-    width = max([14] + [len(n) + 2 for n in names])
-    lines = [f'{"benchmark":40}' + ''.join(f'{n:>{width}}' for n in names)]
+    width = max([14] + [len(printable(n)) + 2 for n in names])
+    lines = [f'{"benchmark":40}' + ''.join(f'{printable(n):>{width}}' for n in names)]
     for benchmark in benchmarks:
-        lines.append(f'{benchmark:40}' + ''.join(
+        lines.append(f'{printable(benchmark):40}' + ''.join(
             f'{records[n][benchmark].score:{width}.3f}' if benchmark in records[n] else f'{"-":>{width}}'
             for n in names))
     return '\n'.join(lines)
@@ -81,19 +83,24 @@ def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
 # The report's figure of each kind (written where the kind has a score) and its section's title.
 REPORT_FIGURES = {**SUITE_FIGURES, Kind.BEHAVIOUR: 'behaviour.png', Kind.NEURAL: 'neural.png',
                   'matched': 'matched_subjects.png'}
+REPORT_FILES = ('report.md', 'comparison.json', *REPORT_FIGURES.values())  # what write_report writes
 SCORE_SECTIONS = {Kind.FMRI: 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', Kind.BEHAVIOUR: 'Behaviour (Figure 1D, ',
                   Kind.NEURAL: "Brain-Score's neural benchmarks ("}
 SCORED_KINDS = tuple(SCORE_SECTIONS)  # the kinds compared score by score (EEG: time course by time course)
 
 
-def report_folder(folder) -> Path:
+def report_folder(folder, inputs=()) -> Path:
     """``folder`` once a comparison may be written there: new, without any of the report's files,
     or a folder an earlier comparison wrote (it holds scores/). A report.md, comparison.json or
-    figure of that name in any other folder is someone else's and is not replaced."""
+    figure of that name in any other folder is someone else's and is not replaced; neither the folder
+    nor any of the report's files may be one of the command's ``inputs`` or lie inside one."""
+    outside_inputs(folder, inputs, '`out`')
+    for name in ('scores', *REPORT_FILES):
+        outside_inputs(Path(folder) / name, inputs, '`out`')
     folder = writable_folder(folder)
     if (folder / 'scores').is_dir():
         return folder
-    taken = [name for name in ('report.md', 'comparison.json', *REPORT_FIGURES.values()) if (folder / name).exists()]
+    taken = [name for name in REPORT_FILES if (folder / name).exists()]
     if taken:
         raise RealnetError(f'{folder / taken[0]} exists and {folder} holds no scores/ of an earlier comparison; '
                            'choose another `out`')

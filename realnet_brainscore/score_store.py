@@ -7,10 +7,10 @@ from pathlib import Path
 
 from . import plugin
 from .checkpoint import read_checkpoint
-from .data import data_source
+from .data import data_folder, data_source
 from .errors import RealnetError, first_line
 from .files import atomic_path
-from .identifiers import split_weights
+from .identifiers import confined, split_weights
 from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .records import ScoreRecord, record_problem
 from .suite import SuiteResult
@@ -30,6 +30,7 @@ class Candidate:
 def candidate(text: str) -> Candidate:
     """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
     name, weights = split_weights(text)
+    confined(name)  # it names the kept score file scores/<name>.json
     if weights is None:
         known(name)
         return Candidate(name)
@@ -53,7 +54,7 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     options = {key: value for key, value in (options or {}).items() if value is not None}
     data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
     settings = benchmark_settings(benchmarks, options)
-    paths = {c.name: scores_dir / f'{c.name}.json' for c in candidates}
+    paths = {c.name: score_path(scores_dir, c) for c in candidates}
     kept_by_name = {c.name: kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
     loaded, results = {}, {}
     for candidate in candidates:
@@ -77,6 +78,20 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
                                            'results': [r.to_json() for r in results[candidate.name]]},
                                           indent=1) + '\n')
     return results
+
+
+def score_path(scores_dir, candidate: Candidate) -> Path:
+    """Where ``candidate``'s scores are kept: ``scores_dir/<name>.json``, its name confined (see
+    ``identifiers.confined``) wherever the candidate came from."""
+    return Path(scores_dir) / f'{confined(candidate.name)}.json'
+
+
+def inputs_of(candidates: list[Candidate], things_eeg2=None, shen2019=None) -> list:
+    """Every path scoring ``candidates`` reads: their weights files (a published model's cached copy)
+    and the data folders, those set by environment variables included (see ``files.outside_inputs``)."""
+    from .weights import WEIGHTS, cached_path
+    weights = [c.weights or (cached_path(c.name) if c.name in WEIGHTS else None) for c in candidates]
+    return [*weights, data_folder('things_eeg2', things_eeg2), data_folder('shen2019', shen2019)]
 
 
 def benchmark_settings(benchmarks: list[str], options: dict) -> dict:

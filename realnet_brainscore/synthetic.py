@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
+from . import bounds
 from .data.things_eeg2 import CHANNELS, subject_name
 from .errors import RealnetError
 from .files import atomic_path, new_folder
@@ -159,6 +160,9 @@ def _check_design(design: Design) -> None:
         raise RealnetError(f'`noise` {design.noise}: expected a number ≥ 0 (the noise sd relative to the signal)')
     if design.seed < 0:
         raise RealnetError(f'`seed` {design.seed}: expected a whole number ≥ 0')
+    bounds.check_at_most(design.image_size, bounds.IMAGE_SIZE, '`image_size`')
+    images = design.concepts * design.images_per_concept + design.test_images
+    bounds.check_at_most(images, bounds.SYNTH_IMAGES, 'images (`concepts` × `images_per_concept` + `test_images`)')
 
 
 def _save_dict(path: Path, content: dict) -> None:
@@ -194,6 +198,8 @@ def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
     """Write the Shen 2019 layout under ``out``: per subject the test and training bdpy h5, the test
     tsv, and ``images/`` holding both sessions' images."""
     from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
+    bounds.check_at_most(design.image_size, bounds.IMAGE_SIZE, '`image_size`')
+    bounds.check_at_most(design.train_images, bounds.SYNTH_IMAGES, '`train_images`')
     out = new_folder(out)
     (out / 'images').mkdir(parents=True)
     brain = HiddenBrain(design.seed)

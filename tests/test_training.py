@@ -180,8 +180,8 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
         (['--subject', '3', '--things-eeg2', str(release)], 'sub-03/preprocessed_eeg_training.npy: missing'),
-        (['--subject', '1', '--things-eeg2', str(broken)], 'unreadable image'),
-        (['--subject', '1', '--things-eeg2', str(empty)], r'\.jpg: unreadable image \(UnidentifiedImageError'),
+        (['--subject', '1', '--things-eeg2', str(broken)], r'\.jpg: not an image file'),
+        (['--subject', '1', '--things-eeg2', str(empty)], r'\.jpg: an empty file'),
         (['--subject', '1', '--things-eeg2', str(release), '--validation-fraction', '1.5'], 'between 0 and 1'),
         (['--subject', '1', '--things-eeg2', str(release), '--window', '0.9', '1.0'], 'holds no time points'),
         (['--subject', '1', '--things-eeg2', str(release), '--channels', 'Cz'], "unknown EEG channels \\['Cz'\\]"),

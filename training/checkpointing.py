@@ -121,7 +121,7 @@ def read_log(file: Path, epoch: int) -> list:
             continue
         try:
             record = json.loads(line)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
             raise _not_a_log(file, number, first_line(error)) from error
         problem = _log_problem(record)
         if problem:

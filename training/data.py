@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..errors import RealnetError
 from ..cache_files import append_record, kept
 from ..files import atomic_path, partial_files, process_running, regular_file
+from ..images import opened_image
 from ..records import time_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -106,11 +107,8 @@ def _decode_block(job):
 
 
 def decode_image(path, size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert('RGB').resize((size, size), Image.BILINEAR))
-    except Exception as error:
-        raise RealnetError(f'{path}: unreadable image ({type(error).__name__}: {error})') from error
+    with opened_image(path) as image:  # its size checked before decoding; damage is one line
+        return np.asarray(image.convert('RGB').resize((size, size), Image.BILINEAR))
 
 
 @contextlib.contextmanager
@@ -134,7 +132,10 @@ def _pool(workers: int):
 
 def _die_with_parent(parent: int):
     """Decoder process start: have the kernel kill it when its parent dies (Linux), so a killed
-    cache build leaves no orphaned decoder behind."""
+    cache build leaves no orphaned decoder behind. A forked decoder inherits the command's SIGTERM
+    handler, which raises (cli/exits.py): the pool would take that for a failed block and keep the
+    process, which the parent ends with SIGTERM. The default ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith('linux'):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if not process_running(parent):  # it died before prctl took effect

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import RealnetError
-from ..files import writable_folder
+from ..files import outside_inputs, writable_folder
 from . import checkpointing
 from .distributed import Distributed
 from .objective import TERMS, Aligner, starting_backbone
@@ -51,7 +51,7 @@ def _train(sources: list[Source], recipe: Recipe, runtime: Runtime, on_epoch_end
     recipe = recipe.resolved()
     world = Distributed()
     device = runtime.torch_device(world.local_rank)
-    folders = [writable_folder(Path(runtime.out) / source.run_name) for source in sources]
+    folders = [writable_folder(run_folder(runtime, source, recipe)) for source in sources]
     runtime.check_image_cache()
     if recipe.select_on == 'test' and world.rank == 0:
         print(f'warning: {SELECT_ON_TEST_WARNING}', file=sys.stderr, flush=True)
@@ -62,6 +62,19 @@ def _train(sources: list[Source], recipe: Recipe, runtime: Runtime, on_epoch_end
         summaries = _epochs(runs, world, on_epoch_end)
     world.close()
     return summaries
+
+
+def run_folder(runtime: Runtime, source: Source, recipe: Recipe) -> Path:
+    """``runtime.out``/``source.run_name`` once it is shown to stay clear of the run's inputs: not
+    inside the data folder (nor `out` the backbone weights file), and the backbone weights not inside
+    it, where best.pt and last.pt would replace them."""
+    folder = Path(runtime.out) / source.run_name
+    outside_inputs(folder, [recipe.backbone_weights, source.things_eeg2, source.shen2019], '`out`')
+    weights = recipe.backbone_weights
+    if weights is not None and folder.resolve() in Path(weights).resolve().parents:
+        raise RealnetError(f'`backbone_weights` {weights} lies inside the run folder {folder}, where the run '
+                           'writes its own checkpoints; move it or choose another `out`')
+    return folder
 
 
 def _epochs(runs: list['_Run'], world, on_epoch_end) -> list[dict]:

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import bounds
 from ..backbones import CORNET
 from ..errors import RealnetError
 from .loss import CLASSIFICATION_LOSSES
@@ -68,8 +69,9 @@ class Recipe:
                               ('select_on', SELECT_ON), ('compile', COMPILE_MODES)):
             if getattr(recipe, name) not in allowed:
                 raise RealnetError(f'unknown `{name}` {getattr(recipe, name)!r}; choose {_alternatives(allowed)}')
-        for name in ('epochs', 'batch_size', 'image_size', 'pool'):
-            check_count(name, getattr(recipe, name), optional=name == 'pool')
+        for name, bound in (('epochs', None), ('batch_size', bounds.BATCH_SIZE), ('image_size', bounds.IMAGE_SIZE),
+                            ('pool', bounds.POOL)):
+            check_count(name, getattr(recipe, name), optional=name == 'pool', bound=bound)
         for name in ('correlation_gradient', 'drop_nan_voxels'):
             if not isinstance(getattr(recipe, name), bool):
                 raise RealnetError(f'`{name}` must be True or False, got {getattr(recipe, name)!r}')
@@ -95,10 +97,15 @@ def _check_numbers(recipe: Recipe):
         raise RealnetError(f'`validation_fraction` must lie between 0 and 1, got {recipe.validation_fraction}')
 
 
-def check_count(name: str, value, optional: bool = False):
-    """``value`` is a whole number of at least 1 (or None, if ``optional``)."""
-    if not (optional and value is None) and not (_whole(value) and value >= 1):
+def check_count(name: str, value, optional: bool = False, bound: int | None = None):
+    """``value`` is a whole number of at least 1 (or None, if ``optional``) and at most ``bound``
+    (one of bounds.py's: a size that would be allocated)."""
+    if optional and value is None:
+        return
+    if not (_whole(value) and value >= 1):
         raise RealnetError(f'`{name}` must be a whole number of at least 1, got {value}')
+    if bound is not None:
+        bounds.check_at_most(value, bound, f'`{name}`')
 
 
 def _number(value) -> bool:

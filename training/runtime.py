@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from .. import bounds
 from ..errors import RealnetError
 from ..files import writable_folder
 from ..weights import realnet_home
@@ -21,7 +22,7 @@ class Runtime:
     progress: bool = True
 
     def check(self):
-        check_count('workers', self.workers, optional=True)
+        check_count('workers', self.workers, optional=True, bound=bounds.WORKERS)
 
     def torch_device(self, local_rank: int = 0) -> torch.device:
         """The device to train on; a name that is none, or a GPU this machine lacks, is refused in one line."""

@@ -1,19 +1,16 @@
 """The ``brainscore`` command: models, weights and scores of ReAlnet in Brain-Score.
 
 Each command's module holds its parser (``add_parsers``) beside its handler; this one builds the
-whole parser and turns what goes wrong into one line and an exit status: 2 for what the user can
-fix, 1 for the unexpected; -v adds the traceback with its causes."""
+whole parser and runs a command under exits.Policy, which turns what goes wrong into one line and
+an exit status: 2 for what the user can fix, 1 for the unexpected, 130 Ctrl-C, 143 SIGTERM, 141 a
+closed stdout; -v adds the traceback with its causes."""
 import argparse
 import contextlib
 import os
-import sys
-import traceback
 import warnings
 
 from .. import __version__
-from ..errors import RealnetError, first_line
-from . import benchmarks, compare, demo, models, plugins, report, score, submission, synth, train, weights
-from .options import with_flags
+from . import benchmarks, compare, demo, exits, models, plugins, report, score, submission, synth, train, weights
 
 # one module per command, named after it, in the order --help lists them
 COMMANDS = (models, weights, demo, synth, train, benchmarks, score, compare, plugins, submission, report)
@@ -49,7 +46,15 @@ def _progress_bars(shown: bool):
 
 
 def main(argv=None) -> int:
+    """The exit status of the command ``argv`` (default: sys.argv), as exits.Policy decides it; parsing
+    the arguments is inside the policy too (a type check may fail on memory, Ctrl-C may come)."""
+    policy = exits.Policy()
+    return policy.run(lambda: _run(argv, policy))
+
+
+def _run(argv, policy: exits.Policy):
     args = build_parser().parse_args(argv)
+    policy.verbose = args.verbose
     # Brain-Score otherwise pip-installs each plugin's requirements on every load.
     os.environ.setdefault('BS_INSTALL_DEPENDENCIES', 'no')
     # Brain-Score's result cache unpickles what it finds: a private folder unless the user chose one.
@@ -58,33 +63,6 @@ def main(argv=None) -> int:
     # brainscore_core's Score class warns at import; it is not the user's concern.
     warnings.filterwarnings('ignore', message='xarray subclass .* __slots__', category=FutureWarning)
     warnings.filterwarnings('ignore', message="Pandas doesn't allow columns to be created", category=UserWarning)
-    try:
-        # -q silences Brain-Score's progress bars too; a command may print its own steps instead.
-        with _progress_bars(shown=not args.quiet and getattr(args, 'progress_bars', True)):
-            return args.run(args) or 0
-    except KeyboardInterrupt:
-        print('brainscore: interrupted', file=sys.stderr)
-        return 130
-    except Exception as error:
-        if args.verbose:
-            traceback.print_exc()
-        message = _user_error(error)
-        if message is None:
-            if not args.verbose:
-                print(f'brainscore: unexpected {type(error).__name__}: {first_line(error)} '
-                      '(rerun with -v for the traceback)', file=sys.stderr)
-            return 1
-        print(f'brainscore: error: {message}', file=sys.stderr)
-        return 2
-
-
-def _user_error(error: Exception) -> str | None:
-    """The one line for a problem the user can fix (exit 2); None for an unexpected error (exit 1).
-    An OSError naming a path is one: a file or folder they named, or $REALNET_HOME, that cannot be
-    read or written."""
-    if isinstance(error, RealnetError):
-        return with_flags(str(error))
-    if isinstance(error, OSError) and error.filename is not None:
-        return f'{error.filename}: {error.strerror or first_line(error)}'
-    return None
-
+    # -q silences Brain-Score's progress bars too; a command may print its own steps instead.
+    with _progress_bars(shown=not args.quiet and getattr(args, 'progress_bars', True)):
+        return args.run(args)

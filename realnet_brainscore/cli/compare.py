@@ -2,7 +2,8 @@
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import RealnetError
+from ..errors import RealnetError, printable
+from ..files import outside_inputs
 from ..identifiers import CORNET
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
                       with_flags)
@@ -43,11 +44,16 @@ def run(args):
     options = benchmark_options(args, paper=report.PAPER_OPTIONS if args.paper else None)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
-    report.report_folder(args.out)  # before any scoring: a file, an unwritable place or another's report
+    inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
+    # before any scoring: a file, an unwritable place, another's report, or a place where a report
+    # file or a kept score file would replace a weights file or a data file
+    report.report_folder(args.out, inputs)
+    for candidate in candidates:
+        outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
-                                       say=lambda line: print(with_flags(line)))
+                                       say=lambda line: print(printable(with_flags(line))))
     # the report names what a user of this command can change: its flags
     results = {name: [replace(result, unavailable=with_flags(result.unavailable)) if result.unavailable else result
                       for result in entries] for name, entries in results.items()}

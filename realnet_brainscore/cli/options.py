@@ -5,6 +5,7 @@ import dataclasses
 import json
 import re
 
+from .. import bounds
 from ..files import atomic_path
 from ..models import BATCH_SIZE
 from ..training import Recipe, Runtime, Source
@@ -38,13 +39,20 @@ def positive(text: str) -> int:
 
 
 def subject_range(text: str) -> list[int]:
+    """``1-10`` or ``1,3,5`` as a list, counted before it is built: ``1-1000000000`` is refused,
+    not a list of a billion numbers."""
     try:
-        subjects = []
+        ranges = []
         for part in text.split(','):
             first, dash, last = part.partition('-')
-            subjects += list(range(int(first), int(last if dash else first) + 1))
+            ranges.append((int(first), int(last if dash else first)))
     except ValueError as error:
         raise argparse.ArgumentTypeError(f'expected subjects like 1-10 or 1,3,5, got {text!r}') from error
+    count = sum(max(0, last - first + 1) for first, last in ranges)
+    if count > bounds.SUBJECTS:
+        raise argparse.ArgumentTypeError(f'{count} subjects in {text[:40]!r}, above the bound of {bounds.SUBJECTS} '
+                                         'subjects in one list')
+    subjects = [subject for first, last in ranges for subject in range(first, last + 1)]
     if not subjects:
         raise argparse.ArgumentTypeError(f'expected subjects like 1-10 or 1,3,5, got {text!r}')
     return subjects  # which subjects a data set has, training checks

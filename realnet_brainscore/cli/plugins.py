@@ -29,6 +29,7 @@ def run_install(args):
 
 
 def run_uninstall(args):
+    from ..errors import printable
     from ..submission import uninstall
     for line in uninstall(args.brainscore_vision):
-        print(line)
+        print(printable(line))  # its paths come from installed-plugins.json, a file

@@ -20,6 +20,7 @@ def add_parsers(commands):
 def run(args):
     from ..report import score_files_comparison
     from ..figures import draw_comparison
+    from ..errors import printable
     from ..files import output_file
     from ..records import read_record
     output_file(args.out, inputs=args.scores, force=args.force)
@@ -27,5 +28,5 @@ def run(args):
     comparison = score_files_comparison(args.scores, records, pair=args.pair)  # one kind: EEG or fMRI
     draw_comparison(comparison, args.out)
     for line in comparison.lines():
-        print(line)
+        print(printable(line))  # benchmark and model names come from the score files
     print(f'wrote {args.out}')

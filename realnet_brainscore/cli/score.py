@@ -1,5 +1,5 @@
 """`brainscore score`: a model on one benchmark, or on the whole suite."""
-from ..errors import RealnetError
+from ..errors import RealnetError, printable
 from ..models import REGION_LAYER_MAP, load_model
 from ..plugin import load_benchmark
 from ..records import Kind, ScoreRecord, our_kind
@@ -48,7 +48,7 @@ def run(args):
         return _score_every_region(model, benchmark, args)
     score = score_benchmark(benchmark, model)
     record = ScoreRecord.from_score(score, model.identifier, args.benchmark, benchmark)
-    print(f'{record.model} on {record.benchmark}: {record.score:.4f}')
+    print(printable(f'{record.model} on {record.benchmark}: {record.score:.4f}'))
     write_json(args.json, record.to_json())
     if args.plot:
         from ..figures import draw_time_courses
@@ -61,9 +61,9 @@ def _check_outputs(args, options):
     """Where `score` will write, checked before the model loads: --json and --plot (a file, or for
     the suite a folder of figures; neither replaces a file without --force) and $REALNET_HOME
     when it receives weights or EEG RDMs."""
-    from ..files import output_file, writable_folder
+    from ..files import outside_inputs, output_file, writable_folder
     from ..figures import SUITE_FIGURES
-    inputs = [args.weights] if args.weights else []
+    inputs = score_inputs(args)
     if args.json:
         output_file(args.json, inputs, force=args.force)
     eeg = args.benchmark is None or our_kind(args.benchmark)[0] == Kind.EEG
@@ -71,7 +71,7 @@ def _check_outputs(args, options):
         raise RealnetError(f'--plot draws temporal RSA time courses; {args.benchmark} has none (brainscore report '
                            'draws Shen 2019 scores from --json files)')
     if args.plot and args.benchmark is None:  # the suite's figures go into a folder
-        folder = writable_folder(args.plot)
+        folder = writable_folder(outside_inputs(args.plot, inputs, '--plot folder'))
         for name in SUITE_FIGURES.values():
             output_file(folder / name, inputs, force=args.force)
     elif args.plot:
@@ -81,12 +81,20 @@ def _check_outputs(args, options):
         writable_folder(realnet_home())
 
 
+def score_inputs(args) -> list:
+    """Every path `score` reads: the weights file (or the published weights' cached copy) and the
+    data folders, those set by environment variables included; no output may be one or lie inside one."""
+    from ..data import data_folder
+    weights = args.weights or (cached_path(args.model) if args.model in WEIGHTS else None)
+    return [weights, data_folder('things_eeg2', args.things_eeg2), data_folder('shen2019', args.shen2019)]
+
+
 def _score_suite(model, args, options):
     """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
     from ..suite import run_suite
-    print(f'{model.identifier}: the ReAlnet suite')
+    print(printable(f'{model.identifier}: the ReAlnet suite'))
     results = run_suite(model, things_eeg2=args.things_eeg2, shen2019=args.shen2019,
-                        on_result=lambda result: print(with_flags(result.line()), flush=True), **options)
+                        on_result=lambda result: print(printable(with_flags(result.line())), flush=True), **options)
     records = [result.record for result in results if result.record is not None]
     write_json(args.json, [result.to_json() for result in results])
     if args.plot and records:
@@ -108,5 +116,5 @@ def _score_every_region(model, benchmark, args):
         benchmark.region = region
         score = score_benchmark(benchmark, model)
         records[region] = ScoreRecord.from_score(score, model.identifier, args.benchmark, benchmark)
-        print(f'{model.identifier} on {args.benchmark}, region {region}: {records[region].score:.4f}')
+        print(printable(f'{model.identifier} on {args.benchmark}, region {region}: {records[region].score:.4f}'))
     write_json(args.json, {'regions': {region: record.to_json() for region, record in records.items()}})

@@ -30,12 +30,13 @@ def add_parsers(commands):
 def run(args):
     from ..data.shen2019 import TEST_IMAGES, TEST_REPETITIONS
     from ..errors import RealnetError
-    from ..files import new_folder
+    from ..files import new_folder, outside_inputs
     from ..synthetic import write_shen2019, write_things_eeg2
-    if args.shen2019:  # refused before anything is written
+    if args.shen2019:  # refused before anything is written: the two folders apart, neither inside the other
         if Path(args.shen2019).resolve() == Path(args.out).resolve():
             raise RealnetError(f'--shen2019 {args.shen2019}: the same folder as --out; choose another')
-        new_folder(args.shen2019, '--shen2019')
+        outside_inputs(args.out, [args.shen2019], '--out, outside --shen2019')
+        new_folder(args.shen2019, '--shen2019, outside --out', inputs=[args.out])
     design = Design(subjects=args.subjects, concepts=args.concepts, images_per_concept=args.images_per_concept,
                     test_images=args.test_images, image_size=args.image_size, noise=args.noise, seed=args.seed)
     out = write_things_eeg2(args.out, design)

@@ -12,7 +12,10 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from ..errors import RealnetError, first_line
+from .. import bounds
+from ..errors import RealnetError, first_line, printable
+from ..files import inside
+from . import check_float32
 from .things_eeg2 import subject_name
 
 ROIS = ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC')
@@ -58,18 +61,50 @@ class BdpyFile:
         self.path = path
         try:
             with h5py.File(path, 'r') as h5:
+                self._check_structure(h5)  # before any h5.get(), which would follow a link
                 data = self._dataset(h5, ('dataset', 'dataSet'), 'numbers', ndim=2)
                 metadata = next((name for name in ('metadata', 'metaData') if h5.get(name) is not None), 'metadata')
                 keys = self._dataset(h5, (f'{metadata}/key',), 'names', ndim=1)
                 values = self._dataset(h5, (f'{metadata}/value',), 'numbers', ndim=2)
                 self.data, keys, self.values = data[()], keys[()], values[()]
-        except (OSError, KeyError) as error:
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as error:  # h5py's for malformed files
             raise RealnetError(f'{path}: not a bdpy HDF5 file ({first_line(error)})') from error
         self.keys = [k.decode(errors='replace') if isinstance(k, bytes) else str(k) for k in keys]
         expected = (len(self.keys), self.data.shape[1])
         if self.values.shape != expected:
             raise RealnetError(f'{path}: /{metadata}/value has shape {self.values.shape}; expected {expected}: a row '
                                f'for each of the {expected[0]} keys, a column for each of the {expected[1]} data columns')
+
+    def _check_structure(self, h5):
+        """Every object of the file, walked through hard links only: a soft or external link, a virtual
+        dataset or one stored in other files would read data from outside the data folder (or from
+        anywhere in this file); a dataset declaring more than bounds.HDF5_DATASET_BYTES would be
+        allocated whole when read. Each is refused in one line, before anything is read."""
+        pending, seen = [h5], set()
+        while pending:
+            group = pending.pop()
+            for name in group:  # names only: iterating a group follows no link
+                where, link = f'{group.name.rstrip("/")}/{name}', group.get(name, getlink=True)
+                if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                    target = f'{link.filename}:{link.path}' if isinstance(link, h5py.ExternalLink) else link.path
+                    kind = 'an external' if isinstance(link, h5py.ExternalLink) else 'a soft'
+                    raise RealnetError(f'{self.path}: {where} is {kind} link to {printable(target)}; data files '
+                                       'may hold their own data only, not links')
+                item = group.get(name)
+                if isinstance(item, h5py.Dataset):
+                    self._check_storage(item, where)
+                elif isinstance(item, h5py.Group) and h5py.h5o.get_info(item.id).addr not in seen:
+                    seen.add(h5py.h5o.get_info(item.id).addr)
+                    pending.append(item)
+
+    def _check_storage(self, item, where: str):
+        if item.is_virtual or item.external:
+            kind = 'a virtual dataset' if item.is_virtual else 'stored in external files'
+            raise RealnetError(f'{self.path}: {where} is {kind}; data files may hold their own data only')
+        size = item.size * item.dtype.itemsize  # declared, not stored: an unwritten chunked dataset is tiny on disk
+        if size > bounds.HDF5_DATASET_BYTES:
+            raise RealnetError(f'{self.path}: {where} declares shape {item.shape} of {item.dtype} ({size} bytes), above '
+                               f'the bound of {bounds.HDF5_DATASET_BYTES} bytes for one dataset; refused before reading')
 
     def _dataset(self, h5, names: tuple, holding: str, ndim: int):
         """The first of ``names`` present, if it is a ``ndim``-dimensional dataset of ``holding``
@@ -178,7 +213,7 @@ def load_roi(root, subject: int, roi: str, average_repetitions: bool = False, dr
         voxels = np.stack([voxels[indices == i].mean(axis=0) for i in sorted(set(indices))])
         indices, repetition = np.array(sorted(set(indices))), np.full(TEST_IMAGES, -1)
     return NeuroidAssembly(
-        voxels.astype(np.float32), dims=['presentation', 'neuroid'],
+        check_float32(voxels, f'{bdpy.path}: {roi} voxels'), dims=['presentation', 'neuroid'],
         coords={'stimulus_id': ('presentation', [names[i] for i in indices]),
                 'image_index': ('presentation', indices),
                 'image_path': ('presentation', [str(paths[i]) for i in indices]),
@@ -208,7 +243,7 @@ def load_training(root, subject: int, drop_nan_voxels: bool = False) -> Training
                            f'{MIN_TRAINING_IMAGES}')
     paths = _image_paths(root, list(names))
     means = np.stack([voxels[image_of_sample == image].mean(axis=0) for image in range(len(names))])
-    return TrainingResponses(paths, means.astype(np.float32))
+    return TrainingResponses(paths, check_float32(means, f'{bdpy.path}: VC voxels'))
 
 
 def _image_paths(root: Path, names: list[str]) -> list[Path]:
@@ -222,8 +257,12 @@ def _image_paths(root: Path, names: list[str]) -> list[Path]:
 
 
 def _image_path(root: Path, name: str) -> Path:
+    """The image ``name`` (from the stimulus list) names, which must lie inside ``root``."""
     for suffix in ('.JPEG', '.jpeg', '.jpg', '.JPG', '.png'):
         path = root / 'images' / f'{name}{suffix}'
         if path.is_file():
+            inside(root, path, 'image')  # through its links too: a data set's files stay in its folder
             return path
-    return root / 'images' / f'{name}.JPEG'
+    path = root / 'images' / f'{name}.JPEG'  # absent: the caller names it as missing
+    inside(root, path, 'image')
+    return path

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RealnetError, first_line
-from ..files import read_npy
+from ..errors import RealnetError, first_line, printable
+from ..files import inside, read_npy
+from . import check_float32
 
 CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
             'PO8', 'P6', 'P2')
@@ -48,6 +49,8 @@ def image_paths(root, split: str) -> list[Path]:
     if len(concepts) != len(files):
         raise RealnetError(f'{metadata_file}: {len(concepts)} {prefix} concepts but {len(files)} files')
     paths = [image_set / folder / concept / file for concept, file in zip(concepts, files)]
+    for path in paths:  # names from the metadata file: none may lead out of the data folder
+        inside(root, path, 'image')
     missing = [path for path in paths if not path.is_file()]
     if missing:
         raise RealnetError(f'{len(missing)} of {len(paths)} {split} images are missing, e.g. {missing[0]}')
@@ -80,7 +83,8 @@ def load_subject(root, subject: int, split: str, average_repetitions: bool = Fal
     if len(paths) != data.shape[0]:
         raise RealnetError(f'{file}: {data.shape[0]} EEG conditions but {len(paths)} {split} images')
     warn_unless_posterior(channels, file)
-    return _assembly(data.astype(np.float32), paths, name, channels, times, average_repetitions)
+    return _assembly(check_float32(data, f"{file}: 'preprocessed_eeg_data'"), paths, name, channels, times,
+                     average_repetitions)
 
 
 def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
@@ -106,7 +110,7 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
     paths = [Path(str(stimulus_set.get_stimulus(i))) if stimulus_set is not None else Path(str(i)) for i in images]
     channels = [str(c) for c in one['channel'].values]
     warn_unless_posterior(channels, f'the assembly of {name}')
-    return _assembly(data.astype(np.float32), paths, name, channels,
+    return _assembly(check_float32(data, f"the assembly's EEG of {name}"), paths, name, channels,
                      one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
 
 
@@ -165,11 +169,12 @@ def warn_unless_posterior(channels: list, source) -> None:
     absent = tuple(c for c in CHANNELS if c not in channels)
     if (foreign or absent) and (foreign, absent) not in _WARNED:
         _WARNED.add((foreign, absent))
-        differences = ([f'others: {", ".join(foreign)}'] if foreign else []) + (
+        differences = ([f'others: {", ".join(map(str, foreign))}'] if foreign else []) + (
             [f'missing: {", ".join(absent)}'] if absent else [])
-        print(f"warning: {source}: EEG channels differ from THINGS-EEG2's 17 posterior channels "
-              f"({'; '.join(differences)}); used as they are, the scores do not measure what the paper's do",
-              file=sys.stderr, flush=True)
+        # channel names come from the data file: shown escaped, never acted on by the terminal
+        print(printable(f"warning: {source}: EEG channels differ from THINGS-EEG2's 17 posterior channels "
+                        f"({'; '.join(differences)}); used as they are, the scores do not measure what "
+                        "the paper's do"), file=sys.stderr, flush=True)
 
 
 def _numbers(values, what: str) -> np.ndarray:

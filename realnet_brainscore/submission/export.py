@@ -4,30 +4,33 @@ import io
 import zipfile
 from pathlib import Path
 
-from .. import models
+from .. import models, plugin
 from ..backbones import CORNET_SPEC
 from ..errors import RealnetError
 from ..files import atomic_path, file_digest, new_folder, output_file
-from ..identifiers import leaderboard_id
+from ..identifiers import confined, leaderboard_id
 from ..weights import WeightSource, source
 from .render import website_benchmark_plugins, website_model_plugin
 from .rules import broken_rules
 
+PACKAGE = Path(__file__).resolve().parents[1]  # its modules are copied into each plugin: an input
+
 
 def export_model(identifier: str, out, weights=None, weights_url=None, force: bool = False) -> Path:
     """A zip (or folder) ``models/<id>/…`` for one model; a user's file is referenced by URL + hash."""
+    folder = confined(leaderboard_id(confined(identifier)), 'plugin name')  # it becomes models/<id>/
     if weights is None:
         source(identifier)  # an unknown identifier is refused first
     elif not weights_url:
         raise RealnetError('`weights` needs `weights_url`: the website fetches weights at load time, '
                            'they never go inside the zip')
-    out = _destination(out, force, inputs=[weights] if weights is not None else [])
+    out = _destination(out, force, inputs=[weights, PACKAGE])
     hosted, backbone = None, CORNET_SPEC
     if weights is not None:
         backbone = models.load_network(identifier, weights).spec  # refuses a file that does not load as it
         hosted = WeightSource(identifier, weights_url, 'sha256', file_digest(weights, 'sha256'),
                               f'{identifier} from {Path(weights).name}')
-    files = {f'models/{leaderboard_id(identifier)}/{name}': content
+    files = {f'models/{folder}/{name}': content
              for name, content in website_model_plugin([identifier], hosted, backbone).items()}
     return _write(files, out)
 
@@ -35,19 +38,20 @@ def export_model(identifier: str, out, weights=None, weights_url=None, force: bo
 def export_benchmarks(out, force: bool = False, names: list[str] | None = None) -> Path:
     """A zip (or folder) ``benchmarks/<plugin>/…`` of ``names`` (default: those the website can run)."""
     plugins = website_benchmark_plugins(names)  # a plugin the website cannot run is refused first
-    out = _destination(out, force)
-    files = {f'benchmarks/{folder}/{name}': content for folder, entries in plugins.items()
+    out = _destination(out, force, inputs=[plugin.plugins_dir(), PACKAGE])  # never into the folders it copies
+    files = {f'benchmarks/{confined(folder, "plugin name")}/{name}': content for folder, entries in plugins.items()
              for name, content in entries.items()}
     return _write(files, out)
 
 
 def _destination(out, force: bool, inputs=()) -> Path:
     """``out`` once it is shown to take the export, before any work: a .zip that is not an existing
-    file (unless ``force``) nor an input, or a new or empty folder; either where files can be made."""
+    file (unless ``force``), or a new or empty folder; either where files can be made, and neither one
+    of the ``inputs`` nor inside one."""
     out = Path(out)
     if out.suffix == '.zip':
         return output_file(out, inputs, force)
-    return new_folder(out, '`out` folder or a .zip')
+    return new_folder(out, '`out` folder or a .zip', inputs)
 
 
 def _write(files: dict[str, bytes], out: Path) -> Path:

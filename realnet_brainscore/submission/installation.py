@@ -126,7 +126,7 @@ def _read_manifest() -> list[dict]:
     try:
         record = json.loads(path.read_text(encoding='utf-8'))
         return _valid_installs(record)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep for the parser
         raise RealnetError(f'{path}: not an install record this version reads ({first_line(error)}); remove the '
                            'plugin folders by hand and delete it') from error
 

@@ -7,7 +7,7 @@ from .. import __version__, plugin
 from ..backbones import CORNET_SPEC, BackboneSpec
 from ..data import ENVIRONMENT, HOSTED
 from ..errors import RealnetError
-from ..identifiers import is_timm, leaderboard_id
+from ..identifiers import confined, is_timm, leaderboard_id
 from ..weights import WeightSource
 from .vendoring import self_contained
 
@@ -25,7 +25,8 @@ def model_plugin(identifiers: list[str], weights: WeightSource | None = None,
     """Files of a model plugin folder registering ``identifiers`` (package ids) of the backbone
     ``spec``, made from the templates. With ``weights`` (a WeightSource of the user's hosted file),
     the one model loads that file instead."""
-    package_ids = {leaderboard_id(i): i for i in identifiers}
+    # each becomes a registry key and a repr() inside the plugin's Python: confined where it is made
+    package_ids = {confined(leaderboard_id(confined(i)), 'plugin name'): i for i in identifiers}
     layers = spec.brainscore_layers
     return {
         '__init__.py': _registering(list(package_ids)),
