@@ -276,8 +276,9 @@ def test_train_resuming_a_log_without_a_field_is_one_line_and_exit_2(tmp_path, c
     write_checkpoint(folder / 'best.pt', {'w': torch.zeros(1)}, meta=meta)
     (folder / 'log.jsonl').write_text('{"epoch": 1}\n')
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    code = cli.main(['train', '--subject', '1', '--things-eeg2', str(tmp_path), '--out', str(tmp_path / 'runs'),
-                     '--epochs', '2', '--resume', '-q'])
+    (tmp_path / 'data').mkdir()  # none is read: the log is refused first
+    code = cli.main(['train', '--subject', '1', '--things-eeg2', str(tmp_path / 'data'), '--out',
+                     str(tmp_path / 'runs'), '--epochs', '2', '--resume', '-q'])
     error = capsys.readouterr().err
     assert code == 2 and error.count('\n') == 1 and "line 1: not a log written by brainscore train (no 'val_loss')" \
         in error, error
