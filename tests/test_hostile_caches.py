@@ -253,7 +253,7 @@ def test_a_resume_log_record_of_another_shape_is_one_line(tmp_path, line, proble
     log.write_text('{"epoch": 1, "val_loss": 0.5}\n' + line + '\n')
     with pytest.raises(RealnetError) as error:
         checkpointing.read_log(log, 2)
-    assert str(error.value) == (f'{log}: line 2: not a log written by brainscore train ({problem}); move the run '
+    assert str(error.value) == (f'{log}: not a log written by brainscore train ({problem}, line 2); move the run '
                                 'away or choose another `out`')
 
 
@@ -280,7 +280,7 @@ def test_train_resuming_a_log_without_a_field_is_one_line_and_exit_2(tmp_path, c
     code = cli.main(['train', '--subject', '1', '--things-eeg2', str(tmp_path / 'data'), '--out',
                      str(tmp_path / 'runs'), '--epochs', '2', '--resume', '-q'])
     error = capsys.readouterr().err
-    assert code == 2 and error.count('\n') == 1 and "line 1: not a log written by brainscore train (no 'val_loss')" \
+    assert code == 2 and error.count('\n') == 1 and "not a log written by brainscore train (no 'val_loss', line 1)" \
         in error, error
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 

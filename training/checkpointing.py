@@ -145,7 +145,7 @@ def _log_problem(record) -> str:
 
 
 def _not_a_log(file: Path, number: int, problem: str) -> RealnetError:
-    return RealnetError(f'{file}: line {number}: not a log written by brainscore train ({problem}); move the run '
+    return RealnetError(f'{file}: not a log written by brainscore train ({problem}, line {number}); move the run '
                         'away or choose another `out`')
 
 
