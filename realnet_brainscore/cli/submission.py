@@ -1,7 +1,7 @@
 """`brainscore submission export|check`: Brain-Score website submissions (leaderboard zips)."""
 import sys
 
-from ..errors import RealnetError
+from ..errors import RealnetError, printable
 from ..submission.package_index import DEFAULT_INDEX
 from .options import add_force, command
 
@@ -60,11 +60,11 @@ def run_export(args):
 def run_check(args):
     from ..submission import check
     problems = check(args.zip, index_url=args.index_url)
-    for note in problems.notes:
-        print(f'note: {note}', file=sys.stderr)
+    for note in problems.notes:  # names and requirement lines from the zip: shown, never acted on by the terminal
+        print(f'note: {printable(note)}', file=sys.stderr)
     for problem in problems:
-        print(f'{args.zip}: {problem}', file=sys.stderr)
+        print(f'{printable(args.zip)}: {printable(problem)}', file=sys.stderr)
     if problems:
         return 2
-    print(f'{args.zip}: passes every website rule this package knows')
+    print(f'{printable(args.zip)}: passes every website rule this package knows')
     return 0
