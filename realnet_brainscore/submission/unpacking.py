@@ -65,6 +65,15 @@ def entries(stream, label) -> list[Entry]:
     return found
 
 
+def check_paths(paths: list[str], label):
+    """The same rules for the paths of plugin files placed without a zip (`brainscore plugins
+    install`): each a plain name inside models/<plugin>/ or benchmarks/<plugin>/, none colliding."""
+    found = [Entry(path, zipfile.ZipInfo(path), 0) for path in paths]
+    for entry in found:
+        _check_entry(entry, label)
+    _check_unique(found, label)
+
+
 def _count(stream, label):
     """Refuse a zip of over MAX_ENTRIES entries from its end record, before zipfile reads them all."""
     end = zipfile._EndRecData(stream)  # private but unchanged since Python 2; zipfile.ZipFile reads it the same way
