@@ -101,7 +101,7 @@ def _name(info: zipfile.ZipInfo, label, raw: bytes | None = None, flags=None, ex
         unicode_name = fields[0][5:].decode('utf-8')
         if unicode_name and unicode_name != name:  # an empty one means "the header name", to unzip
             raise RealnetError(f'{label}: {shown}: its unicode-path field names {printable(repr(unicode_name))}; '
-                               'unzip writes that, other tools the header name')
+                               'unzip writes that name, other readers the header name')
     return name
 
 
@@ -155,7 +155,7 @@ def _check_entry(entry: Entry, label):
     components = parts(name)
     if '..' in components:
         raise RealnetError(f"{label}: {shown}: '..' in a path climbs out of the plugin folder")
-    if components[0] not in TOP_FOLDERS or len(components) < (2 if entry.is_dir else 3):
+    if components[0] not in TOP_FOLDERS or len(components) < (1 if entry.is_dir else 3):
         raise RealnetError(f'{label}: {shown}: outside models/<plugin>/ and benchmarks/<plugin>/; the website '
                            'takes nothing else')
 
