@@ -54,12 +54,17 @@ def entries(stream, label) -> list[Entry]:
     """The entries of the zip open in ``stream`` once each is shown to be what unzip would write
     and safe to write; else one RealnetError line naming the first that is not. Nothing is
     decompressed."""
-    _count(stream, label)
-    with zipfile.ZipFile(stream) as archive:
+    end = zipfile._EndRecData(stream)  # private, unchanged since Python 2: the count before zipfile reads them all
+    if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
+        raise RealnetError(f'{label}: {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a submission holds at most '
+                           f'{MAX_ENTRIES}')
+    with zipfile.ZipFile(stream) as archive:  # raises BadZipFile without an end record
         infos, start_dir = archive.infolist(), archive.start_dir
-    found = [Entry(_name(info, label), info, _data_start(stream, info, label)) for info in infos]
-    for entry in found:
-        _check_entry(entry, label)
+    found = []
+    for info in infos:
+        name = _name(info, label)
+        found.append(Entry(name, info, _data_start(stream, info, name, label)))
+        _check_entry(found[-1], label)
     _check_layout(found, start_dir, label)
     _check_unique(found, label)
     return found
@@ -74,22 +79,12 @@ def check_paths(paths: list[str], label):
     _check_unique(found, label)
 
 
-def _count(stream, label):
-    """Refuse a zip of over MAX_ENTRIES entries from its end record, before zipfile reads them all."""
-    end = zipfile._EndRecData(stream)  # private but unchanged since Python 2; zipfile.ZipFile reads it the same way
-    if end is None:
-        raise zipfile.BadZipFile('no end of central directory record')
-    if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
-        raise RealnetError(f'{label}: {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a submission holds at most '
-                           f'{MAX_ENTRIES}')
-
-
 def _name(info: zipfile.ZipInfo, label, raw: bytes | None = None, flags=None, extra=None) -> str:
     """The name UnZip 6.00 gives an entry (of the central directory, or of a local header given
     ``raw``, ``flags`` and ``extra``), refused when any other reader would write another."""
     raw = info.orig_filename.encode('utf-8' if info.flag_bits & _UTF8_NAME else 'cp437') if raw is None else raw
     flags, extra = (info.flag_bits, info.extra) if flags is None else (flags, extra)
-    shown = printable(repr(raw.decode('utf-8', 'replace')))
+    shown = _shown(raw.decode('utf-8', 'replace'))
     if not raw.isascii() and not flags & _UTF8_NAME:
         raise RealnetError(f'{label}: {shown}: a non-ASCII name without the UTF-8 flag; readers decode it '
                            'differently (name the file in ASCII, or zip it with UTF-8 names)')
@@ -97,10 +92,11 @@ def _name(info: zipfile.ZipInfo, label, raw: bytes | None = None, flags=None, ex
     fields = [data for kind, data in _extra_fields(extra) if kind == _UNICODE_PATH]
     if len(fields) > 1:
         raise RealnetError(f'{label}: {shown}: two unicode-path fields; readers take different ones')
-    if fields and len(fields[0]) >= 5 and fields[0][0] == 1 and struct.unpack('<L', fields[0][1:5])[0] == zlib.crc32(raw):
+    # version 1, then the CRC-32 of the header name it stands for (a stale field, renamed since, is ignored)
+    if fields and fields[0][:5] == struct.pack('<BL', 1, zlib.crc32(raw)):
         unicode_name = fields[0][5:].decode('utf-8')
         if unicode_name and unicode_name != name:  # an empty one means "the header name", to unzip
-            raise RealnetError(f'{label}: {shown}: its unicode-path field names {printable(repr(unicode_name))}; '
+            raise RealnetError(f'{label}: {shown}: its unicode-path field names {_shown(unicode_name)}; '
                                'unzip writes that name, other readers the header name')
     return name
 
@@ -117,27 +113,27 @@ def _extra_fields(extra: bytes) -> list[tuple[int, bytes]]:
     return fields
 
 
-def _data_start(stream, info: zipfile.ZipInfo, label) -> int:
+def _data_start(stream, info: zipfile.ZipInfo, central: str, label) -> int:
     """Where the entry's compressed bytes begin, once its local header is shown to agree with the
-    central directory (a streaming reader takes the local header's name and method)."""
+    central directory, whose name is ``central`` (a streaming reader takes the local header's)."""
+    if info.header_offset < 0:  # an end record placing the directory after its true place
+        raise zipfile.BadZipFile(f'bad local header offset for {info.orig_filename!r}')
     stream.seek(info.header_offset)
     header = stream.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size or header[:4] != b'PK\x03\x04':
         raise zipfile.BadZipFile(f'no local header for {info.orig_filename!r}')
     _, _, flags, method, _, _, _, _, _, name_size, extra_size = _LOCAL_HEADER.unpack(header)
     raw, extra = stream.read(name_size), stream.read(extra_size)
-    central = _name(info, label)
     if (method, flags & _ENCRYPTED) != (info.compress_type, info.flag_bits & _ENCRYPTED) or (
             _name(info, label, raw, flags, extra) != central):
-        raise RealnetError(f'{label}: {printable(repr(central))}: its local header says another name or method than '
-                           'the central directory; readers disagree on what it holds')
+        raise RealnetError(f'{label}: {_shown(central)}: its local header says another name or method than the '
+                           'central directory; readers disagree on what it holds')
     return info.header_offset + _LOCAL_HEADER.size + name_size + extra_size
 
 
 def _check_entry(entry: Entry, label):
     """A plain file or folder, stored or deflated, at a path that stays in a plugin folder."""
-    name, info = entry.name, entry.info
-    shown = printable(repr(name))
+    name, info, shown = entry.name, entry.info, _shown(entry.name)
     mode = (info.external_attr >> 16) & 0o170000
     if mode in _KINDS:
         raise RealnetError(f'{label}: {shown}: {_KINDS[mode]}; the zip must hold plain files')
@@ -149,7 +145,8 @@ def _check_entry(entry: Entry, label):
     if not name or not name.isprintable():
         raise RealnetError(f'{label}: {shown}: control characters in a name')
     if name.startswith('/') or (name[:1].isalpha() and name[1:2] == ':'):
-        raise RealnetError(f'{label}: {shown}: absolute path; entries must be models/<plugin>/… or benchmarks/<plugin>/…')
+        raise RealnetError(f'{label}: {shown}: absolute path; entries must be models/<plugin>/… or '
+                           'benchmarks/<plugin>/…')
     if '\\' in name:
         raise RealnetError(f'{label}: {shown}: backslash in a path; zip paths separate folders with /')
     components = parts(name)
@@ -158,6 +155,10 @@ def _check_entry(entry: Entry, label):
     if components[0] not in TOP_FOLDERS or len(components) < (1 if entry.is_dir else 3):
         raise RealnetError(f'{label}: {shown}: outside models/<plugin>/ and benchmarks/<plugin>/; the website '
                            'takes nothing else')
+
+
+def _shown(name: str) -> str:
+    return printable(repr(name))
 
 
 def parts(name: str) -> list[str]:
@@ -171,10 +172,10 @@ def _check_layout(found: list[Entry], start_dir: int, label):
     spans = sorted((e.info.header_offset, e.data_start + e.info.compress_size, e.name) for e in found)
     for (_, end, name), (start, _, following) in zip(spans, spans[1:]):
         if start < end:
-            raise RealnetError(f'{label}: {printable(repr(name))} and {printable(repr(following))} overlap in the '
-                               'zip (a zip bomb shares compressed data between entries)')
+            raise RealnetError(f'{label}: {_shown(name)} and {_shown(following)} overlap in the zip (a zip bomb '
+                               'shares compressed data between entries)')
     if spans and spans[-1][1] > start_dir:
-        raise RealnetError(f'{label}: {printable(repr(spans[-1][2]))} runs into the central directory')
+        raise RealnetError(f'{label}: {_shown(spans[-1][2])} runs into the central directory')
 
 
 def _check_unique(found: list[Entry], label):
@@ -184,13 +185,13 @@ def _check_unique(found: list[Entry], label):
     for entry in found:
         key = tuple(unicodedata.normalize('NFC', part).casefold() for part in parts(entry.name))
         if key in keys:
-            raise RealnetError(f'{label}: {printable(repr(entry.name))} and {printable(repr(keys[key]))} are one '
-                               'path once unpacked (names differing only in case or Unicode form)')
+            raise RealnetError(f'{label}: {_shown(entry.name)} and {_shown(keys[key])} are one path once unpacked '
+                               '(names differing only in case or Unicode form)')
         keys[key] = entry.name
         folders.update(key[:i] for i in range(1, len(key) if not entry.is_dir else len(key) + 1))
     clash = next((name for key, name in keys.items() if key in folders and not name.endswith('/')), None)
     if clash is not None:
-        raise RealnetError(f'{label}: {printable(repr(clash))} is both a file and a folder once unpacked')
+        raise RealnetError(f'{label}: {_shown(clash)} is both a file and a folder once unpacked')
 
 
 def unpacked(stream, entry: Entry, label):
@@ -210,8 +211,8 @@ def unpacked(stream, entry: Entry, label):
                                                                   inflater.unconsumed_tail)
         produced += len(data)
         if produced > info.file_size:
-            raise RealnetError(f'{label}: {printable(repr(entry.name))}: unpacks to more than the {info.file_size} bytes it declares '
-                               '(a zip bomb hides its size)')
+            raise RealnetError(f'{label}: {_shown(entry.name)}: unpacks to more than the {info.file_size} bytes it '
+                               'declares (a zip bomb hides its size)')
         crc = zlib.crc32(data, crc)
         yield data
         if (inflater.eof if inflater else not left) or (not data and not pending and not left):
