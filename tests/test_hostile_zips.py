@@ -3,6 +3,7 @@ URLs are https. Zips are built here, with zipfile where it can and by hand (byte
 APPNOTE says) where it cannot: a size that lies, entries that overlap, a unicode-path field."""
 import io
 import os
+import random
 import shutil
 import stat
 import struct
@@ -69,9 +70,11 @@ class Raw:
                             ) + self.raw_name() + self.extra
 
 
-def assemble(records: list[bytes], centrals: list[bytes]) -> bytes:
+def assemble(records: list[bytes], centrals: list[bytes], misplaced: int = 0) -> bytes:
+    """The local records, then the central directory, whose offset the end record gives ``misplaced`` too far."""
     body, directory = b''.join(records), b''.join(centrals)
-    return body + directory + END.pack(b'PK\x05\x06', 0, 0, len(centrals), len(centrals), len(directory), len(body), 0)
+    return body + directory + END.pack(b'PK\x05\x06', 0, 0, len(centrals), len(centrals), len(directory),
+                                       len(body) + misplaced, 0)
 
 
 def raw_zip(*entries: Raw) -> bytes:
@@ -156,6 +159,10 @@ HOSTILE = {
         'models/my_model/a.py', 'models/my_model/a.py'))), 'two unicode-path fields'),
     'local name differs from central': (lambda: raw_zip(Raw('models/my_model/a.py', local_name=b'models/my_model/b.py')),
                                         'local header says another name'),
+    'UTF-8 flag on a name that is not UTF-8': (lambda: raw_zip(Raw(b'models/my_model/\xff.py', flags=0x800)),
+                                               'corrupt or unreadable zip'),
+    'directory offset past its place': (lambda: assemble([Raw(INIT, GOOD_INIT).local()], [Raw(INIT, GOOD_INIT).central(0)],
+                                                         misplaced=10), 'bad local header offset'),
     'non-ASCII name without UTF-8 flag': (lambda: raw_zip(Raw(b'models/my_model/caf\x82.py')),
                                           'non-ASCII name without the UTF-8 flag'),
     'escape sequence in a name': (lambda: zipped('models/my_model/\x1b[2Jx.py'), 'control characters'),
@@ -249,6 +256,19 @@ VALID = {
 def test_a_valid_zip_still_passes(case, tmp_path, capsys):
     status, out, err = check(capsys, tmp_path, VALID[case]())
     assert status == 0 and err == [] and 'passes every website rule' in out, err
+
+
+def test_garbled_bytes_are_exit_0_or_2_never_unexpected(tmp_path, capsys):
+    """Bytes changed at random in good and hostile zips: each is read, refused or called corrupt."""
+    rng = random.Random(1)
+    bases = [VALID['plain'](), VALID['stored by hand'](), overlapping()]
+    for _ in range(300):
+        data = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            data[at:at + rng.choice((1, 4))] = rng.randbytes(4)[:1] if rng.random() < 0.5 else rng.randbytes(4)
+        status, _, err = check(capsys, tmp_path, bytes(data))
+        assert status in (0, 2) and all('unexpected' not in line for line in err), err
 
 
 UNZIP = shutil.which('unzip')

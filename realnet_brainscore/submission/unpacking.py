@@ -46,7 +46,7 @@ def readable(label):
     """zipfile's and zlib's errors as one line naming the zip: a zip that cannot be read whole."""
     try:
         yield
-    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error, UnicodeDecodeError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, struct.error, UnicodeDecodeError, NotImplementedError) as error:
         raise RealnetError(f'{label}: corrupt or unreadable zip ({printable(first_line(error))})') from error
 
 
