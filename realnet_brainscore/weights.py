@@ -23,6 +23,7 @@ from .identifiers import CORNET, personal_name, with_digest
 # address (S3 links with a version id are under 300 characters) and no plain http, which anyone on
 # the way could answer (the hash is checked, but a swapped file still costs a download).
 MAX_URL_CHARS = 2048
+MAX_FILENAME_CHARS = 200  # the download is cached as <algorithm>-<digest>-<file name>, under the 255 a file system takes
 
 
 def checked_url(url) -> str:
@@ -39,10 +40,13 @@ def checked_url(url) -> str:
         host, _ = parts.hostname, parts.port  # port raises ValueError when it is not a number in range
     except ValueError as error:
         raise RealnetError(f'weights URL {shown} is not a valid URL ({error})') from error
-    if parts.username is not None or parts.password is not None:
-        raise RealnetError(f'weights URL {shown} holds a user name or password; the plugin would publish it')
+    if parts.username is not None or parts.password is not None:  # not echoed: it may be a secret
+        raise RealnetError(f'weights URL {parts.scheme}://…@{printable(host or "")}/… holds a user name or password; '
+                           'the plugin would publish it')
     if not host or parts.scheme not in ('https', 'http') or (parts.scheme == 'http' and not _loopback(host)):
         raise RealnetError(f'weights URL {shown} is not allowed: use an https:// address')
+    if not 0 < len(parts.path.rsplit('/', 1)[-1]) <= MAX_FILENAME_CHARS:  # the cached file is named by it
+        raise RealnetError(f'weights URL {shown} must end in a file name of 1 to {MAX_FILENAME_CHARS} characters')
     return url
 
 

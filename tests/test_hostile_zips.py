@@ -306,19 +306,21 @@ BAD_URLS = {
     'https://example.org/\x1b[2Jw.pt': 'whitespace or control characters',
     'https://example.org:99999/w.pt': 'not a valid URL',
     'https://example.org/' + 'a' * 2048: 'at most 2048 characters',
+    'https://example.org/weights/': 'must end in a file name',
+    'https://example.org/' + 'a' * 201: 'must end in a file name',
 }
 
 
 @pytest.mark.parametrize('url', BAD_URLS)
 def test_a_bad_weights_url_is_refused(url):
-    with pytest.raises(weights.RealnetError, match=BAD_URLS[url]):
-        weights.checked_url(url)
-    with pytest.raises(weights.RealnetError, match=BAD_URLS[url]):
-        weights.WeightSource('realnet-s01', url, 'sha256', 'ab' * 32, 'x')
+    for refuse in (weights.checked_url, lambda url: weights.WeightSource('realnet-s01', url, 'sha256', 'ab' * 32, 'x')):
+        with pytest.raises(weights.RealnetError, match=BAD_URLS[url]) as refused:
+            refuse(url)
+        assert 'secret' not in str(refused.value) and str(refused.value).isprintable()
 
 
 @pytest.mark.parametrize('url', ['https://example.org/w.pt?versionId=a.b_c', 'http://127.0.0.1:8000/w.pt',
-                                 'http://localhost/w.pt', 'http://[::1]:80/w.pt', 'https://example.org/' + 'a' * 2000])
+                                 'http://localhost/w.pt', 'http://[::1]:80/w.pt', 'https://example.org/' + 'a/' * 900 + 'w.pt'])
 def test_a_good_weights_url_is_taken(url):
     assert weights.checked_url(url) == url
 
