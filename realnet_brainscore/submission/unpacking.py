@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import RealnetError, first_line, printable
 
 MAX_ENTRIES = 10_000  # a plugin folder holds tens of files; each entry costs a ZipInfo before anything is checked
+_CENTRAL_RECORD = 1024  # bytes a directory record may take on average: 46 and a name, seldom extra fields
 TOP_FOLDERS = ('models', 'benchmarks')
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what every unzip reads; bzip2/lzma are not universal
 _UNICODE_PATH = 0x7075
@@ -54,12 +55,16 @@ def entries(stream, label) -> list[Entry]:
     """The entries of the zip open in ``stream`` once each is shown to be what unzip would write
     and safe to write; else one RealnetError line naming the first that is not. Nothing is
     decompressed."""
-    end = zipfile._EndRecData(stream)  # private, unchanged since Python 2: the count before zipfile reads them all
-    if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
-        raise RealnetError(f'{label}: {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a submission holds at most '
-                           f'{MAX_ENTRIES}')
+    # Before zipfile makes a ZipInfo of each: the end record's count, and the directory's size, since
+    # zipfile reads records until that size is used up whatever the count says (private, unchanged since Python 2)
+    end = zipfile._EndRecData(stream) or [0] * 10
+    too_many = RealnetError(f'{label}: over {MAX_ENTRIES} entries; a submission holds at most {MAX_ENTRIES}')
+    if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES or end[zipfile._ECD_SIZE] > MAX_ENTRIES * _CENTRAL_RECORD:
+        raise too_many
     with zipfile.ZipFile(stream) as archive:  # raises BadZipFile without an end record
         infos, start_dir = archive.infolist(), archive.start_dir
+    if len(infos) > MAX_ENTRIES:
+        raise too_many
     found = []
     for info in infos:
         name = _name(info, label)
