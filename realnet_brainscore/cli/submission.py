@@ -3,6 +3,7 @@ import sys
 
 from ..errors import RealnetError, printable
 from ..submission.package_index import DEFAULT_INDEX
+from ..weights import checked_url
 from .options import add_force, command
 
 
@@ -48,6 +49,8 @@ def run_export(args):
     benchmarks = args.benchmarks is not None
     if benchmarks and (args.weights or args.weights_url):
         raise RealnetError('--weights and --weights-url go with --model, not --benchmarks')
+    if args.weights_url is not None:
+        checked_url(args.weights_url)  # refused before the weights are read or anything is written
     out = (submission.export_benchmarks(args.out, args.force, args.benchmarks or None) if benchmarks
            else submission.export_model(args.model, args.out, args.weights, args.weights_url, args.force))
     print(f'wrote {out}')
@@ -60,10 +63,10 @@ def run_export(args):
 def run_check(args):
     from ..submission import check
     problems = check(args.zip, index_url=args.index_url)
-    for note in problems.notes:  # names and requirement lines from the zip: shown, never acted on by the terminal
-        print(f'note: {printable(note)}', file=sys.stderr)
+    for note in problems.notes:  # notes and problems quote entry names and text from the zip: escaped
+        print(printable(f'note: {note}'), file=sys.stderr)
     for problem in problems:
-        print(f'{printable(args.zip)}: {printable(problem)}', file=sys.stderr)
+        print(printable(f'{args.zip}: {problem}'), file=sys.stderr)
     if problems:
         return 2
     print(f'{printable(args.zip)}: passes every website rule this package knows')

@@ -9,7 +9,7 @@ from ..backbones import CORNET_SPEC
 from ..errors import RealnetError
 from ..files import atomic_path, file_digest, new_folder, output_file
 from ..identifiers import leaderboard_id
-from ..weights import WeightSource, checked_url, source
+from ..weights import WeightSource, source
 from .render import website_benchmark_plugins, website_model_plugin
 from .rules import broken_rules
 
@@ -21,8 +21,6 @@ def export_model(identifier: str, out, weights=None, weights_url=None, force: bo
     elif not weights_url:
         raise RealnetError('`weights` needs `weights_url`: the website fetches weights at load time, '
                            'they never go inside the zip')
-    if weights_url is not None:
-        checked_url(weights_url)  # refused before the weights are read or anything is written
     out = _destination(out, force, inputs=[weights] if weights is not None else [])
     hosted, backbone = None, CORNET_SPEC
     if weights is not None:
