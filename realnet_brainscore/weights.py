@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from tqdm.auto import tqdm
 
-from .errors import RealnetError, printable
+from .errors import RealnetError
 from .files import atomic_path, file_digest
 from .identifiers import CORNET, personal_name, with_digest
 
@@ -30,6 +30,7 @@ def checked_url(url) -> str:
     """``url`` once it is shown to be an https address of at most MAX_URL_CHARS characters with a
     host, no user name or password, no whitespace or control characters; http only for a loopback
     host (a test's local server)."""
+    from .errors import printable
     shown = printable(repr(url))[:200]
     if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
         raise RealnetError(f'weights URL {shown} is not allowed: at most {MAX_URL_CHARS} characters')
