@@ -341,3 +341,17 @@ def test_export_refuses_a_bad_weights_url_before_reading_the_weights(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and 'use an https:// address' in err[0], err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('name, named', [('../../evil.py', "'..' in a path"), ('a\x1b[2J.py', 'control characters'),
+                                         ('sub/../../x.py', "'..' in a path")])
+def test_plugins_install_keeps_the_zips_path_rules(name, named, tmp_path, realnet_home, monkeypatch, capsys):
+    from realnet_brainscore.submission import installation
+    root = tmp_path / 'bsv'
+    for kind in ('models', 'benchmarks'):
+        (root / kind).mkdir(parents=True)
+    monkeypatch.setattr(installation, 'benchmark_plugins', lambda: {'my_bench': {'__init__.py': b'', name: b'x'}})
+    status = cli.main(['plugins', 'install', '--brainscore-vision', str(root)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and named in err[0] and '\x1b' not in err[0], err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*')) == ['bsv', 'bsv/benchmarks', 'bsv/models']
