@@ -4,6 +4,7 @@ One table maps an identifier to its published file (URL and hash). Files are cac
 ``$REALNET_HOME/weights`` (default ``~/.realnet/weights``), verified against the hash on every
 use and downloaded atomically; ``checkpoint.py`` reads them.
 """
+import ipaddress
 import os
 import shutil
 import stat
@@ -19,6 +20,47 @@ from .files import atomic_path, file_digest, regular_file
 from .identifiers import CORNET, personal_name, with_digest
 
 
+# A weights URL is written into a plugin the website runs and fetched from there: no browser-sized
+# address (S3 links with a version id are under 300 characters) and no plain http, which anyone on
+# the way could answer (the hash is checked, but a swapped file still costs a download).
+MAX_URL_CHARS = 2048
+MAX_FILENAME_CHARS = 200  # the download is cached as <algorithm>-<digest>-<file name>, under the 255 a file system takes
+
+
+def checked_url(url) -> str:
+    """``url`` once it is shown to be an https address of at most MAX_URL_CHARS characters with a
+    host, no user name or password, no whitespace or control characters; http only for a loopback
+    host (a test's local server)."""
+    from .errors import printable
+    shown = printable(repr(url))[:200]
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        raise RealnetError(f'weights URL {shown} is not allowed: at most {MAX_URL_CHARS} characters')
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise RealnetError(f'weights URL {shown} holds whitespace or control characters; percent-encode them')
+    try:
+        parts = urlparse(url)
+        host, _ = parts.hostname, parts.port  # port raises ValueError when it is not a number in range
+    except ValueError as error:
+        raise RealnetError(f'weights URL {shown} is not a valid URL ({error})') from error
+    if parts.username is not None or parts.password is not None:  # not echoed: it may be a secret
+        raise RealnetError(f'weights URL {parts.scheme}://…@{printable(host or "")}/… holds a user name or password; '
+                           'the plugin would publish it')
+    if not host or parts.scheme not in ('https', 'http') or (parts.scheme == 'http' and not _loopback(host)):
+        raise RealnetError(f'weights URL {shown} is not allowed: use an https:// address')
+    if not 0 < len(parts.path.rsplit('/', 1)[-1]) <= MAX_FILENAME_CHARS:  # the cached file is named by it
+        raise RealnetError(f'weights URL {shown} must end in a file name of 1 to {MAX_FILENAME_CHARS} characters')
+    return url
+
+
+def _loopback(host: str) -> bool:
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class WeightSource:
     identifier: str
@@ -26,6 +68,9 @@ class WeightSource:
     algorithm: str  # hashlib name
     digest: str     # hex; a prefix is allowed (torch.hub names files by sha256[:8])
     description: str
+
+    def __post_init__(self):
+        checked_url(self.url)
 
     @property
     def filename(self) -> str:

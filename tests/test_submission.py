@@ -128,7 +128,7 @@ def test_templates_are_python_and_a_rendered_model_holds_the_users_weights():
     assert [p.name for p in templates] == ['__init__.py', 'model.py', 'test.py']
     for template in templates:
         ast.parse(template.read_text(encoding='utf-8'), filename=str(template))
-    spec = WeightSource('realnet-s01', 'https://example.org/my "w".pt', 'sha256', 'ab' * 32, "realnet-s01 from it's.pt")
+    spec = WeightSource('realnet-s01', 'https://example.org/my"w".pt', 'sha256', 'ab' * 32, "realnet-s01 from it's.pt")
     files = model_plugin(['realnet-s01', 'realnet-s02'], spec)
     for name in ('__init__.py', 'model.py', 'test.py'):
         ast.parse(files[name], filename=name)

@@ -3,6 +3,7 @@ import sys
 
 from ..errors import RealnetError, printable
 from ..submission.package_index import DEFAULT_INDEX
+from ..weights import checked_url
 from .options import add_force, command
 
 
@@ -48,6 +49,8 @@ def run_export(args):
     benchmarks = args.benchmarks is not None
     if benchmarks and (args.weights or args.weights_url):
         raise RealnetError('--weights and --weights-url go with --model, not --benchmarks')
+    if args.weights_url is not None:
+        checked_url(args.weights_url)  # refused before the weights are read or anything is written
     out = (submission.export_benchmarks(args.out, args.force, args.benchmarks or None) if benchmarks
            else submission.export_model(args.model, args.out, args.weights, args.weights_url, args.force))
     print(f'wrote {out}')
@@ -66,5 +69,5 @@ def run_check(args):
         print(printable(f'{args.zip}: {problem}'), file=sys.stderr)
     if problems:
         return 2
-    print(f'{args.zip}: passes every website rule this package knows')
+    print(f'{printable(args.zip)}: passes every website rule this package knows')
     return 0

@@ -14,6 +14,7 @@ from ..files import atomic_path, file_digest, writable_folder
 from ..identifiers import parse
 from ..weights import realnet_home
 from .render import benchmark_plugins, model_plugin
+from .unpacking import check_paths
 
 INSTALLED_FOLDER = 'realnet_brainscore'  # brainscore_vision/models/<this>
 
@@ -48,6 +49,9 @@ def install(root=None, identifiers=None) -> list[Path]:
     identifiers = identifiers or [i for i in models.list_models() if parse(i).personal]
     folders = {root / 'models' / INSTALLED_FOLDER: {n: t.encode() for n, t in model_plugin(identifiers).items()}}
     folders.update({root / 'benchmarks' / name: files for name, files in benchmark_plugins().items()})
+    # what a submission zip may hold, the same rules: no file placed outside its plugin folder
+    check_paths([f'{folder.parent.name}/{folder.name}/{name}' for folder, files in folders.items() for name in files],
+                'plugins install')
     present = [str(f) for f in folders if f.exists()]
     if present:
         raise RealnetError(f'{present[0]} already exists; run `brainscore plugins uninstall` first')

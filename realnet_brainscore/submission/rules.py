@@ -1,14 +1,14 @@
 """The Brain-Score website's rules for a submission zip (docs/submissions.md#the-websites-rules), checked without
-trusting the zip: sizes are judged from what it declares before anything is decompressed."""
+trusting the zip: it is read as unzip writes it (unpacking), and sizes are judged from what it declares before
+anything is decompressed, then counted as decompressed."""
 import re
-import stat
 import zipfile
-import zlib
 from pathlib import Path
 
-from ..errors import RealnetError, first_line
+from ..errors import RealnetError
+from ..files import regular_file
 from ..identifiers import leaderboard_id
-from . import installation
+from . import installation, unpacking
 from .package_index import DEFAULT_INDEX, unserved
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # the website's upload limit
@@ -38,68 +38,64 @@ class Problems(list):
 def check(zip_path, brainscore_root=None, index_url=DEFAULT_INDEX, check_index=True) -> Problems:
     """Every website rule the zip breaks, one sentence each (empty: it passes). With ``check_index``,
     each plugin's requirements are looked up in the index ``index_url`` too (the website installs
-    them from PyPI); an index that does not answer is a note, not a broken rule."""
-    zip_path = Path(zip_path)
+    them from PyPI); an index that does not answer is a note, not a broken rule. A zip that is
+    hostile (see unpacking) or unreadable is one RealnetError line."""
+    zip_path = regular_file(zip_path, 'zip file')  # a FIFO would hang is_zipfile's read
     if not zipfile.is_zipfile(zip_path):
         raise RealnetError(f'{zip_path}: not a zip file (or a truncated one)')
-    with open(zip_path, 'rb') as stream:
-        problems = broken_rules(stream, zip_path.stat().st_size, zip_path, brainscore_root)
-        texts, too_long = _requirement_texts(stream) if check_index else ({}, [])
+    with open(zip_path, 'rb') as stream, unpacking.readable(zip_path):
+        found = unpacking.entries(stream, zip_path)
+        problems = _archive_problems(stream, found, zip_path.stat().st_size, zip_path, brainscore_root)
+        texts, too_long = _requirement_texts(stream, found, zip_path) if check_index else ({}, [])
     if not texts:
         return Problems(problems + too_long)
     found = unserved(texts, index_url)
     return Problems(problems + too_long + found.problems, [found.unchecked] if found.unchecked else [])
 
 
-def _requirement_texts(stream) -> tuple[dict[str, str], list[str]]:
+def _requirement_texts(stream, found: list[unpacking.Entry], label) -> tuple[dict[str, str], list[str]]:
     """{path: text} of each plugin folder's requirements.txt (what the website pip-installs), and a
     line for each one too long to read. Only from a zip whose declared sizes keep to the caps: then
-    broken_rules has verified every entry."""
-    with zipfile.ZipFile(stream) as archive:
-        entries = archive.infolist()
-        if _size_problems(entries):
-            return {}, []
-        files = [e for e in entries if _REQUIREMENTS.fullmatch(e.filename)]
-        texts = {e.filename: archive.read(e).decode('utf-8-sig', 'replace') for e in files
-                 if e.file_size <= MAX_REQUIREMENTS_BYTES}
-    return texts, [f'{e.filename}: over {MAX_REQUIREMENTS_BYTES // 2**10} KiB; a requirements file is a few lines, '
-                   'keep it to those' for e in files if e.file_size > MAX_REQUIREMENTS_BYTES]
+    _archive_problems has verified every entry."""
+    if _size_problems(found):
+        return {}, []
+    files = [e for e in found if _REQUIREMENTS.fullmatch(e.name)]
+    texts = {e.name: unpacking.head(stream, e, MAX_REQUIREMENTS_BYTES, label).decode('utf-8-sig', 'replace')
+             for e in files if e.info.file_size <= MAX_REQUIREMENTS_BYTES}
+    return texts, [f'{e.name}: over {MAX_REQUIREMENTS_BYTES // 2**10} KiB; a requirements file is a few lines, '
+                   'keep it to those' for e in files if e.info.file_size > MAX_REQUIREMENTS_BYTES]
 
 
 def broken_rules(stream, size: int, label, brainscore_root=None) -> list[str]:
-    """check() of a zip read from ``stream`` (``size`` bytes); a zip that cannot be read whole
-    (bad CRC, truncated or garbled data, encrypted, unknown compression) is one line naming it."""
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            return _archive_problems(archive, size, brainscore_root)
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
-        raise RealnetError(f'{label}: corrupt or unreadable zip ({first_line(error)})') from error
+    """check() of a zip read from ``stream`` (``size`` bytes), without the index; a zip that is
+    hostile or cannot be read whole (bad CRC, truncated or garbled data, encrypted, unknown
+    compression) is one line naming it."""
+    with unpacking.readable(label):
+        return _archive_problems(stream, unpacking.entries(stream, label), size, label, brainscore_root)
 
 
-def _archive_problems(archive: zipfile.ZipFile, size: int, brainscore_root=None) -> list[str]:
+def _archive_problems(stream, found: list[unpacking.Entry], size: int, label, brainscore_root=None) -> list[str]:
     problems = []
     if size > MAX_ZIP_BYTES:
         problems.append(f'the zip is {size / 2**20:.1f} MB; the website takes at most 50 MB')
-    entries = archive.infolist()
-    too_big = _size_problems(entries)
+    too_big = _size_problems(found)
     if too_big:  # nothing is decompressed: these are the entries' declared sizes
         return problems + too_big
-    problems += [problem for entry in entries for problem in _path_problems(entry)]
-    _verify_crcs(archive, entries)
-    files = [e for e in entries if not e.is_dir()]
-    names = [e.filename for e in files]
+    unpacking.verify(stream, found, MAX_UNPACKED_BYTES, label)  # the sizes produced, not those declared
+    files = [e for e in found if not e.is_dir]
+    names = [e.name for e in files]
     registrations = []
-    for init in (e for e in files if Path(e.filename).name == '__init__.py'):
-        text, complete = _head(archive, init)
-        if not complete:
-            problems.append(f'{init.filename}: over {MAX_INIT_BYTES // 2**20} MiB; an __init__.py that registers '
+    for init in (e for e in files if Path(e.name).name == '__init__.py'):
+        head = unpacking.head(stream, init, MAX_INIT_BYTES, label)
+        if len(head) > MAX_INIT_BYTES:
+            problems.append(f'{init.name}: over {MAX_INIT_BYTES // 2**20} MiB; an __init__.py that registers '
                             'plugins is a few lines, keep it to those')
-        registrations += _REGISTRY_LINE.findall(text)
+        registrations += _REGISTRY_LINE.findall(head[:MAX_INIT_BYTES].decode('utf-8', 'replace'))
     problems += [f'file name with a space: {n!r}' for n in names if ' ' in n]
     problems += [f'{n}: metadata files are generated by Brain-Score; leave them out' for n in names
                  if Path(n).name in ('metadata.yaml', 'metadata.yml')]
-    folders = {tuple(n.split('/')[:2]) for n in names if n.count('/') >= 2}
-    if not folders or any(kind not in ('models', 'benchmarks') for kind, _ in folders):
+    folders = {tuple(unpacking.parts(e.name)[:2]) for e in files}  # unpacking keeps files to models|benchmarks/<plugin>/
+    if not folders:
         problems.append('the zip must hold models/<plugin>/… or benchmarks/<plugin>/… folders')
     problems += [f"model identifier '{i}' contains a hyphen; the leaderboard takes none (e.g. {leaderboard_id(i)})"
                  for kind, i in registrations if kind == 'model' and '-' in i]
@@ -114,48 +110,20 @@ def _archive_problems(archive: zipfile.ZipFile, size: int, brainscore_root=None)
     return problems
 
 
-def _size_problems(entries: list[zipfile.ZipInfo]) -> list[str]:
-    """The caps on declared sizes, which bound what reading the zip may decompress."""
+def _size_problems(found: list[unpacking.Entry]) -> list[str]:
+    """The caps on declared sizes, which bound what reading the zip may decompress (unpacking
+    refuses an entry that unpacks to more than it declares)."""
     limit = f'refused above {MAX_UNPACKED_BYTES // 2**20} MB, 10 x the upload limit (a zip bomb)'
-    problems = [f'{e.filename}: unpacks to {e.file_size / 2**20:.0f} MB; {limit}'
-                for e in entries if e.file_size > MAX_UNPACKED_BYTES]
-    problems += [f'{e.filename}: compressed {e.file_size // max(e.compress_size, 1)}:1, a zip bomb '
-                 f'(plugin files compress at most {MAX_COMPRESSION_RATIO}:1)' for e in entries
-                 if e.file_size > RATIO_CHECKED_ABOVE and e.file_size > MAX_COMPRESSION_RATIO * e.compress_size]
-    total = sum(e.file_size for e in entries)
+    sizes = [(e.name, e.info.file_size, e.info.compress_size) for e in found]
+    problems = [f'{name}: unpacks to {size / 2**20:.0f} MB; {limit}' for name, size, _ in sizes
+                if size > MAX_UNPACKED_BYTES]
+    problems += [f'{name}: compressed {size // max(packed, 1)}:1, a zip bomb '
+                 f'(plugin files compress at most {MAX_COMPRESSION_RATIO}:1)' for name, size, packed in sizes
+                 if size > RATIO_CHECKED_ABOVE and size > MAX_COMPRESSION_RATIO * packed]
+    total = sum(size for _, size, _ in sizes)
     if total > MAX_UNPACKED_BYTES:
         problems.append(f'the zip unpacks to {total / 2**20:.0f} MB in all; {limit}')
     return problems
-
-
-def _path_problems(entry: zipfile.ZipInfo) -> list[str]:
-    """Entry names that would land outside the plugin folder when unpacked, or point elsewhere."""
-    name, problems = entry.filename, []
-    if name.startswith('/') or re.match(r'[A-Za-z]:', name):
-        problems.append(f'{name!r}: absolute path; entries must be models/<plugin>/… or benchmarks/<plugin>/…')
-    if '\\' in name:
-        problems.append(f'{name!r}: backslash in a path; zip paths separate folders with /')
-    if '..' in name.split('/'):
-        problems.append(f"{name!r}: '..' in a path climbs out of the plugin folder")
-    if stat.S_ISLNK(entry.external_attr >> 16):
-        problems.append(f'{name!r}: a symbolic link; the zip must hold plain files')
-    return problems
-
-
-def _verify_crcs(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]):
-    """Every entry read through in 1 MiB chunks, so that a bad CRC or garbled data raises; the
-    declared sizes, capped before this, bound the work."""
-    for entry in entries:
-        with archive.open(entry) as stream:
-            while stream.read(2**20):
-                pass
-
-
-def _head(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> tuple[str, bool]:
-    """The text of the first MAX_INIT_BYTES of an entry, and whether that was all of it."""
-    with archive.open(entry) as stream:
-        head = stream.read(MAX_INIT_BYTES + 1)
-    return head[:MAX_INIT_BYTES].decode('utf-8', 'replace'), len(head) <= MAX_INIT_BYTES
 
 
 def _registered(root=None) -> dict:
