@@ -34,9 +34,15 @@ from realnet_brainscore.training import Recipe, Source, checkpointing
 from realnet_brainscore.training.data import decode_image, image_cache
 
 BOUND = 20  # seconds: what a refusal takes is milliseconds; a hang never ends
+MARKER = Path(os.environ.get('TMPDIR', '/tmp')) / f'realnet-caches-marker-{os.getpid()}'
 KINDS = ('fifo', 'dangling link', 'folder')
 SAYS = {'fifo': 'is a FIFO, not a regular {}', 'dangling link': 'no such {} (a link to nothing)',
         'folder': 'is a folder, not a regular {}'}
+
+
+class Marker:  # a pickle that leaves MARKER when it is loaded
+    def __reduce__(self):
+        return (Path.touch, (MARKER,))
 
 
 def _plant(path: Path, kind: str) -> Path:
@@ -205,14 +211,6 @@ def test_kept_rdms_that_are_not_the_computations_are_computed_again(kind, realne
     assert capfd.readouterr().err.count(f'warning: {file}: not used') == 1
     np.testing.assert_array_equal(cached_decoding_rdms(TRIALS, 'sub-01', progress=False), expected)
     assert len(calls) == 2  # what was computed again is kept, and used
-
-
-MARKER = Path(os.environ.get('TMPDIR', '/tmp')) / f'realnet-caches-marker-{os.getpid()}'
-
-
-class Marker:
-    def __reduce__(self):
-        return (Path.touch, (MARKER,))
 
 
 # ---------------------------------------------------------------- image caches
@@ -386,15 +384,14 @@ def test_a_checkpoint_naming_a_hub_model_is_refused_without_the_network(backbone
 
 
 def test_offline_a_hub_name_the_user_types_is_looked_up_in_no_hub(monkeypatch, tmp_path, no_network):
-    import huggingface_hub.constants
+    import huggingface_hub.constants as hub
     monkeypatch.setenv('REALNET_OFFLINE', '1')
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
+    monkeypatch.setattr(hub, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
     with pytest.raises(RealnetError, match=r'^`backbone` timm:hf-hub:x/y: '):
         create('timm:hf-hub:x/y')
     with pytest.raises(RealnetError, match='^timm:resnet10t: timm could not load its pretrained weights'):
         pretrained_state('timm:resnet10t')
-    assert no_network == [] and os.environ.get('HF_HUB_OFFLINE') is None  # the switch is restored afterwards
-    assert not huggingface_hub.constants.HF_HUB_OFFLINE
+    assert no_network == [] and os.environ.get('HF_HUB_OFFLINE') is None and not hub.HF_HUB_OFFLINE
 
 
 @pytest.mark.parametrize('name', ['timm:x/y', 'timm:hf-hub:', 'timm:bogus-source:x'])
