@@ -336,3 +336,17 @@ def test_library_errors_name_the_setting_and_the_command_line_its_flag(tmp_path,
     assert capsys.readouterr().err.startswith('brainscore: error: --weights needs --weights-url: the website fetches')
     assert with_flags('unknown `method` x; `other` and `brainscore weights import`') == \
         'unknown --rdm x; `other` and `brainscore weights import`'
+
+
+def test_a_bad_flag_is_one_line_naming_the_help(capsys):
+    """argparse's refusals are one line and exit 2 like every other error (its usage block is --help's),
+    also for a subcommand's flag and for a value that its check refuses before building it."""
+    for argv, expected in ((['scor'], "brainscore: error: argument COMMAND: invalid choice: 'scor'"),
+                           (['train', '--subjects', '1-1000000000', '--out', 'x'],
+                            'brainscore train: error: argument --subjects: 1000000000 subjects'),
+                           (['weights', 'fetch', '--bogus'], 'brainscore: error: unrecognized arguments: --bogus')):
+        with pytest.raises(SystemExit) as exit:
+            cli.main(argv)
+        error = capsys.readouterr().err
+        assert exit.value.code == 2 and error.count('\n') == 1 and error.startswith(expected), error
+        assert error.rstrip().endswith('--help)')

@@ -150,7 +150,7 @@ def test_third_party_errors_at_the_boundary_are_one_line(tiny, tmp_path, capsys)
     image = next((damaged / 'image_set' / 'training_images').rglob('*.jpg'))
     image.write_bytes(image.read_bytes()[:40])  # a JPEG cut short in its header
     error = _one_line(capsys, cli.main(_train(damaged, weights, tmp_path / 'out', '--workers', '1')), 'PIL')
-    assert re.fullmatch(rf'brainscore: error: {image}: unreadable image \(\w+: .*\)\n', error), error
+    assert re.fullmatch(rf'brainscore: error: {image}: damaged image \(\w+: .*\); replace it with the published image\n', error), error
     assert not (tmp_path / 'out').exists()
 
 

@@ -10,14 +10,24 @@ import os
 import warnings
 
 from .. import __version__
+from ..errors import printable
 from . import benchmarks, compare, demo, exits, models, plugins, report, score, submission, synth, train, weights
 
 # one module per command, named after it, in the order --help lists them
 COMMANDS = (models, weights, demo, synth, train, benchmarks, score, compare, plugins, submission, report)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with its errors in one line, exit status 2, as every other error is: the
+    usage argparse would print first is what --help shows. Each subcommand's parser is one too
+    (add_subparsers makes them of this class)."""
+
+    def error(self, message):
+        self.exit(2, printable(f'{self.prog}: error: {message} (see {self.prog} --help)') + '\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='brainscore', description='ReAlnet (CORnet-S aligned with human EEG) in Brain-Score.',
         epilog='Weights are cached in $REALNET_HOME/weights (default ~/.realnet/weights); '
                'REALNET_OFFLINE=1 disables downloads.')
