@@ -17,6 +17,9 @@ from .recipe import Recipe, _number, _whole
 
 RUN_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'summary.json')
 RESUME_ADVICE = 'it cannot be resumed from: move it away or choose another `out`'
+# Settings a run of an earlier version did not record, and what that version trained with (the
+# default of a later recipe would pass an old run off as trained so).
+UNRECORDED = {'forward_passes': 1, 'precision': 'bf16'}
 LOCK_FILE = '.train.lock'
 
 
@@ -78,20 +81,37 @@ def prepare_folder(folder: Path, settings: dict, resume: bool):
         raise RealnetError(f'{folder} holds {", ".join(held)} but no last.pt to resume from; move them away '
                            'or choose another `out`')
     missing = [name for name in ('best.pt', 'log.jsonl') if name not in held]
-    if missing:
-        raise RealnetError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
-                           'cannot be resumed; choose another `out`')
+    # on the test images no best.pt is right while no epoch has beaten the first (the notebook's rule)
+    if missing and not (missing == ['best.pt'] and settings.get('select_on') == 'test'):
+        raise _incomplete(folder, missing)
     checkpoint = read_last(folder / 'last.pt')
     changed = changed_settings(checkpoint.meta['config'], settings)
     if changed and changed != ['epochs']:
         raise RealnetError(f'{folder}: `resume` with other settings than the run ({", ".join(changed)})')
-    return checkpoint, read_log(folder / 'log.jsonl', checkpoint.meta['epoch'])
+    log = read_log(folder / 'log.jsonl', checkpoint.meta['epoch'])
+    if missing and selected(log, 'test') is not None:
+        raise _incomplete(folder, missing)
+    return checkpoint, log
+
+
+def _incomplete(folder: Path, missing: list[str]) -> RealnetError:
+    return RealnetError(f'{folder} holds last.pt but not {" or ".join(missing)}: an incomplete run that '
+                        'cannot be resumed; choose another `out`')
+
+
+def selected(log: list, select_on: str) -> dict | None:
+    """The log record of the epoch best.pt holds: the first with the lowest loss; on the test images
+    the first below the first epoch's loss (the bar, never saved), None if none is."""
+    if select_on == 'test':
+        first = next((r['val_loss'] for r in log if r['epoch'] == 1), None)
+        log = [r for r in log if r['epoch'] > 1 and first is not None and r['val_loss'] < first]
+    return min(log, key=lambda r: r['val_loss']) if log else None
 
 
 def changed_settings(recorded: dict, settings: dict) -> list[str]:
     """The names of ``settings`` a run recorded otherwise; a setting newer than the run counts as
     recorded with its default."""
-    defaults = Recipe().record()
+    defaults = {**Recipe().record(), **UNRECORDED}
     return sorted(k for k in settings if settings[k] != recorded.get(k, defaults.get(k)))
 
 
@@ -185,14 +205,16 @@ def _save(path: Path, network: ReAlnet, data, meta: dict, optimizer=None, best=N
     write_checkpoint(path, network.backbone.state_dict(), network.head.state_dict(), meta, **extras)
 
 
-def summarise(folder: Path, source, epochs: int, log: list) -> dict:
-    """summary.json of a finished run, written and returned."""
-    if not log or not (folder / 'best.pt').is_file():  # a resumed run whose files were moved away
+def summarise(folder: Path, source, epochs: int, log: list, select_on: str = 'validation') -> dict:
+    """summary.json of a finished run, written and returned; on the test images with no epoch below
+    the first, best_epoch, best_val_loss and best_checkpoint are null (no best.pt, as the notebook)."""
+    best = selected(log, select_on)
+    none_beat_first = select_on == 'test' and log and best is None
+    if not none_beat_first and (best is None or not (folder / 'best.pt').is_file()):  # files moved away
         raise RealnetError(f'{folder}: best.pt or the log of its epochs is missing; the run has no summary')
-    best = min(log, key=lambda r: r['val_loss'])
     summary = {'subject': source.subject, 'subjects': list(source.group), 'modality': source.modality,
-               'epochs': epochs, 'best_epoch': best['epoch'],
-               'best_val_loss': best['val_loss'], 'best_checkpoint': str(folder / 'best.pt'),
+               'epochs': epochs, 'best_epoch': best and best['epoch'], 'best_val_loss': best and best['val_loss'],
+               'best_checkpoint': best and str(folder / 'best.pt'),
                'final_checkpoint': str(folder / 'last.pt'), 'package_version': __version__}
     with atomic_path(folder / 'summary.json') as partial:
         partial.write_text(json.dumps(summary, indent=2) + '\n')

@@ -25,6 +25,8 @@ CHECK_EVERY = 50  # CUDA steps between reads of the losses (one GPU sync each); 
 NON_FINITE_ADVICE = 'Lower `lr` or `beta`, or check the starting weights'
 SELECT_ON_TEST_WARNING = ('`select_on` test selects the epoch on the test images, the evaluation set of the EEG '
                           'benchmarks (as the authors did): scores on them are no longer held out')
+NO_BEST_WARNING = ('no epoch after the first had a test loss below the first\'s, so, as in the authors\' notebook, '
+                   'no best.pt was saved')
 
 
 def train(source: Source, recipe: Recipe, runtime: Runtime, on_epoch_end=None) -> dict:
@@ -92,7 +94,13 @@ def _epochs(runs: list['_Run'], world, on_epoch_end) -> list[dict]:
             run.end_epoch({'epoch': epoch, **t, **v}, seconds, world, on_epoch_end, several=len(runs) > 1)
     if world.rank:
         return [{}] * len(runs)
-    return [checkpointing.summarise(run.folder, run.source, epochs, run.log) for run in runs]
+    summaries = [checkpointing.summarise(run.folder, run.source, epochs, run.log, run.recipe.select_on)
+                 for run in runs]
+    for run, summary in zip(runs, summaries):
+        if summary['best_epoch'] is None:
+            print(f'warning: {run.source.run_name}: {NO_BEST_WARNING} (epoch 1: {run.log[0]["val_loss"]:.4f}); '
+                  f'last.pt holds epoch {epochs}', file=sys.stderr, flush=True)
+    return summaries
 
 
 class _Run:
@@ -119,7 +127,7 @@ class _Run:
         _check_validation(record, self.source.run_name if several else '')
         record['seconds'] = seconds
         record['images_per_second'] = round(len(self.data.train) / max(seconds, 1e-9), 1)
-        improved, self.best = record['val_loss'] < self.best, min(self.best, record['val_loss'])
+        improved, self.best = selects(self.recipe.select_on, record['epoch'], record['val_loss'], self.best)
         if world.rank == 0:
             self.log.append(record)
             meta = checkpointing.epoch_meta(self.source, self.settings, self.data, self.aligner.spec,
@@ -127,6 +135,16 @@ class _Run:
             checkpointing.save_epoch(self.folder, self.aligner, self.data, meta, self.log, improved, self.best)
         if on_epoch_end:
             on_epoch_end({'run': self.source.run_name, **record} if several else record)
+
+
+def selects(select_on: str, epoch: int, loss: float, best: float) -> tuple[bool, float]:
+    """(whether epoch ``epoch`` becomes best.pt, the loss a later epoch must beat). Both rules keep
+    an epoch only if its loss is strictly below every earlier one's. On the test images, as the
+    notebook (``if epoch == 0: best_loss = epoch_loss`` then ``if epoch_loss < best_loss``), the
+    first epoch (its epoch 0, our 1) sets the bar and is never saved as best."""
+    if select_on == 'test' and epoch == 1:
+        return False, loss
+    return loss < best, min(best, loss)
 
 
 def _check_same_images(runs: list[_Run]):
@@ -167,8 +185,10 @@ def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
 
 def _validate(runs: list[_Run]) -> list[dict]:
     """Each run's losses on the held-out images (the same for every run): each batch is prepared once
-    and the teacher run once for every student, as in training."""
+    and the teacher run once for every student, as in training. On the test images each batch
+    counts once, as the notebook's mean (``running_loss / niterates``); held-out images each once."""
     lead, part = runs[0], runs[0].data.validation
+    per_batch = lead.recipe.select_on == 'test'
     sums = [{} for _ in runs]
     for i in range(0, len(part), lead.recipe.batch_size):
         indices = part.indices[i:i + lead.recipe.batch_size]
@@ -176,7 +196,7 @@ def _validate(runs: list[_Run]) -> list[dict]:
         teacher_logits = lead.aligner.teacher_logits(x)
         for run, run_sums in zip(runs, sums):
             terms = run.aligner.held_out_terms(run.data.validation.targets_of(indices), x, teacher_logits)
-            _accumulate(run_sums, terms, len(indices))
+            _accumulate(run_sums, terms, 1 if per_batch else len(indices))
     return [{f'val_{k}': v for k, v in _means(run_sums).items()} for run_sums in sums]
 
 

@@ -4,6 +4,7 @@ import contextlib
 import copy
 
 import torch
+from torch import nn
 
 from ..backbones import CORNET, CORNET_SPEC, create, describe, pretrained_state
 from ..checkpoint import read_checkpoint, split_state_dict
@@ -20,13 +21,17 @@ class Aligner:
     """Student + head, the frozen teacher, the optimiser, and the loss of one batch.
 
     Fused Adam (one kernel for all weights; on the CPU a step's Adam took 0.23 s for-each, 0.03 s
-    fused). On CUDA: bf16 autocast, channels_last; one backbone pass gives logits and area outputs;
-    the teacher runs under no_grad. Shared by training and the timing script.
+    fused). On CUDA: channels_last, and bf16 autocast for the student with ``precision`` bf16. One
+    backbone pass gives logits and area outputs, or the notebook's two (``forward_passes`` 2:
+    NotebookStep). The teacher runs under no_grad; in fp32 when its argmax is the target, so that
+    rounding never flips a near tie. Shared by training and the timing script.
     """
 
     def __init__(self, student, n_out: int, recipe, device, world=None, spec=CORNET_SPEC):
         self.recipe, self.device, self.spec = recipe.resolved(), torch.device(device), spec
         self.cuda = self.device.type == 'cuda'
+        # autocast on CUDA only: the CPU trains in fp32 (a test sets this to run CPU bf16 autocast)
+        self.autocast = self.cuda and self.recipe.precision == 'bf16'
         teacher = copy.deepcopy(student).eval().requires_grad_(False)
         head = EncodingHead.for_backbone(student, recipe.image_size, n_out, layers=spec.layers, pool=spec.pool)
         self.network = ReAlnet(student.train(), head).to(self.device)
@@ -36,16 +41,21 @@ class Aligner:
             self.teacher.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=recipe.lr,
                                           fused=self.device.type in ('cpu', 'cuda'))
-        self.model = world.wrap(self.network, self.device) if world else self.network
+        step = NotebookStep(self.network) if self.recipe.forward_passes == 2 else self.network
+        self.model = world.wrap(step, self.device) if world else step
         if recipe.compile != 'none':
             self.model = torch.compile(self.model, mode=recipe.compile)
 
-    def _amp(self):
-        return torch.autocast('cuda', dtype=torch.bfloat16) if self.cuda else contextlib.nullcontext()
+    def _amp(self, teacher: bool = False):
+        if not self.autocast or (teacher and self.recipe.classification == 'hard'):
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     @torch.no_grad()
     def teacher_logits(self, x) -> torch.Tensor:
-        with self._amp():
+        """The frozen teacher's logits; fp32 when they are argmax'ed, as the notebook's (bf16 flips
+        the top class where the two largest logits lie within its rounding)."""
+        with self._amp(teacher=True):
             return self.teacher(x)
 
     def losses(self, x, targets, train_mode: bool = True, teacher_logits=None) -> dict[str, torch.Tensor]:
@@ -73,6 +83,23 @@ class Aligner:
         """The loss terms of a held-out batch the teacher has seen."""
         self.network.eval()
         return self.losses(x, targets, train_mode=False, teacher_logits=teacher_logits)
+
+
+class NotebookStep(nn.Module):
+    """The step of the authors' notebook (``Encoder.forward``): the whole network gives the logits,
+    then the areas run again for the head. In training mode each pass updates the batch-norm
+    running statistics, so they move twice per step; the forward values and gradients equal one
+    pass's (same weights, same batch). Wraps the network that is saved; eval needs one pass."""
+
+    def __init__(self, network: ReAlnet):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images):
+        logits = self.network.backbone(images)
+        if self.network.taps is not None:
+            self.network.taps.take()  # the first pass's layer outputs: the head reads the second's
+        return logits, self.network(images)[1]
 
 
 def starting_backbone(recipe, progress: bool = True):

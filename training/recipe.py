@@ -18,12 +18,18 @@ from .loss import CLASSIFICATION_LOSSES
 # Where the two named recipes differ (docs/faithfulness.md#training); everything else (lr 2e-5,
 # batch 16, 30 epochs, β 100, seed 2023, ImageNet CORnet-S start) is the same in both.
 RECIPES = {
-    # The authors' notebook: teacher argmax, correlation term logged but detached, one mean and SD per subject.
-    'paper': {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'},
-    # This package's variant: teacher probabilities, differentiable correlation term, per-feature z-score.
-    'improved': {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'},
+    # The authors' notebook: teacher argmax, correlation term logged but detached, one mean and SD per
+    # subject, two forward passes per step (batch-norm statistics updated twice), fp32 throughout.
+    'paper': {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject', 'forward_passes': 2,
+              'precision': 'fp32'},
+    # This package's variant: teacher probabilities, differentiable correlation term, per-feature z-score,
+    # one pass per step, bf16 autocast on CUDA.
+    'improved': {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature', 'forward_passes': 1,
+                 'precision': 'bf16'},
 }
 ZSCORES = ('subject', 'feature')
+FORWARD_PASSES = (1, 2)
+PRECISIONS = ('fp32', 'bf16')  # bf16: autocast on CUDA; the CPU trains in fp32 whatever this says
 SELECT_ON = ('validation', 'test')
 COMPILE_MODES = ('none', 'default', 'reduce-overhead')  # reduce-overhead: CUDA graphs
 EEG_WINDOW = (0.0, 0.2)  # seconds: 20 samples at 100 Hz
@@ -32,7 +38,7 @@ EEG_WINDOW = (0.0, 0.2)  # seconds: 20 samples at 100 Hz
 @dataclass(frozen=True)
 class Recipe:
     """How a network is trained. None: the named recipe's value (classification, correlation_gradient,
-    zscore), the EEG default (window), every channel (channels) or the backbone family's default."""
+    zscore, forward_passes, precision), the EEG default (window), every channel (channels) or the backbone family's default."""
     backbone: str = CORNET               # cornet-s, a torchvision classifier or timm:NAME
     layers: tuple[str, ...] | None = None  # module names the head reads
     regions: dict | None = None          # V1 V2 V4 IT -> layer; None: spread over the layers in order
@@ -50,6 +56,8 @@ class Recipe:
     classification: str | None = None
     correlation_gradient: bool | None = None
     zscore: str | None = None
+    forward_passes: int | None = None    # 2: the notebook's step (whole network, then V1 → IT again for the head)
+    precision: str | None = None         # the student's on CUDA; an argmax teacher always runs in fp32
     select_on: str = 'validation'        # validation: held-out training images; test: the authors' choice
     validation_fraction: float = 0.1
     image_size: int = 224
@@ -66,9 +74,11 @@ class Recipe:
         """Refuses a bad setting in one line, before any data is read."""
         recipe = self.resolved()
         for name, allowed in (('classification', CLASSIFICATION_LOSSES), ('zscore', ZSCORES),
-                              ('select_on', SELECT_ON), ('compile', COMPILE_MODES)):
-            if getattr(recipe, name) not in allowed:
-                raise RealnetError(f'unknown `{name}` {getattr(recipe, name)!r}; choose {_alternatives(allowed)}')
+                              ('select_on', SELECT_ON), ('compile', COMPILE_MODES),
+                              ('forward_passes', FORWARD_PASSES), ('precision', PRECISIONS)):
+            value = getattr(recipe, name)  # True == 1: a bool is no number of passes
+            if isinstance(value, bool) or value not in allowed:
+                raise RealnetError(f'unknown `{name}` {value!r}; choose {_alternatives(allowed)}')
         for name, bound in (('epochs', None), ('batch_size', bounds.BATCH_SIZE), ('image_size', bounds.IMAGE_SIZE),
                             ('pool', bounds.POOL)):
             check_count(name, getattr(recipe, name), optional=name == 'pool', bound=bound)
@@ -118,5 +128,5 @@ def _whole(value) -> bool:
 
 def _alternatives(names) -> str:
     """'a, b or c'."""
-    names = list(names)
+    names = [str(name) for name in names]
     return ' or '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)

@@ -11,7 +11,7 @@ from ..errors import RealnetError
 from ..training import RECIPES, Recipe, Runtime, Source
 from ..training.allocator import keep_freed_memory
 from ..training.loss import CLASSIFICATION_LOSSES
-from ..training.recipe import COMPILE_MODES, EEG_WINDOW, SELECT_ON, ZSCORES
+from ..training.recipe import COMPILE_MODES, EEG_WINDOW, FORWARD_PASSES, PRECISIONS, SELECT_ON, ZSCORES
 from ..training.source import THINGS_EEG2_SUBJECTS
 from ..training.targets import FMRI_DIMENSIONS
 from .options import command, flag, positive, subject_range
@@ -45,7 +45,9 @@ RECIPES_TEXT = '\n'.join([
     """loss: classification against the frozen teacher + beta * (MSE + 1 - mean matched r + mean unmatched r);
 without --correlation-gradient the correlation part is logged but carries no gradient.
 model selection: --select-on validation (default) keeps the epoch with the lowest loss on held-out
-training images; --select-on test selects on the test images as the authors did.
+training images; --select-on test selects on the test images as the authors did: the first epoch's
+test loss (their epoch 0) is the bar and is never saved; a later epoch is kept only if its loss, the
+unweighted mean over the test batches, is strictly lower (if none is, no best.pt is written).
 
 other backbones (--backbone): any torchvision classifier (resnet50, vit_b_16, ...) or timm:NAME
 (pip install 'realnet-brainscore[timm]'); the head reads --layers (default: the ResNet family's
@@ -92,6 +94,7 @@ def add_parsers(commands):
     _add_backbone(parser)
     _add_optimisation(parser)
     _add_recipe(parser)
+    _add_passes_and_precision(parser)
     _add_selection(parser)
     parser.add_argument('--image-size', type=positive, default=Recipe.image_size, metavar='PX')
     parser.add_argument('--device', help='cuda, cuda:1, cpu (default: cuda if available)')
@@ -140,6 +143,17 @@ def _add_recipe(parser):
                              f'or per feature (over the training part); overrides the recipe ({_by_recipe("zscore")})')
 
 
+def _add_passes_and_precision(parser):
+    parser.add_argument('--forward-passes', type=int, choices=list(FORWARD_PASSES),
+                        help="forward passes per step: 2 as the authors' notebook (the whole network for the logits, "
+                             'then V1 → IT again for the head: batch-norm running statistics move twice per step), '
+                             f'1 one pass for both; overrides the recipe ({_by_recipe("forward_passes")})')
+    parser.add_argument('--precision', choices=list(PRECISIONS),
+                        help="the student's arithmetic on CUDA: fp32 as the authors, or bf16 autocast (faster); the "
+                             'CPU trains in fp32, and an argmax teacher runs in fp32 always; overrides the recipe '
+                             f'({_by_recipe("precision")})')
+
+
 def _add_selection(parser):
     parser.add_argument('--select-on', choices=list(SELECT_ON), default=Recipe.select_on,
                         help='the epoch kept as best.pt has the lowest loss on: a held-out part of the training '
@@ -163,7 +177,9 @@ def run(args):
     else:
         summaries = [training.train(source, recipe, runtime, on_epoch_end=progress) for source in sources]
     for source, summary in zip(sources, summaries):
-        if summary:
+        if summary and summary['best_epoch'] is None:
+            print(f'{source.run_name}: no best epoch (none beat the first) -> {summary["final_checkpoint"]}')
+        elif summary:
             print(f'{source.run_name}: best epoch {summary["best_epoch"]} ({args.select_on} loss '
                   f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
 
@@ -187,7 +203,7 @@ def _recipe(args) -> Recipe:
         beta=args.beta, seed=args.seed, window=tuple(args.window) if args.window else None,
         channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
         classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
-        select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
+        forward_passes=args.forward_passes, precision=args.precision, select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
         compile=args.compile)
 
 
