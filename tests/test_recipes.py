@@ -18,8 +18,10 @@ from realnet_brainscore.training.objective import Aligner
 from realnet_brainscore.training.run_data import RunData
 from realnet_brainscore.training.targets import zscore_statistics
 
-PAPER = {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject'}
-IMPROVED = {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature'}
+PAPER = {'classification': 'hard', 'correlation_gradient': False, 'zscore': 'subject', 'forward_passes': 2,
+         'precision': 'fp32'}
+IMPROVED = {'classification': 'soft', 'correlation_gradient': True, 'zscore': 'feature', 'forward_passes': 1,
+            'precision': 'bf16'}
 
 
 def _knobs(recipe):
@@ -79,7 +81,7 @@ def test_checkpoint_records_the_resolved_recipe_and_resume_refuses_another(align
     assert checkpoint['eeg_mean'].shape == checkpoint['eeg_std'].shape == (1,)  # one mean and SD per subject
     resume = replace(runtime, resume=True)
     with pytest.raises(RealnetError, match=r'`resume` with other settings than the run '
-                                           r'\(classification, correlation_gradient, recipe, zscore\)'):
+                                           r'\(classification, correlation_gradient, forward_passes, precision, recipe, zscore\)'):
         train(source, replace(recipe, recipe='improved'), resume)
     with pytest.raises(RealnetError, match=r'other settings than the run \(classification\)'):
         train(source, replace(recipe, classification='soft'), resume)
@@ -160,7 +162,9 @@ def test_select_on_test_selects_on_the_test_images_and_warns(insilico, tmp_path,
     assert code == 0
     warnings = [line for line in err.splitlines() if 'evaluation set' in line]
     assert len(warnings) == 1 and warnings[0].startswith('warning: `select_on` test selects the epoch on the test')
-    meta = torch.load(tmp_path / 'out' / 'sub-02' / 'best.pt', weights_only=True)['meta']
+    # one epoch: the first sets the bar and is never best.pt (the authors' rule)
+    assert not (tmp_path / 'out' / 'sub-02' / 'best.pt').exists()
+    meta = torch.load(tmp_path / 'out' / 'sub-02' / 'last.pt', weights_only=True)['meta']
     assert meta['config']['select_on'] == 'test'
     assert meta['n_validation_images'] == 3 and meta['n_train_images'] == 20  # as the authors: all train
 
