@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
+from realnet_brainscore import cli
 from realnet_brainscore.neurora_cluster import runs_of
 from realnet_brainscore.statistics import cluster_test
 
@@ -34,17 +35,21 @@ def test_a_clear_effect_gives_neuroras_significant_time_points():
     assert ours['method'] == 'neurora' and set(range(20, 26)) <= set(np.flatnonzero(theirs))
     np.testing.assert_array_equal(ours['significant'], theirs == 1)
     # two conditions, two-sided (the function RSA.ipynb imports): a above b at 10-14, below at 40-43
-    # and, weakly (one point a little beyond the threshold), at 50-51
+    # and 50-52 (two negative clusters: NeuroRA's null for them is the larger of their masses)
+    rng = np.random.default_rng(0)
     b = rng.normal(size=(10, 60))
     a = b + rng.normal(size=(10, 60))
     a[:, 10:15] += 2.0
     a[:, 40:44] -= 2.0
-    a[:, 50:52] -= 0.9
+    a[:, 50:53] -= 1.0
     theirs = neurora(stuff.clusterbased_permutation_1d_2sided, a, b, iter=200)
     ours = cluster_test(a, b, method='neurora', seed=0)
-    assert set(range(10, 15)) <= set(np.flatnonzero(theirs == 1))
-    assert set(range(40, 44)) <= set(np.flatnonzero(theirs == -1))
-    np.testing.assert_array_equal(ours['significant'], theirs != 0)
+    assert [c.tolist() for c in ours['clusters']] == [list(range(10, 15)), list(range(40, 44)), [50, 51, 52]]
+    assert ours['signs'].tolist() == [1, -1, -1]
+    signed = np.zeros(60)  # NeuroRA's form: +1 / −1 at significant points of positive / negative clusters
+    for cluster, sign in zip(ours['clusters'], ours['signs']):
+        signed[cluster] = sign * ours['significant'][cluster]
+    np.testing.assert_array_equal(signed, theirs)
 
 
 def neurora_cluster_p(data: np.ndarray, n_permutations: int, monkeypatch) -> tuple[list, np.ndarray]:
@@ -121,3 +126,12 @@ def test_the_method_is_seeded_named_and_checked():
     assert cluster_test(a, b)['method'] == 'mne'
     with pytest.raises(Exception, match='unknown cluster test'):
         cluster_test(a, b, method='fieldtrip')
+
+
+def test_compare_refuses_an_unknown_cluster_test_in_one_line(tmp_path, capsys):
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as exit:
+        cli.main(['compare', '--models', 'cornet-s', '--out', str(out), '--paper', '--cluster-test', 'fieldtrip'])
+    error = capsys.readouterr().err
+    assert exit.value.code == 2 and error.count('\n') == 1 and "invalid choice: 'fieldtrip'" in error, error
+    assert not out.exists()
