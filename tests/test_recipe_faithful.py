@@ -32,7 +32,8 @@ def _aligner(student=None, **settings) -> Aligner:
 def _tiny_cornet() -> nn.Sequential:
     """V1, V2, V4, IT with batch norm and a decoder, as CORnet-S's children are named, but 8 channels wide."""
     torch.manual_seed(5)
-    area = lambda c_in: nn.Sequential(nn.Conv2d(c_in, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())  # noqa: E731
+    def area(c_in):
+        return nn.Sequential(nn.Conv2d(c_in, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
     return nn.Sequential(OrderedDict([('V1', area(3)), ('V2', area(8)), ('V4', area(8)), ('IT', area(8)),
                                       ('decoder', nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                                                 nn.Linear(8, 10)))]))

@@ -80,8 +80,8 @@ def test_checkpoint_records_the_resolved_recipe_and_resume_refuses_another(align
     assert (recorded['lr'], recorded['batch_size'], recorded['beta'], recorded['seed']) == (6e-5, 16, 100.0, 2023)
     assert checkpoint['eeg_mean'].shape == checkpoint['eeg_std'].shape == (1,)  # one mean and SD per subject
     resume = replace(runtime, resume=True)
-    with pytest.raises(RealnetError, match=r'`resume` with other settings than the run '
-                                           r'\(classification, correlation_gradient, forward_passes, precision, recipe, zscore\)'):
+    with pytest.raises(RealnetError, match=r'`resume` with other settings than the run \(classification, '
+                                           r'correlation_gradient, forward_passes, precision, recipe, zscore\)'):
         train(source, replace(recipe, recipe='improved'), resume)
     with pytest.raises(RealnetError, match=r'other settings than the run \(classification\)'):
         train(source, replace(recipe, classification='soft'), resume)

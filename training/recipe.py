@@ -38,7 +38,8 @@ EEG_WINDOW = (0.0, 0.2)  # seconds: 20 samples at 100 Hz
 @dataclass(frozen=True)
 class Recipe:
     """How a network is trained. None: the named recipe's value (classification, correlation_gradient,
-    zscore, forward_passes, precision), the EEG default (window), every channel (channels) or the backbone family's default."""
+    zscore, forward_passes, precision), the EEG default (window), every channel (channels) or the backbone
+    family's default."""
     backbone: str = CORNET               # cornet-s, a torchvision classifier or timm:NAME
     layers: tuple[str, ...] | None = None  # module names the head reads
     regions: dict | None = None          # V1 V2 V4 IT -> layer; None: spread over the layers in order

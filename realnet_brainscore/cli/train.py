@@ -203,8 +203,8 @@ def _recipe(args) -> Recipe:
         beta=args.beta, seed=args.seed, window=tuple(args.window) if args.window else None,
         channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
         classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
-        forward_passes=args.forward_passes, precision=args.precision, select_on=args.select_on, validation_fraction=args.validation_fraction, image_size=args.image_size,
-        compile=args.compile)
+        forward_passes=args.forward_passes, precision=args.precision, select_on=args.select_on,
+        validation_fraction=args.validation_fraction, image_size=args.image_size, compile=args.compile)
 
 
 def _runtime(args) -> Runtime:
