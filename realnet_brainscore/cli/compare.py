@@ -1,4 +1,5 @@
 """`brainscore compare`: several models on the suite, with statistics and a report."""
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +15,12 @@ DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and re
                'benchmark) and write OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
                'behaviour.png (1D) and matched_subjects.png (ReAlnet k on subject k against the other subjects), '
                'as far as the data present allow.')
-PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG figure and "
-              "its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, the authors' analysis "
-              "range; the scores' window is unchanged). An explicit --screen or --rdm overrides its value (e.g. --rdm "
-              "correlation, much faster); report.md and comparison.json state the settings used")
+PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole, --rdm decoding and, with the OSF release "
+              "(--things-eeg2 or $REALNET_THINGS_EEG2), --eeg-form raw (Brain-Score's hosted copy is standardised "
+              "only: then standardised, said in one line), and the EEG figure and its cluster test restricted to "
+              "-100 … 490 ms (time points 10-69 of the epoch, the authors' analysis range; the scores' window is "
+              "unchanged). An explicit --screen, --rdm or --eeg-form overrides its value (e.g. --rdm correlation, "
+              "much faster); report.md and comparison.json state the settings used")
 
 
 def add_parsers(commands):
@@ -41,7 +44,7 @@ def add_parsers(commands):
 def run(args):
     from .. import report, score_store
     from ..suite import suite_benchmarks
-    options = benchmark_options(args, paper=report.PAPER_OPTIONS if args.paper else None)
+    options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
     inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
@@ -63,6 +66,19 @@ def run(args):
     print(report.comparison_table(records))
     time_range = report.PAPER_TIME_RANGE if args.paper else None
     print(f'the report is {report.write_report(args.out, results, baseline, time_range=time_range)}')
+
+
+def _paper_options(args) -> dict:
+    """What --paper implies: the authors' screen and RDMs, and their EEG form, raw, where the OSF
+    release is given; the hosted copy is standardised only, which one line says (unless an explicit
+    --eeg-form chose the form)."""
+    from ..data import data_folder
+    from ..data.things_eeg2 import HOSTED_PAPER
+    from .. import report
+    hosted = data_folder('things_eeg2', args.things_eeg2) is None
+    if hosted and args.eeg_form is None:
+        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
+    return {**report.PAPER_OPTIONS, 'eeg_form': 'standardised' if hosted else 'raw'}
 
 
 def _baseline(args, names: list[str]) -> str:
