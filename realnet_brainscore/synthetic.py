@@ -136,7 +136,7 @@ def _scaled(signal: np.ndarray, design: Design, subject: int) -> tuple[np.ndarra
     if design.scales == 'flat':
         return signal, design.noise * spread
     gains = channel_gains(design.seed, subject)[:, None]
-    return signal / spread / (design.noise or 1.0) * gains, 1.0 if design.noise else 0.0
+    return signal / (spread or 1.0) / (design.noise or 1.0) * gains, 1.0 if design.noise else 0.0
 
 
 def _write_images(out, folder, n_concepts, per_concept, first, suffix, design, rng):

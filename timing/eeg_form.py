@@ -1,12 +1,14 @@
 """How much the EEG form (raw or standardised, things_eeg2.EEG_FORMS) changes the decoding EEG RDMs,
 beside the decoding's own randomness: ``python timing/eeg_form.py`` (from the repository root).
 
-For each in-silico design (synthetic.Design ``scales``: 'flat', one noise sd relative to the signal
-everywhere; 'recorded', whitened noise of sd 1 with a signal whose strength varies over channels,
-gains log-uniform over a factor of 10, and over time, peaks at 90 and 170 ms), a small release is
-written and each subject's test trials are decoded with this package's engine (decoding.py, the
-authors' protocol) in both forms and with two decoding seeds. Printed per design, averaged over
-subjects and the time points of the benchmark's window (50-350 ms):
+Two in-silico designs (synthetic.Design ``scales``): 'recorded', the EEG as released after
+multivariate noise normalisation: noise whitened (sd 1 on every channel and time point), a signal
+whose strength varies over channels (gains log-uniform over a factor of 10) and over time (zero
+before the image, peaks at 90 and 170 ms); and 'flat' (the package's default design), noise of one
+sd, relative to the signal, on every channel and time point (sd ~2-4 in absolute units). A small
+release of each is written and each subject's test trials are decoded with this package's engine
+(decoding.py, the authors' protocol) in both forms and with two decoding seeds. Printed per design,
+averaged over subjects and the time points of the benchmark's window (50-350 ms):
 
 - raw vs standardised: Spearman ρ between the two forms' RDMs (same seed) at each time point;
 - seed to seed: Spearman ρ between two decoding seeds' RDMs of one form;
@@ -72,11 +74,13 @@ def main(argv=None):
     parser.add_argument('--noise', type=float, default=Design.noise,
                         help='single-trial noise sd relative to the signal (%(default)g)')
     parser.add_argument('--seed', type=int, default=0, help="the design's seed (%(default)s)")
+    parser.add_argument('--scales', nargs='+', choices=SCALES, default=list(SCALES),
+                        help="the designs' scales (default %(default)s)")
     args = parser.parse_args(argv)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        for scales in SCALES:
-            design = Design(subjects=args.subjects, concepts=1, images_per_concept=1, test_images=args.images,
+        for scales in args.scales:
+            design = Design(subjects=args.subjects, concepts=4, images_per_concept=2, test_images=args.images,
                             test_repetitions=args.repetitions, image_size=32, noise=args.noise, seed=args.seed,
                             scales=scales)
             results[scales] = measure(design, folder)
