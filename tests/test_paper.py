@@ -75,7 +75,8 @@ def test_kept_scores_are_reused_only_with_the_same_settings(setup, tmp_path, mon
     monkeypatch.setattr('realnet_brainscore.models.load_model', refuse)
     capsys.readouterr()
     assert cli.main(argv) == 0 and capsys.readouterr().out.count('1 scores kept') == 2
-    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation')) == 0  # the same settings
+    # the same settings (--paper with the OSF files would decode them raw)
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation', '--eeg-form', 'standardised')) == 0
     capsys.readouterr()
     for other in (['--screen', 'brainscore', '--rdm', 'correlation'], ['--screen', 'whole', '--rdm', 'crossvalidated']):
         assert cli.main(compare_argv(setup, out, *other)) == 1
@@ -90,7 +91,7 @@ def test_paper_as_the_authors_computed_it(setup, tmp_path, capsys):
     assert 'whole (the whole image' in text
     assert 'EEG RDMs: decoding. EEG figure and cluster test: -100 … 490 ms.' in text
     record = json.loads((out / 'comparison.json').read_text())['records']['realnet-s01'][EEG]
-    assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding'
+    assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding' and record['eeg_form'] == 'raw'
 
 
 @pytest.mark.parametrize('command, flags, message', [

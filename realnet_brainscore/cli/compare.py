@@ -3,6 +3,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..data import data_folder
+from ..data.things_eeg2 import HOSTED_PAPER
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET
@@ -45,6 +47,8 @@ def run(args):
     from .. import report, score_store
     from ..suite import suite_benchmarks
     options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
+    if args.paper and args.eeg_form is None and _hosted(args):  # once the options are known to be good
+        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
     inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
@@ -68,17 +72,17 @@ def run(args):
     print(f'the report is {report.write_report(args.out, results, baseline, time_range=time_range)}')
 
 
+def _hosted(args) -> bool:
+    """Whether the EEG benchmarks read Brain-Score's hosted THINGS-EEG2 (no OSF folder given)."""
+    return data_folder('things_eeg2', args.things_eeg2) is None
+
+
 def _paper_options(args) -> dict:
     """What --paper implies: the authors' screen and RDMs, and their EEG form, raw, where the OSF
-    release is given; the hosted copy is standardised only, which one line says (unless an explicit
-    --eeg-form chose the form)."""
-    from ..data import data_folder
-    from ..data.things_eeg2 import HOSTED_PAPER
+    release is given; the hosted copy is standardised only (run says so in one line, HOSTED_PAPER,
+    unless an explicit --eeg-form chose the form)."""
     from .. import report
-    hosted = data_folder('things_eeg2', args.things_eeg2) is None
-    if hosted and args.eeg_form is None:
-        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
-    return {**report.PAPER_OPTIONS, 'eeg_form': 'standardised' if hosted else 'raw'}
+    return {**report.PAPER_OPTIONS, 'eeg_form': 'standardised' if _hosted(args) else 'raw'}
 
 
 def _baseline(args, names: list[str]) -> str:
