@@ -8,6 +8,7 @@ from ..data.things_eeg2 import HOSTED_PAPER
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET
+from ..neurora_cluster import CLUSTER_TESTS  # numpy only: the CLI starts without torch
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
                       with_flags)
 
@@ -21,8 +22,12 @@ PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole, --rdm d
               "(--things-eeg2 or $REALNET_THINGS_EEG2), --eeg-form raw (Brain-Score's hosted copy is standardised "
               "only: then standardised, said in one line), and the EEG figure and its cluster test restricted to "
               "-100 … 490 ms (time points 10-69 of the epoch, the authors' analysis range; the scores' window is "
-              "unchanged). An explicit --screen, --rdm or --eeg-form overrides its value (e.g. --rdm correlation, "
-              "much faster); report.md and comparison.json state the settings used")
+              "unchanged), tested with NeuroRA's cluster test (--cluster-test neurora). An explicit --screen, --rdm, "
+              "--eeg-form or --cluster-test overrides its value (e.g. --rdm correlation, much faster); report.md and "
+              "comparison.json state the settings used")
+CLUSTER_TEST_HELP = ("the EEG cluster test's null: mne (default: sign flips of whole subjects' difference time courses, "
+                     "1024 permutations) or neurora (the authors' NeuroRA 1.1.6.12 test: values shuffled independently "
+                     "at each time point inside the clusters, 1000 permutations; the default under --paper)")
 
 
 def add_parsers(commands):
@@ -40,6 +45,7 @@ def add_parsers(commands):
     add_data_folders(parser)
     add_benchmark_options(parser)
     parser.add_argument('--paper', action='store_true', help=PAPER_HELP)
+    parser.add_argument('--cluster-test', choices=CLUSTER_TESTS, help=CLUSTER_TEST_HELP)
     add_batch_size(parser)
 
 
@@ -47,8 +53,6 @@ def run(args):
     from .. import report, score_store
     from ..suite import suite_benchmarks
     options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
-    if args.paper and args.eeg_form is None and _hosted(args):  # once the options are known to be good
-        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
     inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
@@ -57,6 +61,8 @@ def run(args):
     report.report_folder(args.out, inputs)
     for candidate in candidates:
         outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
+    if args.paper and args.eeg_form is None and _hosted(args):  # after every check of the input: bad input stays one line
+        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
@@ -69,7 +75,9 @@ def run(args):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
     print(report.comparison_table(records))
     time_range = report.PAPER_TIME_RANGE if args.paper else None
-    print(f'the report is {report.write_report(args.out, results, baseline, time_range=time_range)}')
+    cluster_test = args.cluster_test or ('neurora' if args.paper else 'mne')
+    written = report.write_report(args.out, results, baseline, time_range=time_range, cluster_test=cluster_test)
+    print(f'the report is {written}')
 
 
 def _hosted(args) -> bool:
