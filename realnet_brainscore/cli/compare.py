@@ -61,7 +61,7 @@ def run(args):
     report.report_folder(args.out, inputs)
     for candidate in candidates:
         outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
-    if args.paper and args.eeg_form is None and _hosted(args):  # after every check of the input: bad input stays one line
+    if args.paper and args.eeg_form is None and _hosted(args):  # after the checks: bad input stays one line
         print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
