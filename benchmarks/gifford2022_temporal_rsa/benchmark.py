@@ -9,9 +9,10 @@ averaged channel patterns; seconds) or 'crossvalidated' (cross-validated Euclide
 EEG reaches the RDMs in the form ``eeg_form`` (things_eeg2.EEG_FORMS): 'standardised' (default: each
 channel × time point z-scored, things_eeg2.standardise, so the OSF files and Brain-Score's packaged
 assembly, which is standardised, give the same RDMs) or 'raw' (the OSF arrays as released, as the
-authors decoded them; refused with the hosted copy, which cannot be un-standardised). The score is the mean ρ over subjects and the
-time points of ``window``, divided by the mean leave-one-subject-out lower noise bound over the
-same window (the paper reports ρ without this normalisation). The Score carries every subject's
+authors decoded them; refused with the hosted copy, which cannot be un-standardised). The score
+is the mean ρ over subjects and the time points of ``window``, divided by the mean
+leave-one-subject-out lower noise bound over the same window (the paper reports ρ without this
+normalisation). The Score carries every subject's
 time course, the ceiling's time course (lower and upper bound), the window and the EEG form.
 
 Images: ``screen='brainscore'`` (default) places each 7° image on the model's field of view as

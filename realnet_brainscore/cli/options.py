@@ -14,9 +14,9 @@ from ..training import Recipe, Runtime, Source
 # that sets it: the setting's name with hyphens (--weights-url), except for RENAMED_FLAGS. The one
 # place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
-SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method', 'noise', 'out',
-                      'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects', 'things_eeg2',
-                      'weights', 'weights_url'}
+SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
+                      'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects',
+                      'things_eeg2', 'weights', 'weights_url'}
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
@@ -111,8 +111,8 @@ def with_flags(message: str) -> str:
 
 def benchmark_options(args, paper: dict | None = None) -> dict:
     """--screen, --rdm and --eeg-form as benchmark options (None: each benchmark's default), checked
-    before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options --paper implies, for those not given explicitly (an explicit flag
-    wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
+    before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options
+    --paper implies, for those not given explicitly (an explicit flag wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
     from ..data import data_folder
     from ..data.things_eeg2 import check_eeg_form
     from ..recording import check_screen
