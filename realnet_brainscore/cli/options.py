@@ -112,7 +112,8 @@ def with_flags(message: str) -> str:
 def benchmark_options(args, paper: dict | None = None) -> dict:
     """--screen, --rdm and --eeg-form as benchmark options (None: each benchmark's default), checked
     before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options
-    --paper implies, for those not given explicitly (an explicit flag wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
+    --paper implies, for those not given explicitly (an explicit flag wins, e.g. --rdm correlation
+    when decoding RDMs would take too long; the report says what ran)."""
     from ..data import data_folder
     from ..data.things_eeg2 import check_eeg_form
     from ..recording import check_screen
