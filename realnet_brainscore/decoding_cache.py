@@ -22,8 +22,7 @@ def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress:
     from .files import atomic_path
     from .weights import realnet_home
     trials = np.ascontiguousarray(trials, dtype=np.float64)
-    key = hashlib.sha1(repr((VERSION, trials.shape, NAVG, FOLDS, REPEATS, SMOOTH, C, TOL, seed)).encode())
-    key.update(trials.tobytes())
+    key = cache_key(trials, seed)
     file = realnet_home() / 'cache' / 'eeg_rdms' / f'{name}-decoding-{key.hexdigest()[:16]}.npy'
     pairs, times = len(trials) * (len(trials) - 1) // 2, trials.shape[3]
     rdms, refused = _read_kept(file, key.hexdigest(), (times, pairs))
@@ -49,6 +48,15 @@ def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress:
         np.save(stream, np.ascontiguousarray(rdms))  # C order: a Fortran-order file is not read back
         append_record(stream, key=key.hexdigest(), sha1=_digest(rdms))
     return rdms
+
+
+def cache_key(trials: np.ndarray, seed: int = 0):
+    """The sha1 of the decoding's settings, VERSION, ``seed`` and the trials' values: the trials as the
+    RDMs see them, so each EEG form (things_eeg2.in_form: raw, standardised) has its own key."""
+    trials = np.ascontiguousarray(trials, dtype=np.float64)
+    key = hashlib.sha1(repr((VERSION, trials.shape, NAVG, FOLDS, REPEATS, SMOOTH, C, TOL, seed)).encode())
+    key.update(trials.tobytes())
+    return key
 
 
 def _read_kept(file, key: str, shape: tuple) -> tuple[np.ndarray | None, str]:

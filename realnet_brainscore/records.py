@@ -3,7 +3,7 @@
 The JSON is what ``brainscore score --json`` writes and ``brainscore compare`` keeps in OUT/scores/:
 model, benchmark, kind, area, score and the Score's attributes — raw, ceiling, for the temporal RSA
 benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course`` (bound × time_bin),
-window, region, screen, rdm_method, and any other Brain-Score attribute as plain JSON. Labelled
+window, region, screen, rdm_method, eeg_form, and any other Brain-Score attribute as plain JSON. Labelled
 arrays are ``{"dims", "coords": {dim: labels}, "values"}``. Files written before records carried
 a kind are read too: our benchmarks' kind comes from their class.
 """
@@ -39,8 +39,9 @@ class Kind(enum.StrEnum):
 TIME_COURSES = {'time_course': ('subject', 'time_bin'), 'ceiling_time_course': ('bound', 'time_bin')}
 # Time points are seconds read back from JSON (0.1 may be 0.1000000000000001): a bound within this is on it.
 TOLERANCE = 1e-9
-_TYPED = ('raw', 'ceiling', 'time_course', 'ceiling_time_course', 'window', 'region', 'screen', 'rdm_method')
-_NAMES = ('model', 'benchmark', 'kind', 'area', 'region', 'screen', 'rdm_method')
+_TYPED = ('raw', 'ceiling', 'time_course', 'ceiling_time_course', 'window', 'region', 'screen', 'rdm_method',
+          'eeg_form')
+_NAMES = ('model', 'benchmark', 'kind', 'area', 'region', 'screen', 'rdm_method', 'eeg_form')
 
 
 def time_mask(times, start: float, stop: float, last: bool = False) -> np.ndarray:
@@ -106,6 +107,7 @@ class ScoreRecord:
     region: str | None = None                            # the model region a Shen 2019 benchmark read
     screen: str | None = None
     rdm_method: str | None = None
+    eeg_form: str | None = None                          # the EEG the RDMs were computed from (things_eeg2.EEG_FORMS)
     attrs: dict = field(default_factory=dict)            # the Score's other attributes, as JSON values
 
     def __post_init__(self):
@@ -204,7 +206,7 @@ def read_record(path) -> ScoreRecord:
 def record_problem(data) -> str | None:
     """What keeps ``data`` (parsed JSON) from being a score record the figures and statistics can
     use: a model and benchmark name, a numeric score, a known kind, settings (screen, rdm_method,
-    window, raw, ceiling) of the right types where present, and for an EEG benchmark both time
+    eeg_form, window, raw, ceiling) of the right types where present, and for an EEG benchmark both time
     courses with matching coords; None when nothing does."""
     if not isinstance(data, dict):
         return f'it holds a JSON {_json_kind(data)}, not an object with model, benchmark and score'

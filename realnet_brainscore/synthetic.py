@@ -5,6 +5,15 @@ image). A hidden "brain" turns each image into EEG: a fixed random convolutional
 early features (local colour and edges) and late features (a second, pooled layer); early features
 drive the channels around 90 ms, late ones around 170 ms; each subject mixes them into the 17
 channels with its own weights; every repetition adds its own noise. Everything is seeded.
+
+``Design.scales`` says how the EEG's scale varies (see ``SCALES``): 'flat' (the default) draws
+noise of one sd, relative to the signal, on every channel and time point; 'recorded' is the EEG as
+THINGS-EEG2 releases it, after multivariate noise normalisation: noise whitened, sd 1 on every
+channel and time point, while the signal's strength varies as in real recordings, over time (the
+hidden brain's profiles: zero before the image, peaks at 90 and 170 ms) and over channels (each
+subject's channel gains drawn log-uniform over a factor of 10, 10^U(-0.5, 0.5)). Each channel ×
+time point's total scale, sqrt(1 + signal variance), thus varies as it does in the released arrays,
+which is what standardising (things_eeg2.standardise) changes and the raw form keeps.
 """
 import math
 from dataclasses import dataclass
@@ -26,6 +35,8 @@ COLOURS = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40), (160, 60
            (240, 130, 30), (120, 120, 120)]
 SHAPES = ['circle', 'square', 'triangle', 'bar']
 EARLY_PEAK, LATE_PEAK = 0.09, 0.17  # seconds
+SCALES = ('flat', 'recorded')  # Design.scales: see the module's docstring
+GAIN_RANGE = 10.0  # 'recorded': the largest channel gain over the smallest, at most
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Design:
     image_size: int = 64          # pixels (the release's images are 500)
     noise: float = 2.0            # single-trial noise sd, relative to the signal's sd over 0-300 ms
     seed: int = 0
+    scales: str = 'flat'          # SCALES: 'recorded' = whitened noise, signal varying over channels and time
 
 
 def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
@@ -68,7 +80,7 @@ def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
             standard = {k: (v - mean[k]) / std[k] for k, v in features[split].items()}
             signal = brain.evoked(standard, mixing)  # images × channels × times
             noise_rng = np.random.default_rng([design.seed, subject, repetitions])
-            scale = design.noise * signal[..., (TIMES >= 0) & (TIMES < 0.3)].std()
+            signal, scale = _scaled(signal, design, subject)
             trials = signal[:, None] + noise_rng.normal(0, scale, (signal.shape[0], repetitions) + signal.shape[1:])
             _save_dict(out / 'preprocessed_data' / subject_name(subject) / file,
                        {'preprocessed_eeg_data': trials, 'ch_names': list(CHANNELS), 'times': TIMES.copy()})
@@ -108,6 +120,23 @@ class HiddenBrain:
                     'late': np.exp(-0.5 * ((TIMES - LATE_PEAK) / 0.04) ** 2)}
         return sum(np.einsum('nk,ck,t->nct', features[name], mixing[name] / math.sqrt(mixing[name].shape[1]),
                              profiles[name]) for name in ('early', 'late'))
+
+
+def channel_gains(seed: int, subject: int) -> np.ndarray:
+    """A subject's 17 channel gains of the 'recorded' scales: log-uniform over GAIN_RANGE."""
+    half = math.log10(GAIN_RANGE) / 2
+    return 10 ** np.random.default_rng([seed, subject, 17]).uniform(-half, half, len(CHANNELS))
+
+
+def _scaled(signal: np.ndarray, design: Design, subject: int) -> tuple[np.ndarray, float]:
+    """(signal, noise sd) of a subject as ``design.scales`` has them: 'flat', the noise sd is
+    ``design.noise`` × the signal's sd over 0-300 ms; 'recorded', the noise sd is 1 (whitened) and
+    the signal, of sd 1 / ``design.noise`` over 0-300 ms, is multiplied by the channel gains."""
+    spread = signal[..., (TIMES >= 0) & (TIMES < 0.3)].std()
+    if design.scales == 'flat':
+        return signal, design.noise * spread
+    gains = channel_gains(design.seed, subject)[:, None]
+    return signal / (spread or 1.0) / (design.noise or 1.0) * gains, 1.0 if design.noise else 0.0
 
 
 def _write_images(out, folder, n_concepts, per_concept, first, suffix, design, rng):
@@ -158,6 +187,8 @@ def _check_design(design: Design) -> None:
         raise RealnetError(f'`subjects` {design.subjects}: THINGS-EEG2 has subjects 1 to 10')
     if not (math.isfinite(design.noise) and design.noise >= 0):
         raise RealnetError(f'`noise` {design.noise}: expected a number ≥ 0 (the noise sd relative to the signal)')
+    if design.scales not in SCALES:
+        raise RealnetError(f'`scales` {design.scales!r}: choose {" or ".join(SCALES)}')
     if design.seed < 0:
         raise RealnetError(f'`seed` {design.seed}: expected a whole number ≥ 0')
     bounds.check_at_most(design.image_size, bounds.IMAGE_SIZE, '`image_size`')

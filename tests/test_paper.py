@@ -76,11 +76,13 @@ def test_kept_scores_are_reused_only_with_the_same_settings(setup, tmp_path, mon
     monkeypatch.setattr('realnet_brainscore.models.load_model', refuse)
     capsys.readouterr()
     assert cli.main(argv) == 0 and capsys.readouterr().out.count('1 scores kept') == 2
-    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation')) == 0  # the same settings
+    # the same settings (--paper with the OSF files would decode them raw)
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation', '--eeg-form', 'standardised')) == 0
     # --paper tests as the authors did, with NeuroRA's cluster test, unless --cluster-test says otherwise
     assert json.loads((out / 'comparison.json').read_text())['statistics']['eeg']['cluster_test'] == 'neurora'
     assert "NeuroRA 1.1.6.12's, as the authors ran it" in (out / 'report.md').read_text()
-    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation', '--cluster-test', 'mne')) == 0
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation', '--eeg-form', 'standardised',
+                                 '--cluster-test', 'mne')) == 0
     assert json.loads((out / 'comparison.json').read_text())['statistics']['eeg']['cluster_test'] == 'mne'
     assert "mne's null: sign flips" in (out / 'report.md').read_text()
     capsys.readouterr()
@@ -97,7 +99,7 @@ def test_paper_as_the_authors_computed_it(setup, tmp_path, capsys):
     assert 'whole (the whole image' in text
     assert 'EEG RDMs: decoding. EEG figure and cluster test: -100 … 490 ms.' in text
     record = json.loads((out / 'comparison.json').read_text())['records']['realnet-s01'][EEG]
-    assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding'
+    assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding' and record['eeg_form'] == 'raw'
 
 
 @pytest.mark.parametrize('command, flags, message', [

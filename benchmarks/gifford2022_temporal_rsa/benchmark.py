@@ -6,11 +6,14 @@ features, as the paper) and the EEG RDM of s at t. EEG RDMs (``method``): 'decod
 paper's: pairwise linear-SVM decoding accuracy, NeuroRA's protocol, see realnet_brainscore.decoding;
 computed once per subject and kept on disk), 'correlation' (1 − Pearson r between repetition-
 averaged channel patterns; seconds) or 'crossvalidated' (cross-validated Euclidean distance). The
-EEG is first standardised per channel × time point (things_eeg2.standardise), so the OSF files and
-Brain-Score's packaged assembly give the same RDMs. The score is the mean ρ over subjects and the
-time points of ``window``, divided by the mean leave-one-subject-out lower noise bound over the
-same window (the paper reports ρ without this normalisation). The Score carries every subject's
-time course, the ceiling's time course (lower and upper bound) and the window.
+EEG reaches the RDMs in the form ``eeg_form`` (things_eeg2.EEG_FORMS): 'standardised' (default: each
+channel × time point z-scored, things_eeg2.standardise, so the OSF files and Brain-Score's packaged
+assembly, which is standardised, give the same RDMs) or 'raw' (the OSF arrays as released, as the
+authors decoded them; refused with the hosted copy, which cannot be un-standardised). The score
+is the mean ρ over subjects and the time points of ``window``, divided by the mean
+leave-one-subject-out lower noise bound over the same window (the paper reports ρ without this
+normalisation). The Score carries every subject's
+time course, the ceiling's time course (lower and upper bound), the window and the EEG form.
 
 Images: ``screen='brainscore'`` (default) places each 7° image on the model's field of view as
 Brain-Score's benchmarks do (an 8° model sees it shrunk onto grey); ``screen='whole'`` feeds the
@@ -31,7 +34,7 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, things_eeg2
-from realnet_brainscore.data.things_eeg2 import subject_name
+from realnet_brainscore.data.things_eeg2 import EEG_FORM, check_eeg_form, subject_name
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
@@ -52,18 +55,20 @@ class TemporalRSA(BenchmarkBase):
     kind = Kind.EEG  # what its score records say it measures (its parent: the model region)
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
-                 screen='brainscore'):
+                 screen='brainscore', eeg_form=EEG_FORM):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
         super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=2,
                          parent=region, bibtex=BIBTEX)
         self.region, self.things_eeg2, self.subjects = region, things_eeg2, subjects
         self.window, self.method = tuple(window), method
         self.screen = check_screen(screen)
+        self.eeg_form = check_eeg_form(eeg_form)
 
     def reference(self) -> 'EEGReference':
         check_rdm_method(self.method)
-        return eeg_reference(data_folder('things_eeg2', self.things_eeg2),
-                             tuple(self.subjects) if self.subjects else None, self.method)
+        folder = data_folder('things_eeg2', self.things_eeg2)
+        return eeg_reference(folder, tuple(self.subjects) if self.subjects else None, self.method,
+                             check_eeg_form(self.eeg_form, hosted=folder is None))
 
     @property
     def ceiling(self) -> Score:
@@ -75,13 +80,13 @@ class TemporalRSA(BenchmarkBase):
         rdm = region_rdm(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
         rho = spearman(rdm, reference.rdms)
         score = temporal_score(rho, reference, self.window)
-        score.attrs.update(screen=self.screen, rdm_method=self.method)
+        score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form)
         return score
 
     def settings(self) -> dict:
         """What the score depends on besides the model and the data (``brainscore compare`` reuses
         a kept score only while these stay the same)."""
-        return {'version': self.version, 'screen': self.screen, 'rdm_method': self.method,
+        return {'version': self.version, 'screen': self.screen, 'rdm_method': self.method, 'eeg_form': self.eeg_form,
                 'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None}
 
 
@@ -121,7 +126,7 @@ class EEGReference:
 
 
 def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
-    """times × pairs RDMs of one subject's standardised test trials; decoding RDMs (hours of SVMs
+    """times × pairs RDMs of one subject's test trials (in the benchmark's EEG form); decoding RDMs (hours of SVMs
     without this package's solver, minutes with it) are kept on disk."""
     if method == 'decoding':
         try:
@@ -132,8 +137,9 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2)
-def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EEGReference:
-    """EEG RDMs of every subject and their noise ceiling, computed once per data source."""
+def eeg_reference(folder: str | None, subjects: tuple | None, method: str, eeg_form: str = EEG_FORM) -> EEGReference:
+    """EEG RDMs of every subject, from its trials in ``eeg_form``, and their noise ceiling, computed
+    once per data source and form."""
     if folder is not None:
         if not Path(folder).is_dir():
             raise RealnetError(f'{folder}: no such folder (expected a THINGS-EEG2 release)')
@@ -156,7 +162,7 @@ def eeg_reference(folder: str | None, subjects: tuple | None, method: str) -> EE
         raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
     if folder is not None:  # Brain-Score checks the hosted stimuli's hashes when it fetches them
         check_images(first[1])
-    rdms = np.stack([subject_rdms(things_eeg2.standardise(recordings.pop(subject)), method,
+    rdms = np.stack([subject_rdms(things_eeg2.in_form(recordings.pop(subject), eeg_form), method,
                                   subject_name(subject)).astype(np.float32) for subject in subjects])
     return EEGReference(first[0], first[1], [subject_name(s) for s in subjects], np.asarray(first[2], dtype=float),
                         rdms, noise_ceiling(rdms))

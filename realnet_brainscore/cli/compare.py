@@ -1,7 +1,10 @@
 """`brainscore compare`: several models on the suite, with statistics and a report."""
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..data import data_folder
+from ..data.things_eeg2 import HOSTED_PAPER
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET
@@ -15,11 +18,13 @@ DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and re
                'benchmark) and write OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
                'behaviour.png (1D) and matched_subjects.png (ReAlnet k on subject k against the other subjects), '
                'as far as the data present allow.')
-PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG figure and "
-              "its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, the authors' analysis "
-              "range; the scores' window is unchanged), tested with NeuroRA's cluster test (--cluster-test neurora). An "
-              "explicit --screen, --rdm or --cluster-test overrides its value (e.g. --rdm correlation, much faster); "
-              "report.md and comparison.json state the settings used")
+PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole, --rdm decoding and, with the OSF release "
+              "(--things-eeg2 or $REALNET_THINGS_EEG2), --eeg-form raw (Brain-Score's hosted copy is standardised "
+              "only: then standardised, said in one line), and the EEG figure and its cluster test restricted to "
+              "-100 … 490 ms (time points 10-69 of the epoch, the authors' analysis range; the scores' window is "
+              "unchanged), tested with NeuroRA's cluster test (--cluster-test neurora). An explicit --screen, --rdm, "
+              "--eeg-form or --cluster-test overrides its value (e.g. --rdm correlation, much faster); report.md and "
+              "comparison.json state the settings used")
 CLUSTER_TEST_HELP = ("the EEG cluster test's null: mne (default: sign flips of whole subjects' difference time courses, "
                      "1024 permutations) or neurora (the authors' NeuroRA 1.1.6.12 test: values shuffled independently "
                      "at each time point inside the clusters, 1000 permutations; the default under --paper)")
@@ -47,7 +52,7 @@ def add_parsers(commands):
 def run(args):
     from .. import report, score_store
     from ..suite import suite_benchmarks
-    options = benchmark_options(args, paper=report.PAPER_OPTIONS if args.paper else None)
+    options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
     inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
@@ -56,6 +61,8 @@ def run(args):
     report.report_folder(args.out, inputs)
     for candidate in candidates:
         outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
+    if args.paper and args.eeg_form is None and _hosted(args):  # after the checks: bad input stays one line
+        print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
@@ -71,6 +78,19 @@ def run(args):
     cluster_test = args.cluster_test or ('neurora' if args.paper else 'mne')
     written = report.write_report(args.out, results, baseline, time_range=time_range, cluster_test=cluster_test)
     print(f'the report is {written}')
+
+
+def _hosted(args) -> bool:
+    """Whether the EEG benchmarks read Brain-Score's hosted THINGS-EEG2 (no OSF folder given)."""
+    return data_folder('things_eeg2', args.things_eeg2) is None
+
+
+def _paper_options(args) -> dict:
+    """What --paper implies: the authors' screen and RDMs, and their EEG form, raw, where the OSF
+    release is given; the hosted copy is standardised only (run says so in one line, HOSTED_PAPER,
+    unless an explicit --eeg-form chose the form)."""
+    from .. import report
+    return {**report.PAPER_OPTIONS, 'eeg_form': 'standardised' if _hosted(args) else 'raw'}
 
 
 def _baseline(args, names: list[str]) -> str:

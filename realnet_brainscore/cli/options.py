@@ -14,9 +14,9 @@ from ..training import Recipe, Runtime, Source
 # that sets it: the setting's name with hyphens (--weights-url), except for RENAMED_FLAGS. The one
 # place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
-SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'force', 'layers', 'method', 'noise', 'out',
-                      'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects', 'things_eeg2',
-                      'weights', 'weights_url'}
+SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
+                      'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects',
+                      'things_eeg2', 'weights', 'weights_url'}
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
@@ -76,7 +76,7 @@ def add_force(parser, what: str):
 
 
 def add_benchmark_options(parser):
-    """--screen and --rdm; values are checked by benchmark_options (one line, exit 2), not argparse."""
+    """--screen, --rdm and --eeg-form; values are checked by benchmark_options (one line, exit 2), not argparse."""
     parser.add_argument(
         '--screen', metavar='{brainscore,whole}',
         help="how our EEG and fMRI benchmarks show the images: brainscore (default) places each at its visual angle "
@@ -91,6 +91,12 @@ def add_benchmark_options(parser):
              "correlation = 1 - Pearson r of repetition-averaged channel patterns (seconds); crossvalidated = "
              "cross-validated squared Euclidean distance. The other benchmarks go without it (in the suite; named "
              "alone with --benchmark, they refuse it)")
+    parser.add_argument(
+        '--eeg-form', metavar='{standardised,raw}',
+        help="the EEG the temporal RSA benchmarks' RDMs are computed from: standardised (default) = each channel × "
+             "time point z-scored across images and trials, the form of Brain-Score's hosted Gifford2022, to which "
+             "the OSF files are brought; raw = the OSF arrays as released, as the authors decoded them (needs "
+             "--things-eeg2 or $REALNET_THINGS_EEG2: the hosted copy cannot be un-standardised)")
 
 
 def flag(setting: str) -> str:
@@ -104,16 +110,21 @@ def with_flags(message: str) -> str:
 
 
 def benchmark_options(args, paper: dict | None = None) -> dict:
-    """--screen and --rdm as benchmark options (None: each benchmark's default), checked before any
-    work; ``paper``: the options --paper implies, for those not given explicitly (an explicit flag
-    wins, e.g. --rdm correlation when decoding RDMs would take too long; the report says what ran)."""
+    """--screen, --rdm and --eeg-form as benchmark options (None: each benchmark's default), checked
+    before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options
+    --paper implies, for those not given explicitly (an explicit flag wins, e.g. --rdm correlation
+    when decoding RDMs would take too long; the report says what ran)."""
+    from ..data import data_folder
+    from ..data.things_eeg2 import check_eeg_form
     from ..recording import check_screen
     from ..rsa import check_rdm_method
     if args.screen is not None:
         check_screen(args.screen)
     if args.rdm is not None:
         check_rdm_method(args.rdm)
-    given = {'screen': args.screen, 'method': args.rdm}
+    if args.eeg_form is not None:
+        check_eeg_form(args.eeg_form, hosted=data_folder('things_eeg2', args.things_eeg2) is None)
+    given = {'screen': args.screen, 'method': args.rdm, 'eeg_form': args.eeg_form}
     return {option: given[option] or (paper or {}).get(option) for option in given}
 
 

@@ -145,6 +145,38 @@ def standardise(trials: np.ndarray) -> np.ndarray:
     return (trials - trials.mean(axis=(0, 1))) / spread
 
 
+# The forms in which the EEG reaches the RDMs (the benchmark's `eeg_form`), with what each is.
+EEG_FORMS = {'standardised': "each channel × time point z-scored across images and trials (Brain-Score's hosted "
+                             'copy is in this form only; the OSF files are brought to it)',
+             'raw': 'the OSF arrays as released, as the authors decoded them (after multivariate noise normalisation)'}
+# The default keeps the published scores: OSF files and the hosted copy then give the same RDMs.
+EEG_FORM = 'standardised'
+RAW_HOSTED = ("`eeg_form` raw needs the OSF release (`things_eeg2` DIR or $REALNET_THINGS_EEG2): Brain-Score's "
+              'hosted Gifford2022 is standardised per channel × time point and cannot be un-standardised')
+HOSTED_PAPER = ("note: Brain-Score's hosted Gifford2022 is standardised per channel × time point (it cannot be "
+                'un-standardised), so the EEG RDMs decode standardised EEG, not the raw OSF arrays the authors '
+                'decoded; a linear SVM with C = 1 is not scale-invariant, so decoding accuracies differ from the '
+                "authors'; give `things_eeg2` DIR (the OSF release) to decode the raw form")
+
+
+def check_eeg_form(form, hosted: bool = False) -> str:
+    """``form`` if it is one of EEG_FORMS that the source can give: the hosted copy (``hosted``) is
+    standardised only, so `raw` is refused with it in one line."""
+    if form not in EEG_FORMS:
+        raise RealnetError(f"unknown `eeg_form` {printable(repr(form))[:40]}: choose {' or '.join(EEG_FORMS)}")
+    if form == 'raw' and hosted:
+        raise RealnetError(RAW_HOSTED)
+    return form
+
+
+def in_form(trials: np.ndarray, form: str = EEG_FORM) -> np.ndarray:
+    """A subject's trials (images × trials × channels × times) in ``form`` (EEG_FORMS), as float64:
+    the one place where the form is applied before any RDM."""
+    if check_eeg_form(form) == 'standardised':
+        return standardise(trials)
+    return np.asarray(trials, dtype=np.float64)
+
+
 def load_hosted(subject: int, split: str, average_repetitions: bool = False):
     """One subject from Brain-Score's hosted ``Gifford2022_train``/``_test`` (fetched by brainscore_vision)."""
     import brainscore_vision
