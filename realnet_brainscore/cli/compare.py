@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
-from ..identifiers import CORNET
+from ..identifiers import CORNET, eeg_subject
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
                       with_flags)
 
@@ -14,10 +14,12 @@ DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and re
                'benchmark) and write OUT/report.md with eeg_time_courses.png (Figure 1B), fmri_rois.png (1C), '
                'behaviour.png (1D) and matched_subjects.png (ReAlnet k on subject k against the other subjects), '
                'as far as the data present allow.')
-PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG figure and "
+PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, the EEG figure and "
               "its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, the authors' analysis "
-              "range; the scores' window is unchanged). An explicit --screen or --rdm overrides its value (e.g. --rdm "
-              "correlation, much faster); report.md and comparison.json state the settings used")
+              "range; the scores' window is unchanged), and each personal EEG model (a name ending -sNN) compared "
+              "with its own subject only (the paper's ReAlnet k with subject k; the baseline with every subject). An "
+              "explicit --screen or --rdm overrides its value (e.g. --rdm correlation, much faster); report.md and "
+              "comparison.json state the settings used")
 
 
 def add_parsers(commands):
@@ -51,9 +53,11 @@ def run(args):
     for candidate in candidates:
         outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
+    # --paper: each personal EEG model on its own subject, as the paper; the baseline on every subject
+    matched = [c.name for c in candidates if args.paper and c.name != baseline and eeg_subject(c.name) is not None]
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
-                                       say=lambda line: print(printable(with_flags(line))))
+                                       say=lambda line: print(printable(with_flags(line))), matched=matched)
     # the report names what a user of this command can change: its flags
     results = {name: [replace(result, unavailable=with_flags(result.unavailable)) if result.unavailable else result
                       for result in entries] for name, entries in results.items()}
