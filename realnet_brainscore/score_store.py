@@ -79,8 +79,8 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
         results[candidate.name] = [SuiteResult(b, kept[b]) if b in kept else fresh[b] for b in benchmarks]
         with atomic_path(path) as partial:
             partial.write_text(json.dumps({'model': candidate.identifier, 'data': data,
-                                           'settings': settings[candidate.name], 'results': [r.to_json() for r in results[candidate.name]]},
-                                          indent=1) + '\n')
+                                           'settings': settings[candidate.name],
+                                           'results': [r.to_json() for r in results[candidate.name]]}, indent=1) + '\n')
     return results
 
 
