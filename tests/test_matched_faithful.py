@@ -183,3 +183,35 @@ def test_compare_paper_scores_two_personal_models_on_their_own_subjects(release,
         kept = json.loads(path.read_text())
         settings = score_store.benchmark_settings([EEG], options)
         assert bool(score_store.kept_records(path, kept['model'], kept['data'], settings)) == reused, (name, options)
+
+
+def planted_record(model, subjects, rho, matched=None):
+    """A temporal RSA record as `score --json` writes it: ``rho`` (subjects × 60 times) on ``subjects``."""
+    times = np.round(np.arange(-0.1, 0.5, 0.01), 2).tolist()
+    data = {'model': model, 'benchmark': EEG, 'kind': 'EEG', 'area': 'IT', 'score': float(rho.mean()),
+            'window': list(WINDOW), 'ceiling_time_course': {
+                'dims': ['bound', 'time_bin'], 'values': np.full((2, 60), 0.5).tolist(),
+                'coords': {'bound': ['lower', 'upper'], 'time_bin': times}},
+            'time_course': {'dims': ['subject', 'time_bin'], 'values': rho.tolist(),
+                            'coords': {'subject': subjects, 'time_bin': times}}}
+    return ScoreRecord.from_json({**data, **({'matched_subject': matched} if matched else {})})
+
+
+def test_figure_1b_pairs_one_matched_model_with_its_subject_and_leaves_it_out_without_a_baseline():
+    from realnet_brainscore.statistics import eeg_view, matched_subject_rows
+    rng = np.random.default_rng(0)
+    subjects = [f'sub-{k:02d}' for k in range(1, 5)]
+    base = rng.standard_normal((4, 60))
+    own = rng.standard_normal((1, 60))
+    records = {'cornet-s': {EEG: planted_record('cornet-s', subjects, base)},
+               'resnet50-eeg-s03+3fa2c1d0': {EEG: planted_record('resnet50-eeg-s03+3fa2c1d0', ['sub-03'], own, 'sub-03')}}
+    (panel,), pair = eeg_view(records, 'cornet-s')
+    assert pair == ('ReAlnets on own subject (n=1)', 'cornet-s on the same subjects') and panel.subjects == ['sub-03']
+    np.testing.assert_array_equal(panel.courses[pair[0]], own)
+    np.testing.assert_array_equal(panel.courses[pair[1]], base[2:3])
+    assert matched_subject_rows(records, 'cornet-s') == []  # no other subjects to contrast its own with
+    # without the baseline's time courses the matched score is not drawn over subjects it was not scored on
+    alone = {'resnet50': {EEG: records['cornet-s'][EEG].named('resnet50')}, **records}
+    del alone['cornet-s']
+    panels, pair = eeg_view(alone, 'cornet-s')
+    assert pair is None and [list(p.courses) for p in panels] == [['resnet50']]
