@@ -203,8 +203,9 @@ def test_figure_1b_pairs_one_matched_model_with_its_subject_and_leaves_it_out_wi
     subjects = [f'sub-{k:02d}' for k in range(1, 5)]
     base = rng.standard_normal((4, 60))
     own = rng.standard_normal((1, 60))
+    personal = 'resnet50-eeg-s03+3fa2c1d0'  # any backbone, a user's weights
     records = {'cornet-s': {EEG: planted_record('cornet-s', subjects, base)},
-               'resnet50-eeg-s03+3fa2c1d0': {EEG: planted_record('resnet50-eeg-s03+3fa2c1d0', ['sub-03'], own, 'sub-03')}}
+               personal: {EEG: planted_record(personal, ['sub-03'], own, 'sub-03')}}
     (panel,), pair = eeg_view(records, 'cornet-s')
     assert pair == ('ReAlnets on own subject (n=1)', 'cornet-s on the same subjects') and panel.subjects == ['sub-03']
     np.testing.assert_array_equal(panel.courses[pair[0]], own)
