@@ -3,7 +3,8 @@
 The JSON is what ``brainscore score --json`` writes and ``brainscore compare`` keeps in OUT/scores/:
 model, benchmark, kind, area, score and the Score's attributes — raw, ceiling, for the temporal RSA
 benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course`` (bound × time_bin),
-window, region, screen, rdm_method, eeg_form, and any other Brain-Score attribute as plain JSON. Labelled
+window, region, screen, rdm_method, eeg_form, matched_subject (the one subject a personal model was
+compared with, ``score --matched``; absent: every subject), and any other Brain-Score attribute as plain JSON. Labelled
 arrays are ``{"dims", "coords": {dim: labels}, "values"}``. Files written before records carried
 a kind are read too: our benchmarks' kind comes from their class.
 """
@@ -40,8 +41,8 @@ TIME_COURSES = {'time_course': ('subject', 'time_bin'), 'ceiling_time_course': (
 # Time points are seconds read back from JSON (0.1 may be 0.1000000000000001): a bound within this is on it.
 TOLERANCE = 1e-9
 _TYPED = ('raw', 'ceiling', 'time_course', 'ceiling_time_course', 'window', 'region', 'screen', 'rdm_method',
-          'eeg_form')
-_NAMES = ('model', 'benchmark', 'kind', 'area', 'region', 'screen', 'rdm_method', 'eeg_form')
+          'eeg_form', 'matched_subject')
+_NAMES = ('model', 'benchmark', 'kind', 'area', 'region', 'screen', 'rdm_method', 'eeg_form', 'matched_subject')
 
 
 def time_mask(times, start: float, stop: float, last: bool = False) -> np.ndarray:
@@ -108,6 +109,7 @@ class ScoreRecord:
     screen: str | None = None
     rdm_method: str | None = None
     eeg_form: str | None = None                          # the EEG the RDMs were computed from (things_eeg2.EEG_FORMS)
+    matched_subject: str | None = None                   # 'sub-01': compared with that subject only
     attrs: dict = field(default_factory=dict)            # the Score's other attributes, as JSON values
 
     def __post_init__(self):
@@ -246,6 +248,9 @@ def _time_courses_problem(data: dict) -> str | None:
                 f'{course.shape[1]} time points of time_course')
     if not course.size:
         return 'time_course holds no subject or no time point'
+    matched = data.get('matched_subject')
+    if matched is not None and data['time_course']['coords']['subject'] != [matched]:
+        return f'a score matched with {_shown(matched)} whose time_course holds other subjects'
     return None
 
 

@@ -14,7 +14,7 @@ from .files import atomic_path, outside_inputs, writable_folder
 from .recording import SCREENS
 from .records import Kind, ScoreRecord
 from .score_store import records_by_model
-from .statistics import (ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
+from .statistics import (MATCHED_GROUP, ScoreComparison, TimeCourseComparison, compare_roi_scores, compare_scores,
                          compare_time_courses, eeg_view, matched_subject_rows, matched_subject_statistics,
                          time_courses)
 from .suite import SuiteResult
@@ -158,22 +158,28 @@ def _draw_report(found: ReportStatistics, folder: Path) -> None:
 
 def report_settings(records: dict[str, dict[str, ScoreRecord]], time_range) -> dict:
     """How the reported scores were computed, as their records say: each setting's values (one,
-    unless kept scores of other settings were mixed in) and the EEG figure's time range."""
-    found = {'screen': [], 'rdm_method': []}
-    for scores in records.values():
+    unless kept scores of other settings were mixed in), the EEG figure's time range and the models
+    compared with their own subject only (model -> subject; the others: with every subject)."""
+    found, matched = {'screen': [], 'rdm_method': []}, {}
+    for name, scores in records.items():
         for record in scores.values():
             for key, values in found.items():
                 value = getattr(record, key)
                 if value is not None and value not in values:
                     values.append(value)
-    return {**found, 'eeg_time_range_s': list(time_range) if time_range else None}
+            if record.matched_subject:
+                matched[name] = record.matched_subject
+    return {**found, 'eeg_time_range_s': list(time_range) if time_range else None, 'matched_subjects': matched}
 
 
 def _settings_text(settings: dict) -> str:
     screen = '; '.join(f'{s} ({SCREENS.get(s, "?")})' for s in settings['screen']) or 'no benchmark of ours ran'
     methods = ', '.join(settings['rdm_method']) or 'no EEG benchmark ran'
+    matched = ', '.join(f'{printable(m)} ({s})' for m, s in settings['matched_subjects'].items())
+    whom = (f'EEG: compared with their own subject only (as the paper): {matched}; the others with every subject.'
+            if matched else 'EEG: every model compared with every subject.')
     return (f'Settings: images (EEG and fMRI benchmarks): {screen}. EEG RDMs: {methods}. EEG figure and '
-            f'cluster test: {_span(settings["eeg_time_range_s"])}.')
+            f'cluster test: {_span(settings["eeg_time_range_s"])}. {whom}')
 
 
 def _span(time_range) -> str:
@@ -197,9 +203,14 @@ def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
     lines = '\n'.join(f'- {region}: ' + ('; '.join(
         f"{c['start_s'] * 1000:.0f}–{c['stop_s'] * 1000:.0f} ms ({pair[0]} {'above' if c['difference'] > 0 else 'below'}"
         f", mean Δρ {c['difference']:+.3f})" for c in runs) if runs else 'no cluster') for region, runs in clusters.items())
+    pairs = len(found.eeg.panels[0].subjects)
+    # sign flips of n subjects give 2**n permutations: below MATCHED_GROUP no p reaches .05 (NeuroRA's null differs)
+    few = (f' With {pairs} subject(s) the paired cluster test is not run (it needs 3).' if pairs < 3 else
+           f" With {pairs} subjects no cluster can reach p < .05 under mne's sign flips (they need {MATCHED_GROUP})."
+           if pairs < MATCHED_GROUP and eeg['cluster_test'] == 'mne' else '')
     return (f'{heading}Mean ± SEM over subjects; grey band: noise ceiling; time points: {_span(found.time_range)}. '
             f'Where {pair[0]} and {pair[1]} differ (paired cluster-based permutation test across subjects over those '
-            f'time points, p < .05; {CLUSTER_TEST_NAMES[eeg["cluster_test"]]}):\n{lines}')
+            f'time points, p < .05; {CLUSTER_TEST_NAMES[eeg["cluster_test"]]}):{few}\n{lines}')
 
 
 def _scores_section(found: ReportStatistics, kind: Kind) -> str | None:

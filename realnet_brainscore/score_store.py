@@ -10,7 +10,7 @@ from .checkpoint import read_checkpoint
 from .data import data_folder, data_source
 from .errors import RealnetError, first_line
 from .files import atomic_path, regular_file
-from .identifiers import confined, split_weights
+from .identifiers import confined, eeg_subject, split_weights
 from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .records import ScoreRecord, record_problem
 from .suite import SuiteResult
@@ -40,9 +40,11 @@ def candidate(text: str) -> Candidate:
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
-                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None) -> dict[str, list[SuiteResult]]:
+                 batch_size: int = BATCH_SIZE, say=print, options: dict | None = None,
+                 matched=()) -> dict[str, list[SuiteResult]]:
     """Each candidate's suite results, by name. ``options``: our benchmarks' further options
-    (``screen``, ``method``; None or absent: their defaults). Scores are kept in
+    (``screen``, ``method``; None or absent: their defaults). The candidates named in ``matched``
+    (personal EEG models) are compared with their own subject only (see ``model_options``). Scores are kept in
     ``scores_dir/<name>.json`` and reused for the same weights, data and benchmark settings;
     what was unavailable is tried again. Every kept file is read before any scoring: a damaged one
     stops the run at once (one line naming it; the user deletes it to rescore)."""
@@ -52,10 +54,11 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     scores_dir.mkdir(parents=True, exist_ok=True)
     options = {key: value for key, value in (options or {}).items() if value is not None}
     data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
-    settings = benchmark_settings(benchmarks, options)
+    chosen = {c.name: model_options(c.name, options, c.name in matched) for c in candidates}
+    settings = {c.name: benchmark_settings(benchmarks, chosen[c.name]) for c in candidates}
     paths = {c.name: score_path(scores_dir, c) for c in candidates}
-    kept_by_name = {c.name: kept_records(paths[c.name], c.identifier, data, settings) for c in candidates}
-    loaded, results = {}, {}
+    kept_by_name = {c.name: kept_records(paths[c.name], c.identifier, data, settings[c.name]) for c in candidates}
+    loaded, results = {}, {}  # loaded benchmarks by matched subject: a benchmark carries its subject
     for candidate in candidates:
         path, kept = paths[candidate.name], kept_by_name[candidate.name]
         todo = [b for b in benchmarks if b not in kept]
@@ -69,14 +72,23 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
                 say(f'{candidate.name}: unavailable: {error}')
             else:
                 fresh = {r.benchmark: r for r in run_suite(
-                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded, **options,
+                    model, todo, things_eeg2=things_eeg2, shen2019=shen2019, loaded=loaded.setdefault(
+                        chosen[candidate.name].get('matched_subject'), {}), **chosen[candidate.name],
                     on_result=lambda result: say(f'{candidate.name}  {result.line()}'))}
         results[candidate.name] = [SuiteResult(b, kept[b]) if b in kept else fresh[b] for b in benchmarks]
         with atomic_path(path) as partial:
-            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data, 'settings': settings,
-                                           'results': [r.to_json() for r in results[candidate.name]]},
-                                          indent=1) + '\n')
+            partial.write_text(json.dumps({'model': candidate.identifier, 'data': data,
+                                           'settings': settings[candidate.name],
+                                           'results': [r.to_json() for r in results[candidate.name]]}, indent=1) + '\n')
     return results
+
+
+def model_options(name: str, options: dict, matched: bool) -> dict:
+    """``options``, with ``matched``: the EEG benchmarks' ``matched_subject``, the subject the
+    model's name says it was aligned with (``identifiers.eeg_subject``; a model of none is scored
+    on every subject)."""
+    subject = eeg_subject(name) if matched else None
+    return options if subject is None else {**options, 'matched_subject': subject}
 
 
 def score_path(scores_dir, candidate: Candidate) -> Path:

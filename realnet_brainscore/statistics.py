@@ -14,8 +14,10 @@ from .identifiers import eeg_subject
 from .neurora_cluster import CLUSTER_TESTS, NEURORA_PERMUTATIONS, neurora_cluster_test
 from .records import Kind, LabelledArray, ScoreRecord, range_mask, time_mask
 
-# Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
-# paired sign-flip permutation test cannot reach p < .05 (2 / 2**5 > .05).
+# Personal models scored on every subject needed before Figure 1B pairs each with its own subject
+# (models scored on their own subject only, `score --matched` / `compare --paper`, are paired from
+# one on): with fewer than 6 pairs the paired sign-flip permutation test cannot reach p < .05
+# (2 / 2**5 > .05), and with fewer than 3 it is not run.
 MATCHED_GROUP = 6
 ALPHA = 0.05
 
@@ -247,18 +249,22 @@ def eeg_view(records: dict[str, dict[str, ScoreRecord]], baseline: str,
     """The time courses Figure 1B draws (cut to ``time_range``, see ``time_courses``) and the pair
     its cluster test compares.
 
-    With at least MATCHED_GROUP personal models whose subjects are in the data (the paper's
-    design), each ReAlnet k is paired with subject k and the baseline is taken on the same
-    subjects; otherwise every model is drawn over all subjects and the first non-baseline model is
-    tested against the baseline."""
+    When a personal model was scored on its own subject only (the paper's design), or at least
+    MATCHED_GROUP were scored on every subject, each ReAlnet k is paired with subject k and the
+    baseline is taken on the same subjects; otherwise every model scored on every subject is drawn
+    over all subjects and the first non-baseline model is tested against the baseline."""
     eeg = {name: {b: r for b, r in scores.items() if r.kind == Kind.EEG and r.time_course is not None}
            for name, scores in records.items()}
     others = [name for name in eeg if name != baseline and eeg[name]]
     matched = [name for name in others if own_subject(name) and all(
         own_subject(name) in r.subjects for r in eeg[name].values())]
-    if len(matched) < MATCHED_GROUP or not eeg.get(baseline):
-        panels = time_courses([r for name in eeg for r in eeg[name].values()], time_range)
-        return panels, ((others[0], baseline) if others and eeg.get(baseline) else None)
+    scored_matched = any(r.matched_subject for name in matched for r in eeg[name].values())
+    if not eeg.get(baseline) or not (scored_matched or len(matched) >= MATCHED_GROUP):
+        # a score on one subject cannot be drawn beside scores on all: left out of this view
+        plain = {name: [r for r in eeg[name].values() if not r.matched_subject] for name in eeg}
+        rest = [name for name in others if plain[name]]
+        panels = time_courses([r for name in eeg for r in plain[name]], time_range)
+        return panels, ((rest[0], baseline) if rest and eeg.get(baseline) else None)
     group, same = f'ReAlnets on own subject (n={len(matched)})', f'{baseline} on the same subjects'
     panels = []
     for benchmark, base in eeg[baseline].items():
@@ -278,7 +284,8 @@ def _course(record: ScoreRecord, subject: str) -> np.ndarray:
 
 def matched_subject_rows(records: dict[str, dict[str, ScoreRecord]], baseline: str) -> list[dict]:
     """Per personal model and region: window-mean similarity to its own subject and to the others,
-    and the baseline's on the same subjects."""
+    and the baseline's on the same subjects (a model scored on its own subject only has no others:
+    none of its rows; Figure 1B pairs it)."""
     rows = []
     for name, scores in records.items():
         subject = own_subject(name)
@@ -286,7 +293,8 @@ def matched_subject_rows(records: dict[str, dict[str, ScoreRecord]], baseline: s
             continue
         for benchmark, record in scores.items():
             base = records.get(baseline, {}).get(benchmark)
-            if record.kind != Kind.EEG or record.time_course is None or not base or subject not in record.subjects:
+            if (record.kind != Kind.EEG or record.time_course is None or not base or subject not in record.subjects
+                    or record.matched_subject):
                 continue
             own, others = _own_and_others(record, subject)
             base_own, base_others = _own_and_others(base, subject)

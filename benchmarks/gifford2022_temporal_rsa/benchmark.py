@@ -15,6 +15,13 @@ leave-one-subject-out lower noise bound over the same window (the paper reports 
 normalisation). The Score carries every subject's
 time course, the ceiling's time course (lower and upper bound), the window and the EEG form.
 
+``matched_subject=k`` compares the model with subject k only, as the paper compares ReAlnet k
+(its RSA.ipynb, cells 4:143-149); the default compares it with every subject and averages
+(Brain-Score's convention). The ceiling stays that of all the subjects the data hold: a
+leave-one-subject-out bound is not defined for one subject, and an all-subject denominator keeps a
+matched score on the scale of an all-subject one (``raw`` is the paper's ρ). The Score's
+``matched_subject`` attribute names the subject, and ``settings()`` includes it.
+
 Images: ``screen='brainscore'`` (default) places each 7° image on the model's field of view as
 Brain-Score's benchmarks do (an 8° model sees it shrunk onto grey); ``screen='whole'`` feeds the
 whole image resized to the model's input, as the authors did. The Score's ``screen`` and
@@ -55,7 +62,7 @@ class TemporalRSA(BenchmarkBase):
     kind = Kind.EEG  # what its score records say it measures (its parent: the model region)
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
-                 screen='brainscore', eeg_form=EEG_FORM):
+                 screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
         super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=2,
                          parent=region, bibtex=BIBTEX)
@@ -63,6 +70,7 @@ class TemporalRSA(BenchmarkBase):
         self.window, self.method = tuple(window), method
         self.screen = check_screen(screen)
         self.eeg_form = check_eeg_form(eeg_form)
+        self.matched_subject = matched_subject  # a personal model's own subject (None: every subject)
 
     def reference(self) -> 'EEGReference':
         check_rdm_method(self.method)
@@ -77,28 +85,45 @@ class TemporalRSA(BenchmarkBase):
 
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
+        rows = self.compared(reference)  # checked before the model's activations are computed
         rdm = region_rdm(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
-        rho = spearman(rdm, reference.rdms)
-        score = temporal_score(rho, reference, self.window)
+        rho = spearman(rdm, reference.rdms[rows])
+        score = temporal_score(rho, reference, self.window, rows)
         score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form)
+        if self.matched_subject is not None:
+            score.attrs['matched_subject'] = subject_name(self.matched_subject)
         return score
+
+    def compared(self, reference: 'EEGReference') -> list[int]:
+        """The rows of ``reference`` the model is compared with: every subject, or the matched one."""
+        if self.matched_subject is None:
+            return list(range(len(reference.subjects)))
+        name = subject_name(self.matched_subject)  # 1-10, else one line
+        if name not in reference.subjects:
+            raise RealnetError(f'{name} is not in the EEG data (it holds {", ".join(reference.subjects)}): a '
+                               'personal model is scored on its own subject only')
+        return [reference.subjects.index(name)]
 
     def settings(self) -> dict:
         """What the score depends on besides the model and the data (``brainscore compare`` reuses
         a kept score only while these stay the same)."""
         return {'version': self.version, 'screen': self.screen, 'rdm_method': self.method, 'eeg_form': self.eeg_form,
-                'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None}
+                'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None,
+                # only when set: kept all-subject scores from before this setting stay reusable
+                **({'matched_subject': subject_name(self.matched_subject)} if self.matched_subject else {})}
 
 
-def temporal_score(rho: np.ndarray, reference: 'EEGReference', window) -> Score:
-    """Score from subjects × times Spearman ρ: window mean over subjects / window mean lower bound."""
+def temporal_score(rho: np.ndarray, reference: 'EEGReference', window, rows=None) -> Score:
+    """Score from subjects × times Spearman ρ (the subjects of ``reference``, or its ``rows``):
+    window mean over those subjects / window mean lower bound of all the reference's subjects."""
+    subjects = reference.subjects if rows is None else [reference.subjects[row] for row in rows]
     in_window = reference.in_window(window)
     raw, ceiling = rho.mean(axis=0)[in_window].mean(), reference.ceiling[0][in_window].mean()
     score = Score(raw / ceiling)
     score.attrs['raw'] = Score(raw)
     score.attrs['ceiling'] = Score(ceiling)
     score.attrs['time_course'] = xr.DataArray(
-        rho, dims=('subject', 'time_bin'), coords={'subject': reference.subjects, 'time_bin': reference.times})
+        rho, dims=('subject', 'time_bin'), coords={'subject': subjects, 'time_bin': reference.times})
     score.attrs['ceiling_time_course'] = xr.DataArray(
         reference.ceiling, dims=('bound', 'time_bin'), coords={'bound': ['lower', 'upper'], 'time_bin': reference.times})
     score.attrs['window'] = list(window)

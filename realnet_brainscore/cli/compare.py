@@ -7,7 +7,7 @@ from ..data import data_folder
 from ..data.things_eeg2 import HOSTED_PAPER
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
-from ..identifiers import CORNET
+from ..identifiers import CORNET, eeg_subject
 from ..neurora_cluster import CLUSTER_TESTS  # numpy only: the CLI starts without torch
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
                       with_flags)
@@ -22,7 +22,9 @@ PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole, --rdm d
               "(--things-eeg2 or $REALNET_THINGS_EEG2), --eeg-form raw (Brain-Score's hosted copy is standardised "
               "only: then standardised, said in one line), and the EEG figure and its cluster test restricted to "
               "-100 … 490 ms (time points 10-69 of the epoch, the authors' analysis range; the scores' window is "
-              "unchanged), tested with NeuroRA's cluster test (--cluster-test neurora). An explicit --screen, --rdm, "
+              "unchanged), tested with NeuroRA's cluster test (--cluster-test neurora), with each personal EEG model "
+              "(a name ending -sNN) compared with its own subject only (the paper's ReAlnet k with subject k; the "
+              "baseline with every subject). An explicit --screen, --rdm, "
               "--eeg-form or --cluster-test overrides its value (e.g. --rdm correlation, much faster); report.md and "
               "comparison.json state the settings used")
 CLUSTER_TEST_HELP = ("the EEG cluster test's null: mne (default: sign flips of whole subjects' difference time courses, "
@@ -64,9 +66,11 @@ def run(args):
     if args.paper and args.eeg_form is None and _hosted(args):  # after the checks: bad input stays one line
         print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
     benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
+    # --paper: each personal EEG model on its own subject, as the paper; the baseline on every subject
+    matched = [c.name for c in candidates if args.paper and c.name != baseline and eeg_subject(c.name) is not None]
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,
                                        shen2019=args.shen2019, batch_size=args.batch_size, options=options,
-                                       say=lambda line: print(printable(with_flags(line))))
+                                       say=lambda line: print(printable(with_flags(line))), matched=matched)
     # the report names what a user of this command can change: its flags
     results = {name: [replace(result, unavailable=with_flags(result.unavailable)) if result.unavailable else result
                       for result in entries] for name, entries in results.items()}

@@ -1,5 +1,7 @@
 """`brainscore score`: a model on one benchmark, or on the whole suite."""
+from ..data.things_eeg2 import subject_name
 from ..errors import RealnetError, printable
+from ..identifiers import eeg_subject
 from ..models import REGION_LAYER_MAP, load_model
 from ..plugin import load_benchmark
 from ..records import Kind, ScoreRecord, our_kind
@@ -29,6 +31,11 @@ def add_parsers(commands):
                         help='score the benchmark with every model region (V1 V2 V4 IT) instead of its own')
     add_batch_size(parser)
     add_benchmark_options(parser)
+    parser.add_argument('--matched', action='store_true',
+                        help="a personal EEG model (a name ending -sNN: realnet-s01, resnet50-eeg-s01) on the EEG "
+                             "benchmarks: compared with its own THINGS-EEG2 subject only, as the paper compares "
+                             "ReAlnet k with subject k (default: with every subject, averaged, as Brain-Score does); "
+                             "the score is divided by the all-subject ceiling, its raw value is the paper's ρ")
     parser.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
     parser.add_argument('--plot', metavar='PNG|DIR',
                         help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
@@ -36,7 +43,7 @@ def add_parsers(commands):
 
 
 def run(args):
-    options = benchmark_options(args)  # first: a bad value fails before the model loads
+    options = {**benchmark_options(args), **matched_option(args)}  # first: a bad value fails before the model loads
     _check_outputs(args, options)
     model = load_model(args.model, weights=args.weights, batch_size=args.batch_size)
     if args.benchmark is None:
@@ -48,13 +55,30 @@ def run(args):
         return _score_every_region(model, benchmark, args)
     score = score_benchmark(benchmark, model)
     record = ScoreRecord.from_score(score, model.identifier, args.benchmark, benchmark)
-    print(printable(f'{record.model} on {record.benchmark}: {record.score:.4f}'))
+    own = f' (its own subject {record.matched_subject} only)' if record.matched_subject else ''
+    print(printable(f'{record.model} on {record.benchmark}{own}: {record.score:.4f}'))
     write_json(args.json, record.to_json())
     if args.plot:
         from ..figures import draw_time_courses
         from ..statistics import compare_time_courses, time_courses
         draw_time_courses(compare_time_courses(time_courses([record])), args.plot)
         print(f'wrote {args.plot}')
+
+
+def matched_option(args) -> dict:
+    """--matched as the EEG benchmarks' ``matched_subject``: the subject the model's name says it
+    was aligned with ({} without --matched); a model of no subject, or a benchmark not of EEG, is refused."""
+    if not args.matched:
+        return {}
+    subject = eeg_subject(args.model)
+    if subject is None:
+        raise RealnetError(f'--matched scores a personal EEG model (a name ending -sNN, e.g. realnet-s01) on its own '
+                           f'subject; {args.model} was aligned with no THINGS-EEG2 subject')
+    if args.benchmark is not None and our_kind(args.benchmark)[0] != Kind.EEG:
+        raise RealnetError(f'--matched concerns the EEG benchmarks (Gifford2022.*-temporal_rsa); {args.benchmark} '
+                           'is not one')
+    subject_name(subject)  # 1-10, else one line before the model loads
+    return {'matched_subject': subject}
 
 
 def _check_outputs(args, options):
