@@ -82,7 +82,7 @@ class TemporalRSA(BenchmarkBase):
         rho = spearman(rdm, reference.rdms)
         score = temporal_score(rho, reference, self.window)
         score.attrs.update(screen=self.screen, rdm_method=self.method)
-        if self.bootstrap:
+        if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
             score.attrs.update(score_interval(rdm, reference.rdms, float(score.attrs['ceiling']),
                                               reference.in_window(self.window), self.bootstrap))
         return score

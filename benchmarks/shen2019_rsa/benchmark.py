@@ -79,7 +79,7 @@ class ShenRSA(BenchmarkBase):
         score.attrs['ceiling'] = xr.DataArray(reference.ceilings, dims='subject', coords=subjects)
         score.attrs['region'] = self.region
         score.attrs['screen'] = self.screen
-        if self.bootstrap:
+        if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
             score.attrs.update(score_interval(rdm, reference.rdms, float(reference.ceilings.mean()),
                                               samples=self.bootstrap))
         return score
