@@ -20,9 +20,12 @@ the interval of the ceiling-normalised score.
 import numpy as np
 from numba import njit, prange
 
+from .errors import RealnetError
+
 SAMPLES = 1000   # bootstrap samples by default
 LEVEL = 0.95     # the interval's coverage
 SEED = 0
+MOST_SAMPLES = 100_000  # above this a typo, not a setting: 10⁵ samples of the EEG take about an hour
 
 
 def dual_bootstrap(model: np.ndarray, rdms: np.ndarray, samples: int = SAMPLES, seed: int = SEED,
@@ -35,19 +38,16 @@ def dual_bootstrap(model: np.ndarray, rdms: np.ndarray, samples: int = SAMPLES, 
     rdms = np.asarray(rdms)
     n_subjects, n_pairs = len(rdms), rdms.shape[-1]
     n_images = _images(n_pairs)
-    flat = rdms.reshape(n_subjects, -1, n_pairs)
-    ranked = _SortedRDMs(np.concatenate([model[None], flat.reshape(-1, n_pairs)]))
     if draws is None:
         rng = np.random.default_rng(seed)
         draws = [(rng.integers(n_subjects, size=n_subjects), rng.integers(n_images, size=n_images))
                  for _ in range(samples)]
-    values = np.full((len(draws), flat.shape[1]), np.nan)
-    for index, (subjects, images) in enumerate(draws):
-        copies = np.bincount(images, minlength=n_images).astype(np.float64)
-        if (copies > 0).sum() < 3:
-            continue
-        rho = ranked.spearman(copies).reshape(n_subjects, -1)
-        values[index] = np.bincount(subjects, minlength=n_subjects) @ rho / len(subjects)
+    copies = np.stack([np.bincount(images, minlength=n_images) for _, images in draws]).astype(np.float64)
+    weights = np.stack([np.bincount(subjects, minlength=n_subjects) / len(subjects) for subjects, _ in draws])
+    ranked = _SortedRDMs(np.concatenate([model[None], rdms.reshape(-1, n_pairs)]))
+    rho = ranked.spearman(copies).reshape(len(draws), n_subjects, -1)
+    values = np.einsum('bs,bst->bt', weights, rho)
+    values[(copies > 0).sum(axis=1) < 3] = np.nan
     return values.reshape(len(draws), *rdms.shape[1:-1])
 
 
@@ -84,13 +84,14 @@ class _SortedRDMs:
         self.images = [upper[self.order].astype(kind) for upper in np.triu_indices(n_images, 1)]
 
     def spearman(self, copies: np.ndarray) -> np.ndarray:
-        """Spearman ρ of row 0 with every other row on the pairs of the drawn images (``copies``: how
-        often each image was drawn; pair (i, j) counts copies[i] × copies[j] times)."""
+        """Spearman ρ of row 0 with every other row on the pairs of each sample's drawn images
+        (``copies``: samples × images, how often each image was drawn; pair (i, j) counts
+        copies[i] × copies[j] times) -> samples × other rows."""
         return _spearman_rows(self.order, self.ordered, self.images[0], self.images[1],
                               np.ascontiguousarray(copies, dtype=np.float64))
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True, inline='always', error_model='numpy')
 def _walk(order, ordered, first, second, copies, centre, model, out):
     """One pass over a row's sorted pairs, each weighted by its copies: a tie group's pairs share the
     rank halfway through the group's summed weight. Fills ``out`` (pair order) with the centred ranks
@@ -115,18 +116,20 @@ def _walk(order, ordered, first, second, copies, centre, model, out):
     return covariance, variance
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model='numpy')
 def _spearman_rows(order, ordered, first, second, copies):
     n_rows, n_pairs = order.shape
-    total = (copies.sum() ** 2 - (copies * copies).sum()) / 2  # pairs of distinct drawn images
-    centre = (total + 1) / 2  # weighted ranks 1 … W have mean (W + 1) / 2
-    model = np.zeros(n_pairs)
-    _, spread = _walk(order[0], ordered[0], first[0], second[0], copies, centre, model, model)
-    rho = np.empty(n_rows - 1)
-    for row in prange(1, n_rows):
-        covariance, variance = _walk(order[row], ordered[row], first[row], second[row], copies, centre, model,
-                                     np.empty(0))
-        rho[row - 1] = covariance / np.sqrt(spread * variance)
+    rho = np.empty((len(copies), n_rows - 1))
+    for sample in prange(len(copies)):  # in parallel over samples: each is a few passes over the pairs
+        drawn = copies[sample]
+        total = (drawn.sum() ** 2 - (drawn * drawn).sum()) / 2  # pairs of distinct drawn images
+        centre = (total + 1) / 2  # weighted ranks 1 … W have mean (W + 1) / 2
+        model = np.zeros(n_pairs)
+        _, spread = _walk(order[0], ordered[0], first[0], second[0], drawn, centre, model, model)
+        for row in range(1, n_rows):
+            covariance, variance = _walk(order[row], ordered[row], first[row], second[row], drawn, centre,
+                                         model, np.empty(0))
+            rho[sample, row - 1] = covariance / np.sqrt(spread * variance)
     return rho
 
 
@@ -138,9 +141,9 @@ def _images(n_pairs: int) -> int:
 
 
 def check_samples(samples) -> int:
-    """``samples`` once shown to be a count of bootstrap samples (0: no interval)."""
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 0:
-        from .errors import RealnetError
-        raise RealnetError(f'`bootstrap` is {samples!r}: give a number of samples, 0 or more (0: no interval)')
+    """``samples`` once shown to be a count of bootstrap samples (0: no interval) up to MOST_SAMPLES."""
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 <= samples <= MOST_SAMPLES:
+        raise RealnetError(f'`bootstrap` is {str(samples)[:40]!r}: give a number of samples from 0 (no interval) '
+                           f'to {MOST_SAMPLES}')
     return int(samples)
 

@@ -2,6 +2,7 @@
 rsatoolbox's eval_dual_bootstrap on the same draws, nominal coverage of a planted value, and the
 interval carried by the benchmarks' scores, their records (JSON both ways) and compare's report."""
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -104,7 +105,7 @@ def test_score_interval_is_the_raw_interval_over_the_ceiling_and_seeded():
     assert '200 samples' in found['interval_method']
 
 
-@pytest.mark.parametrize('samples', [-1, 1.5, True, '1000'])
+@pytest.mark.parametrize('samples', [-1, 1.5, True, '1000', 10**6])
 def test_a_bad_number_of_samples_is_refused(samples):
     with pytest.raises(RealnetError, match='bootstrap'):
         check_samples(samples)
@@ -180,3 +181,24 @@ def test_the_benchmarks_scores_carry_the_interval_of_the_score(releases, monkeyp
     assert '300 samples' in record.attrs['interval_method'] and benchmark.settings()['bootstrap'] == 300
     benchmark.bootstrap = 0
     assert 'interval' not in benchmark(None).attrs
+
+
+@pytest.mark.parametrize('value, message', [('x', "expected a whole number, 0 or more, got 'x'"),
+                                            ('1000000', '--bootstrap is .1000000.: give a number of samples')])
+def test_the_command_line_refuses_a_bad_bootstrap_in_one_line(value, message, tmp_path, capsys):
+    from realnet_brainscore import cli
+    try:  # argparse's refusals exit from inside
+        code = cli.main(['score', '--model', 'cornet-s', '--benchmark', 'Shen2019.V1-rsa', '--shen2019', str(tmp_path),
+                         '--bootstrap', value, '-q'])
+    except SystemExit as exit:
+        code = exit.code
+    error = capsys.readouterr().err
+    assert code == 2 and error.count('\n') == 1 and re.search(message, error), error
+
+
+def test_the_command_line_passes_the_bootstrap_on_even_zero_under_paper():
+    from realnet_brainscore.cli.options import benchmark_options
+    from realnet_brainscore.report import PAPER_OPTIONS
+    given = SimpleNamespace(screen=None, rdm=None, bootstrap=0)
+    assert benchmark_options(given, paper=PAPER_OPTIONS) == {'screen': 'whole', 'method': 'decoding', 'bootstrap': 0}
+    assert benchmark_options(SimpleNamespace(screen=None, rdm=None, bootstrap=None))['bootstrap'] is None
