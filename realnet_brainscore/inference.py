@@ -124,7 +124,7 @@ def _spearman_rows(order, ordered, first, second, copies):
         drawn = copies[sample]
         total = (drawn.sum() ** 2 - (drawn * drawn).sum()) / 2  # pairs of distinct drawn images
         centre = (total + 1) / 2  # weighted ranks 1 … W have mean (W + 1) / 2
-        model = np.zeros(n_pairs)
+        model = np.zeros(n_pairs)  # row 0's centred ranks, filled by its own walk (whose covariance is unused)
         _, spread = _walk(order[0], ordered[0], first[0], second[0], drawn, centre, model, model)
         for row in range(1, n_rows):
             covariance, variance = _walk(order[row], ordered[row], first[row], second[row], drawn, centre,
