@@ -202,3 +202,9 @@ def test_the_command_line_passes_the_bootstrap_on_even_zero_under_paper():
     given = SimpleNamespace(screen=None, rdm=None, bootstrap=0)
     assert benchmark_options(given, paper=PAPER_OPTIONS) == {'screen': 'whole', 'method': 'decoding', 'bootstrap': 0}
     assert benchmark_options(SimpleNamespace(screen=None, rdm=None, bootstrap=None))['bootstrap'] is None
+
+
+def test_score_prints_the_interval_beside_the_score():
+    record = interval_record()
+    low, high = record.interval
+    assert SuiteResult('Shen2019.V1-rsa', record).line().endswith(f'0.800  95% interval {low:.3f} … {high:.3f}')
