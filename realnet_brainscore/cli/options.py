@@ -15,8 +15,8 @@ from ..training import Recipe, Runtime, Source
 # place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
 SETTINGS = frozenset({'backbone', 'backbone_weights', 'bootstrap', 'drop_nan_voxels', 'force', 'layers', 'method',
-                      'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects', 'things_eeg2',
-                      'weights', 'weights_url'}
+                      'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects',
+                      'things_eeg2', 'weights', 'weights_url'}
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
