@@ -110,13 +110,15 @@ def offline():
     downloads refused (timm fetches weights through it)."""
     import torch.hub
     import huggingface_hub.constants as hub
+    from timm.models import _hub as timm_hub  # imports torch.hub's function by name: patched there too
     saved = os.environ.get('HF_HUB_OFFLINE'), hub.HF_HUB_OFFLINE, torch.hub.download_url_to_file
     os.environ['HF_HUB_OFFLINE'], hub.HF_HUB_OFFLINE = '1', True
-    torch.hub.download_url_to_file = _no_download
+    torch.hub.download_url_to_file = timm_hub.download_url_to_file = _no_download
     try:
         yield
     finally:
-        torch.hub.download_url_to_file, hub.HF_HUB_OFFLINE = saved[2], saved[1]
+        torch.hub.download_url_to_file = timm_hub.download_url_to_file = saved[2]
+        hub.HF_HUB_OFFLINE = saved[1]
         if saved[0] is None:
             os.environ.pop('HF_HUB_OFFLINE', None)
         else:

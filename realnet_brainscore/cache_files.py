@@ -56,7 +56,7 @@ def kept(path, what: str) -> Kept | None:
         return None
     try:
         record = json.loads(line[len(MARK):])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested past the parser's depth
         return None
     return Kept(tuple(shape), dtype, offset, record) if isinstance(record, dict) else None
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import decoding
 from .cache_files import append_record, kept, read_array
+from .errors import RealnetError
 from .decoding import C, FOLDS, NAVG, REPEATS, SECONDS_PER_SVM, SMOOTH, TOL, VERSION, check_trials
 
 
@@ -41,6 +42,9 @@ def cached_decoding_rdms(trials: np.ndarray, name: str, seed: int = 0, progress:
                       f'{FOLDS * REPEATS} linear SVMs), roughly {minutes:.1f} min here; kept in {file.parent}',
                       file=sys.stderr)
         rdms = decoding.decoding_rdms(trials, seed=seed, bar=bar)
+    if rdms.size and rdms.min() == rdms.max():  # as a kept file of this kind is refused: the score would be NaN
+        raise RealnetError(f'{name}: every pairwise decoding accuracy is {rdms.flat[0]:g}, at every time point: '
+                           'no RDM comparison is defined on these data')
     with atomic_path(file) as partial, open(partial, 'wb') as stream:
         np.save(stream, np.ascontiguousarray(rdms))  # C order: a Fortran-order file is not read back
         append_record(stream, key=key.hexdigest(), sha1=_digest(rdms))

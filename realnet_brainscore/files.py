@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RealnetError
+from .errors import RealnetError, printable
 
 # What np.save writes when it pickles numpy arrays, dicts, lists, strings and numbers: nothing else
 # may be named by a data file (a pickle naming, say, os.system would run it while being read).
@@ -129,13 +129,21 @@ def regular_file(path, what: str = 'file', missing_ok: bool = False) -> Path | N
 
 
 def inside(root, path, what: str = 'file') -> Path:
-    """``path`` once it is shown to lie inside the folder ``root`` after following every link: a data
-    set's files stay in its folder, whatever its metadata names."""
-    root, resolved = Path(root).resolve(), Path(root, path).resolve()
-    if resolved != root and root not in resolved.parents:
-        raise RealnetError(f'{path}: this {what} lies outside its data folder {root}; data sets may only '
-                           'name files inside their own folder')
-    return resolved
+    """``path`` (a path under the folder ``root``, as the data set's names make it) once it is shown to
+    lie inside ``root``: by its name always (no absolute name, no '..' leading out), and through its
+    links too unless ``REALNET_FOLLOW_DATA_LINKS=1`` says that links out of the folder are the user's
+    own (an image folder kept on another disk). A data set's files stay in its folder, whatever its
+    metadata names."""
+    root, path = Path(root), Path(path)
+    named = Path(os.path.normpath(os.path.abspath(path)))
+    follow = os.environ.get('REALNET_FOLLOW_DATA_LINKS', '') not in ('', '0')
+    checks = [(Path(os.path.abspath(root)), named)] + ([] if follow else [(root.resolve(), path.resolve())])
+    for base, candidate in checks:
+        if candidate != base and base not in candidate.parents:
+            raise RealnetError(f'{printable(str(path))}: this {what} lies outside its data folder {root}; data sets may '
+                               'only name files inside their own folder (REALNET_FOLLOW_DATA_LINKS=1 allows links '
+                               'that lead out)')
+    return named if follow else path.resolve()
 
 
 def partial_files(folder, names: str) -> list[Path]:

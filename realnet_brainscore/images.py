@@ -29,7 +29,7 @@ def opened_image(path):
     except UnidentifiedImageError as error:
         problem = 'an empty file' if Path(path).stat().st_size == 0 else 'not an image file'
         raise RealnetError(f'{path}: {problem}; replace it with the published image') from error
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:  # not MemoryError: that is the exit policy's
         # what PIL raises for truncated or damaged files (SyntaxError: a broken PNG chunk)
         raise RealnetError(f'{path}: damaged image ({type(error).__name__}: {first_line(error)}); replace it with '
                            f'the published image') from error

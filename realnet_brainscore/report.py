@@ -56,7 +56,7 @@ class ReportStatistics:
         found = {}
         if self.eeg and self.pair:
             found['eeg'] = {'pair': list(self.pair), 'time_range_s': list(self.time_range) if self.time_range else None,
-                            'clusters': self.eeg.clusters()}
+                            'cluster_test': self.eeg.method, 'clusters': self.eeg.clusters()}
         for kind in SCORED_KINDS:
             if self.scores[kind]:
                 found[f'{kind.key}_p'] = (self.scores[kind].labelled_p() if kind == Kind.FMRI
@@ -69,14 +69,15 @@ class ReportStatistics:
 
 
 def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
-                      time_range: tuple[float, float] | None = None) -> ReportStatistics:
-    """Every statistic of the report: the EEG cluster test over ``time_range`` (first and last time
-    point in s; None: all), p per fMRI ROI and per Brain-Score benchmark, the matched subjects."""
+                      time_range: tuple[float, float] | None = None, cluster_test: str = 'mne') -> ReportStatistics:
+    """Every statistic of the report: the EEG cluster test (``cluster_test``: statistics.CLUSTER_TESTS)
+    over ``time_range`` (first and last time point in s; None: all), p per fMRI ROI and per
+    Brain-Score benchmark, the matched subjects."""
     panels, pair = eeg_view(records, baseline, time_range)
     every = [r for scores in records.values() for r in scores.values()]
     of_kind = {kind: [r for r in every if r.kind == kind] for kind in SCORED_KINDS}
     return ReportStatistics(
-        _eeg_comparison(panels, pair), pair, time_range,
+        _eeg_comparison(panels, pair, cluster_test), pair, time_range,
         {Kind.FMRI: compare_roi_scores(of_kind[Kind.FMRI], baseline) if of_kind[Kind.FMRI] else None,
          **{kind: compare_scores(of_kind[kind], baseline, label=_short_benchmark) if of_kind[kind] else None
             for kind in (Kind.BEHAVIOUR, Kind.NEURAL)}},
@@ -104,6 +105,10 @@ REPORT_FILES = ('report.md', 'comparison.json', *REPORT_FIGURES.values())  # wha
 SCORE_SECTIONS = {Kind.FMRI: 'fMRI: Shen 2019 ROI RSA (Figure 1C, ', Kind.BEHAVIOUR: 'Behaviour (Figure 1D, ',
                   Kind.NEURAL: "Brain-Score's neural benchmarks ("}
 SCORED_KINDS = tuple(SCORE_SECTIONS)  # the kinds compared score by score (EEG: time course by time course)
+# How report.md names each of statistics.CLUSTER_TESTS.
+CLUSTER_TEST_NAMES = {'mne': "mne's null: sign flips of whole subjects' difference time courses, 1024 permutations",
+                      'neurora': "NeuroRA 1.1.6.12's, as the authors ran it: values shuffled independently at each "
+                                 'time point inside the clusters, clusters of at least 2 points, 1000 permutations'}
 
 
 def report_folder(folder, inputs=()) -> Path:
@@ -125,15 +130,15 @@ def report_folder(folder, inputs=()) -> Path:
 
 
 def write_report(folder, results: dict[str, list[SuiteResult]], baseline: str, title: str = 'ReAlnet comparison',
-                 preface: str = '', time_range: tuple[float, float] | None = None) -> Path:
+                 preface: str = '', time_range: tuple[float, float] | None = None, cluster_test: str = 'mne') -> Path:
     """Figures, comparison.json and report.md into ``folder``; returns the report's path.
     ``time_range``: first and last EEG time point (s) that the EEG figure draws and its cluster test
-    examines (default: all)."""
+    examines (default: all); ``cluster_test``: that test's null (statistics.CLUSTER_TESTS)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     records = records_by_model(results)
     settings = report_settings(records, time_range)
-    found = report_statistics(records, baseline, time_range)
+    found = report_statistics(records, baseline, time_range, cluster_test)
     statistics = found.to_json()
     _draw_report(found, folder)
     sections = [_eeg_section(found, statistics.get('eeg')), *(_scores_section(found, kind) for kind in SCORE_SECTIONS),
@@ -192,11 +197,11 @@ def _span(time_range) -> str:
     return f'{time_range[0] * 1000:.0f} … {time_range[1] * 1000:.0f} ms' if time_range else 'the whole epoch'
 
 
-def _eeg_comparison(panels, pair) -> TimeCourseComparison | None:
+def _eeg_comparison(panels, pair, method: str) -> TimeCourseComparison | None:
     """The cluster test of ``pair`` in each panel; the panels alone, untested, without a pair."""
     if not panels:
         return None
-    return compare_time_courses(panels, pair) if pair else TimeCourseComparison(panels, {}, {})
+    return compare_time_courses(panels, pair, method=method) if pair else TimeCourseComparison(panels, {}, {}, method)
 
 
 def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
@@ -211,7 +216,7 @@ def _eeg_section(found: ReportStatistics, eeg: dict | None) -> str | None:
         f", mean Δρ {c['difference']:+.3f})" for c in runs) if runs else 'no cluster') for region, runs in clusters.items())
     return (f'{heading}Mean ± SEM over subjects; grey band: noise ceiling; time points: {_span(found.time_range)}. '
             f'Where {pair[0]} and {pair[1]} differ (paired cluster-based permutation test across subjects over those '
-            f'time points, p < .05):\n{lines}')
+            f'time points, p < .05; {CLUSTER_TEST_NAMES[eeg["cluster_test"]]}):\n{lines}')
 
 
 def _scores_section(found: ReportStatistics, kind: Kind) -> str | None:

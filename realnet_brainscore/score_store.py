@@ -9,7 +9,7 @@ from . import plugin
 from .checkpoint import read_checkpoint
 from .data import data_folder, data_source
 from .errors import RealnetError, first_line
-from .files import atomic_path
+from .files import atomic_path, regular_file
 from .identifiers import confined, split_weights
 from .models import BATCH_SIZE, checked_name, known, network_identifier
 from .records import ScoreRecord, record_problem
@@ -34,8 +34,7 @@ def candidate(text: str) -> Candidate:
     if weights is None:
         known(name)
         return Candidate(name)
-    if not weights.is_file():
-        raise RealnetError(f'{weights}: no such weights file (given for {name})')
+    regular_file(weights, f'weights file (given for {name})')
     checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
     return Candidate(name, weights)
 

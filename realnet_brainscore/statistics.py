@@ -11,6 +11,7 @@ from .data.shen2019 import ROIS
 from .data.things_eeg2 import subject_name
 from .errors import RealnetError
 from .identifiers import eeg_subject
+from .neurora_cluster import CLUSTER_TESTS, NEURORA_PERMUTATIONS, neurora_cluster_test
 from .records import Kind, LabelledArray, ScoreRecord, range_mask, time_mask
 
 # Personal models needed before Figure 1B pairs each with its own subject: with fewer than 6 the
@@ -33,23 +34,37 @@ def paired_p(scores: dict[str, ScoreRecord], baseline: str, others: list[str]) -
     return float(ttest_rel(a, b).pvalue) if a.ndim == 1 and len(a) > 1 and a.shape == b.shape else float('nan')
 
 
-def cluster_test(a: np.ndarray, b: np.ndarray, n_permutations: int = 1024, alpha: float = ALPHA,
-                 seed: int = 0) -> dict:
-    """Paired, two-sided cluster-based permutation test of two subjects × times time courses.
+def cluster_test(a: np.ndarray, b, n_permutations: int | None = None, alpha: float = ALPHA, seed: int = 0,
+                 method: str = 'mne', tail: int = 0) -> dict:
+    """Paired cluster-based permutation test of subjects × times ``a`` against ``b`` (the same shape,
+    or a level), two-sided (``tail=0``) or a > b (``tail=1``); clusters are formed by t at p < alpha.
 
-    Returns ``significant`` (a boolean per time point, inside a cluster with p < alpha),
-    ``clusters`` (index ranges) and their ``p_values``; clusters are formed by t at p < alpha.
-    """
+    ``method``: 'mne' (mne's permutation_cluster_1samp_test: sign flips of whole difference time
+    courses, 1024 permutations) or 'neurora' (the authors' NeuroRA 1.1.6.12 test, see
+    ``neurora_cluster``: values shuffled at each time point inside the clusters, clusters of at least
+    two points, 1000 permutations). Returns ``significant`` (a boolean per time point, inside a
+    cluster with p < alpha), ``clusters`` (index arrays), their ``p_values`` and the ``method``."""
+    if method not in CLUSTER_TESTS:
+        raise RealnetError(f'unknown cluster test {method!r}; one of {", ".join(CLUSTER_TESTS)}')
+    a = np.asarray(a, dtype=np.float64)
+    difference = a - np.asarray(b, dtype=np.float64)
+    if not np.any(difference):  # identical time courses: t is undefined, and there is nothing to find
+        return {'significant': np.zeros(difference.shape[1], dtype=bool), 'clusters': [], 'p_values': np.array([]),
+                'method': method}
+    if method == 'neurora':
+        found = neurora_cluster_test(a, b, n_permutations or NEURORA_PERMUTATIONS, alpha, seed, tail)
+        return {**found, 'method': method}
+    return {**_mne_cluster_test(difference, n_permutations or 1024, alpha, seed, tail), 'method': method}
+
+
+def _mne_cluster_test(difference: np.ndarray, n_permutations: int, alpha: float, seed: int, tail: int) -> dict:
     from mne.stats import permutation_cluster_1samp_test
     from scipy.stats import t as student_t
-    difference = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if not np.any(difference):  # identical time courses: t is undefined, and there is nothing to find
-        return {'significant': np.zeros(difference.shape[1], dtype=bool), 'clusters': [], 'p_values': np.array([])}
-    threshold = student_t.ppf(1 - alpha / 2, df=len(difference) - 1)
+    threshold = student_t.ppf(1 - alpha / (2 - tail), df=len(difference) - 1)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='No clusters found')  # an answer, not a problem
         _, clusters, p_values, _ = permutation_cluster_1samp_test(
-            difference, threshold=threshold, n_permutations=n_permutations, tail=0, seed=seed, out_type='mask',
+            difference, threshold=threshold, n_permutations=n_permutations, tail=tail, seed=seed, out_type='mask',
             verbose=False)
     masks = []
     for cluster in clusters:  # a boolean mask or, for one-dimensional data, a tuple of slices
@@ -120,6 +135,7 @@ class TimeCourseComparison:
     panels: list
     tested: dict        # area -> (label, label) of the pair tested
     significant: dict   # area -> a boolean per time point of the panel
+    method: str = 'mne'  # the cluster test that found them (see cluster_test)
 
     def significant_times(self, panel: TimeCourses) -> np.ndarray:
         """The time points (s) of ``panel`` in significant clusters (none where nothing was tested)."""
@@ -148,17 +164,17 @@ class TimeCourseComparison:
 
 
 def compare_time_courses(panels: list[TimeCourses], pair: tuple[str, str] | None = None,
-                         seed: int = 0) -> TimeCourseComparison:
-    """The cluster test of ``pair`` (default: each panel's first two courses) in every panel of
-    more than two subjects."""
+                         seed: int = 0, method: str = 'mne') -> TimeCourseComparison:
+    """The cluster test (``method``, see ``cluster_test``) of ``pair`` (default: each panel's first
+    two courses) in every panel of more than two subjects."""
     tested, significant = {}, {}
     for panel in panels:
         names = list(pair) if pair else list(panel.courses)[:2]
         if len(names) == 2 and all(n in panel.courses for n in names) and len(panel.courses[names[0]]) > 2:
             tested[panel.area] = tuple(names)
             significant[panel.area] = cluster_test(panel.courses[names[0]], panel.courses[names[1]],
-                                                   seed=seed)['significant']
-    return TimeCourseComparison(panels, tested, significant)
+                                                   seed=seed, method=method)['significant']
+    return TimeCourseComparison(panels, tested, significant, method)
 
 
 def _runs(times: np.ndarray, axis: np.ndarray) -> list[tuple[float, float]]:

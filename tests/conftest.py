@@ -12,6 +12,7 @@ every test that uses the run's trained ReAlnet, the ``aligned`` fixture, is mark
 them all; ``pytest -m "not slow"`` is the quick loop.
 """
 import os
+import socket
 import shutil
 import tempfile
 
@@ -86,3 +87,17 @@ def aligned(insilico):
                 Recipe(backbone_weights=base, image_size=SIZE, epochs=3, lr=6e-5),
                 Runtime(out=root / 'run', progress=False, cache_dir=root / 'cache'))
     return settings, train(*settings)  # ((source, recipe, runtime), summary)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every attempt to reach the network is recorded and fails (a test asserts there was none)."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError('the network was used')
+    for name in ('create_connection', 'getaddrinfo'):
+        monkeypatch.setattr(socket, name, refuse)
+    monkeypatch.setattr(socket.socket, 'connect', refuse)
+    return attempts

@@ -1,17 +1,16 @@
-"""Issue 26, rules 3 and 4: caches are ours and checked, offline is offline.
+"""Issue 26, rule 3: caches are ours and checked (rule 4, offline, is in test_hostile_offline.py).
 
 Every cache, lock and weights path refuses a FIFO, a dangling link or a folder in one line without
 opening it (a FIFO opened for reading or writing blocks until its other end is opened: each such
 case runs in a thread with a bound, so a hang fails the test instead of hanging the run); kept
 decoding RDMs and image caches are used only when their record and values are those of the
 computation, else rebuilt; resume reads only records of the shape its writer writes; Brain-Score's
-pickle cache is private; a backbone a checkpoint names never makes anything contact a hub.
+pickle cache is private.
 """
 import hashlib
 import os
 import pickle
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -24,11 +23,9 @@ from PIL import Image
 
 from factories import random_cornet, write_sized_checkpoint
 from realnet_brainscore import RealnetError, cli, decoding, weights
-from realnet_brainscore.backbones import create, pretrained_state
 from realnet_brainscore.cache_files import append_record
 from realnet_brainscore.checkpoint import write_checkpoint
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
-from realnet_brainscore.models import load_network
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import Recipe, Source, checkpointing
 from realnet_brainscore.training.data import decode_image, image_cache
@@ -213,6 +210,26 @@ def test_kept_rdms_that_are_not_the_computations_are_computed_again(kind, realne
     assert len(calls) == 2  # what was computed again is kept, and used
 
 
+def test_a_record_nested_past_the_parsers_depth_is_a_cache_to_rebuild(realnet_home, fake_decoding):
+    calls, expected = fake_decoding
+    cached_decoding_rdms(TRIALS, 'sub-01', progress=False)
+    file = _decoding_file(realnet_home)
+    with open(file, 'wb') as stream:
+        np.save(stream, expected)
+        stream.write(b'\n#realnet-cache ' + b'[' * 2000 + b']' * 2000 + b'\n')
+    np.testing.assert_array_equal(cached_decoding_rdms(TRIALS, 'sub-01', progress=False), expected)
+    assert len(calls) == 2
+
+
+def test_freshly_computed_constant_rdms_are_one_line_not_a_nan_score(realnet_home, monkeypatch):
+    """What a kept file may not hold, a computation may not give either: every correlation with it is
+    undefined."""
+    monkeypatch.setattr(decoding, 'decoding_rdms', lambda trials, seed=0, bar=None: np.ones((3, 3)))
+    with pytest.raises(RealnetError, match='sub-01: every pairwise decoding accuracy is 1, at every time point'):
+        cached_decoding_rdms(TRIALS, 'sub-01', progress=False)
+    assert not list((realnet_home / 'cache' / 'eeg_rdms').glob('*.npy'))
+
+
 # ---------------------------------------------------------------- image caches
 
 @pytest.mark.parametrize('kind', ['no record', 'other key', 'other dtype', 'cut record'])
@@ -220,7 +237,7 @@ def test_an_image_cache_that_is_not_this_ones_is_rebuilt(kind, tmp_path, capsys)
     paths = _images(tmp_path / 'images')
     first = image_cache(paths, 8, tmp_path / 'cache', workers=1, progress=False)
     file, whole = Path(first.filename), Path(first.filename).read_bytes()
-    assert re.fullmatch(r'images-8px-3-[0-9a-f]{40}\.npy', file.name)  # the whole key names the file
+    assert re.fullmatch(r'images-8px-3-[0-9a-f]{16}\.npy', file.name)  # the name as before records; the record holds the whole key
     other = np.zeros(first.shape, np.uint8)  # other images of the same shape: what a stale cache holds
     del first
     with open(file, 'wb') as stream:
@@ -346,55 +363,3 @@ def test_score_keeps_brainscores_results_in_the_private_folder(tmp_path):
     assert run.returncode == 0 and 'on Gifford2022.IT-temporal_rsa' in run.stdout, run.stderr
     assert list((tmp_path / 'home' / 'resultcaching').rglob('*.pkl'))
     assert not (tmp_path / 'user' / '.result_caching').exists()
-
-
-# ---------------------------------------------------------------- offline is offline
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Every attempt to reach the network is recorded and fails (a test asserts there was none)."""
-    attempts = []
-
-    def refuse(*args, **kwargs):
-        attempts.append(args)
-        raise OSError('the network was used')
-    for name in ('create_connection', 'getaddrinfo'):
-        monkeypatch.setattr(socket, name, refuse)
-    monkeypatch.setattr(socket.socket, 'connect', refuse)
-    return attempts
-
-
-def _hub_checkpoint(path: Path, backbone: str) -> Path:
-    spec = {'name': backbone, 'layers': ['layer1'], 'regions': dict.fromkeys(('V1', 'V2', 'V4', 'IT'), 'layer1'),
-            'readout': 'global_pool', 'pool': None}
-    write_checkpoint(path, {'layer1.weight': torch.zeros(1)}, meta={'backbone': spec, 'subject': 1, 'modality': 'EEG'})
-    return path
-
-
-@pytest.mark.parametrize('backbone', ['timm:hf-hub:x/y', 'timm:HF_HUB:x/y', 'timm:local-dir:/tmp'])
-def test_a_checkpoint_naming_a_hub_model_is_refused_without_the_network(backbone, tmp_path, no_network, capsys):
-    path = _hub_checkpoint(tmp_path / 'hub.pt', backbone)
-    name = f'timm-{re.sub(r"[^a-z0-9_]+", "-", backbone.lower()[5:])}-eeg-s01'
-    with pytest.raises(RealnetError) as error:
-        load_network(name, weights=path)
-    assert '\n' not in str(error.value) and backbone in str(error.value) and no_network == []
-    code = cli.main(['score', '--model', name, '--weights', str(path), '--benchmark', 'Gifford2022.IT-temporal_rsa',
-                     '--rdm', 'correlation', '-q'])
-    assert code == 2 and capsys.readouterr().err.count('\n') == 1 and no_network == []
-
-
-def test_offline_a_hub_name_the_user_types_is_looked_up_in_no_hub(monkeypatch, tmp_path, no_network):
-    import huggingface_hub.constants as hub
-    monkeypatch.setenv('REALNET_OFFLINE', '1')
-    monkeypatch.setattr(hub, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
-    with pytest.raises(RealnetError, match=r'^`backbone` timm:hf-hub:x/y: '):
-        create('timm:hf-hub:x/y')
-    with pytest.raises(RealnetError, match='^timm:resnet10t: timm could not load its pretrained weights'):
-        pretrained_state('timm:resnet10t')
-    assert no_network == [] and os.environ.get('HF_HUB_OFFLINE') is None and not hub.HF_HUB_OFFLINE
-
-
-@pytest.mark.parametrize('name', ['timm:x/y', 'timm:hf-hub:', 'timm:bogus-source:x'])
-def test_timm_refusing_a_name_is_one_line(name):
-    with pytest.raises(RealnetError, match=f'^`backbone` {name}: .*timm.list_models'):
-        create(name)

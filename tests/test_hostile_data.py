@@ -240,6 +240,34 @@ def test_a_things_image_linked_out_of_the_folder_is_refused_and_one_linked_insid
     refused(lambda: image_paths(root, 'test'), 'lies outside its data folder')
 
 
+def test_a_relative_data_folder_is_held_to_the_same_rule(things, tmp_path, monkeypatch):
+    """The folder given relatively (``--things-eeg2 data``): links and '..' names still may not lead out."""
+    root, outside = _copy(things, tmp_path), _outside_image(tmp_path)
+    monkeypatch.chdir(root.parent)
+    relative = Path(root.name)
+    first, _ = image_paths(relative, 'test')
+    first.unlink()  # relative to the working folder, as the reader made it
+    first.symlink_to(outside)
+    refused(lambda: image_paths(relative, 'test'), 'lies outside its data folder')
+    named = '../../../../elsewhere/private.jpg'
+    _rewrite_dict(root / 'image_set' / 'image_metadata.npy', lambda content: content['test_img_files'].__setitem__(1, named))
+    refused(lambda: image_paths(relative, 'test'), 'lies outside its data folder')
+
+
+def test_links_out_of_the_folder_are_followed_only_when_the_setting_says_so(things, tmp_path, monkeypatch):
+    """REALNET_FOLLOW_DATA_LINKS=1: an image folder kept elsewhere through links is the user's own;
+    a name with '..' leading out is still refused."""
+    root, outside = _copy(things, tmp_path), _outside_image(tmp_path)
+    first, _ = image_paths(root, 'test')
+    first.unlink()
+    first.symlink_to(outside)
+    monkeypatch.setenv('REALNET_FOLLOW_DATA_LINKS', '1')
+    assert image_paths(root, 'test')[0] == first
+    _rewrite_dict(root / 'image_set' / 'image_metadata.npy',
+                  lambda content: content['test_img_files'].__setitem__(1, '../../../../elsewhere/private.jpg'))
+    refused(lambda: image_paths(root, 'test'), 'lies outside its data folder')
+
+
 @pytest.fixture(scope='module')
 def shen(tmp_path_factory):
     return write_shen2019(tmp_path_factory.mktemp('shen') / 'release',

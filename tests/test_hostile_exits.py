@@ -154,6 +154,15 @@ def test_third_party_errors_at_the_boundary_are_one_line(tiny, tmp_path, capsys)
     assert not (tmp_path / 'out').exists()
 
 
+def test_a_newline_in_a_message_stays_one_line(capsys, monkeypatch):
+    """A file name from a data set's metadata may hold a newline: the error is still one line."""
+    for error in (RealnetError('images/a\nb.jpg: this image lies outside its data folder'),
+                  FileNotFoundError(2, 'No such file or directory', 'x\ny.jpg')):
+        _models_raising(monkeypatch, lambda: (_ for _ in ()).throw(error))
+        line = _one_line(capsys, cli.main(['models']), type(error).__name__)
+        assert r'a\nb.jpg' in line or r'x\ny.jpg' in line
+
+
 def test_text_from_errors_is_escaped_with_and_without_traceback(capsys, monkeypatch):
     """A message quoting a file (an escape sequence, a carriage return, a bell) is shown, not acted
     on by the terminal: in the one line, in the unexpected line and in every line of -v's traceback."""

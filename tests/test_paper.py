@@ -67,6 +67,7 @@ def test_kept_scores_are_reused_only_with_the_same_settings(setup, tmp_path, mon
     assert cli.main(argv) == 0
     saved = json.loads((out / 'comparison.json').read_text())  # without --paper: every time point
     assert saved['settings']['eeg_time_range_s'] is None and saved['statistics']['eeg']['time_range_s'] is None
+    assert saved['statistics']['eeg']['cluster_test'] == 'mne'  # the default outside --paper
     assert len(saved['records']['cornet-s'][EEG]['time_course']['coords']['time_bin']) == 100
 
     def refuse(*args, **options):
@@ -76,6 +77,12 @@ def test_kept_scores_are_reused_only_with_the_same_settings(setup, tmp_path, mon
     capsys.readouterr()
     assert cli.main(argv) == 0 and capsys.readouterr().out.count('1 scores kept') == 2
     assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation')) == 0  # the same settings
+    # --paper tests as the authors did, with NeuroRA's cluster test, unless --cluster-test says otherwise
+    assert json.loads((out / 'comparison.json').read_text())['statistics']['eeg']['cluster_test'] == 'neurora'
+    assert "NeuroRA 1.1.6.12's, as the authors ran it" in (out / 'report.md').read_text()
+    assert cli.main(compare_argv(setup, out, '--paper', '--rdm', 'correlation', '--cluster-test', 'mne')) == 0
+    assert json.loads((out / 'comparison.json').read_text())['statistics']['eeg']['cluster_test'] == 'mne'
+    assert "mne's null: sign flips" in (out / 'report.md').read_text()
     capsys.readouterr()
     for other in (['--screen', 'brainscore', '--rdm', 'correlation'], ['--screen', 'whole', '--rdm', 'crossvalidated']):
         assert cli.main(compare_argv(setup, out, *other)) == 1

@@ -33,7 +33,7 @@ def cache_key(paths, size: int) -> str:
     for path in paths:
         stat = os.stat(path)
         digest.update(f'{Path(path).resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\n'.encode())
-    return digest.hexdigest()  # all 40 hex digits: a file name is all that finds a cache again
+    return digest.hexdigest()
 
 
 def image_cache(paths, size: int, cache_dir, workers: int | None = None, progress: bool = True) -> np.ndarray:
@@ -46,7 +46,9 @@ def image_cache(paths, size: int, cache_dir, workers: int | None = None, progres
     """
     paths = [Path(p) for p in paths]
     shape, key = (len(paths), size, size, 3), cache_key(paths, size)
-    file = Path(cache_dir) / f'images-{size}px-{len(paths)}-{key}.npy'
+    # 16 hex digits name the file, as before records were kept (an old cache is rebuilt in place, not
+    # left behind); the record after the pixels holds all 40
+    file = Path(cache_dir) / f'images-{size}px-{len(paths)}-{key[:16]}.npy'
     with _cache_lock(Path(cache_dir)):
         if not _is_whole_cache(file, shape, key):
             if file.exists():

@@ -5,6 +5,7 @@ from pathlib import Path
 from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET
+from ..neurora_cluster import CLUSTER_TESTS  # numpy only: the CLI starts without torch
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
                       with_flags)
 
@@ -16,8 +17,12 @@ DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and re
                'as far as the data present allow.')
 PAPER_HELP = ("Figure 1B/C as the authors computed them: --screen whole and --rdm decoding, and the EEG figure and "
               "its cluster test restricted to -100 … 490 ms (time points 10-69 of the epoch, the authors' analysis "
-              "range; the scores' window is unchanged). An explicit --screen or --rdm overrides its value (e.g. --rdm "
-              "correlation, much faster); report.md and comparison.json state the settings used")
+              "range; the scores' window is unchanged), tested with NeuroRA's cluster test (--cluster-test neurora). An "
+              "explicit --screen, --rdm or --cluster-test overrides its value (e.g. --rdm correlation, much faster); "
+              "report.md and comparison.json state the settings used")
+CLUSTER_TEST_HELP = ("the EEG cluster test's null: mne (default: sign flips of whole subjects' difference time courses, "
+                     "1024 permutations) or neurora (the authors' NeuroRA 1.1.6.12 test: values shuffled independently "
+                     "at each time point inside the clusters, 1000 permutations; the default under --paper)")
 
 
 def add_parsers(commands):
@@ -35,6 +40,7 @@ def add_parsers(commands):
     add_data_folders(parser)
     add_benchmark_options(parser)
     parser.add_argument('--paper', action='store_true', help=PAPER_HELP)
+    parser.add_argument('--cluster-test', choices=CLUSTER_TESTS, help=CLUSTER_TEST_HELP)
     add_batch_size(parser)
 
 
@@ -62,7 +68,9 @@ def run(args):
         raise RealnetError('no model could be scored on any benchmark here (see the unavailable lines above)')
     print(report.comparison_table(records))
     time_range = report.PAPER_TIME_RANGE if args.paper else None
-    print(f'the report is {report.write_report(args.out, results, baseline, time_range=time_range)}')
+    cluster_test = args.cluster_test or ('neurora' if args.paper else 'mne')
+    written = report.write_report(args.out, results, baseline, time_range=time_range, cluster_test=cluster_test)
+    print(f'the report is {written}')
 
 
 def _baseline(args, names: list[str]) -> str:

@@ -76,7 +76,7 @@ class Policy:
             _to_devnull(sys.stdout)  # what is still buffered would fail again at exit
             return CLOSED_STDOUT
         if self.verbose:
-            _say(''.join(traceback.format_exception(error)).rstrip('\n'))
+            _say(''.join(traceback.format_exception(error)).rstrip('\n'), lines=True)
         message = user_error(error)
         if message is None:
             if not self.verbose:
@@ -140,13 +140,15 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
-def _say(text: str):
-    """``text`` on stderr, each line escaped. A closed stderr loses the words, not the exit status
-    (nor, through the flush at exit, adds a status of its own)."""
+def _say(text: str, lines: bool = False):
+    """``text`` on stderr, escaped: one line, a newline inside it (from a file name) shown as ``\\n``;
+    with ``lines`` (a traceback) each of its lines escaped. A closed stderr loses the words, not the
+    exit status (nor, through the flush at exit, adds a status of its own)."""
     if sys.stderr is None:  # print(file=None) would write to stdout
         return
     try:
-        print('\n'.join(printable(line) for line in text.split('\n')), file=sys.stderr, flush=True)
+        shown = '\n'.join(printable(line) for line in text.split('\n')) if lines else printable(text)
+        print(shown, file=sys.stderr, flush=True)
     except (OSError, ValueError):  # a broken pipe, or a stream already closed
         _to_devnull(sys.stderr)
 
