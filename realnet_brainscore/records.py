@@ -4,7 +4,8 @@ The JSON is what ``brainscore score --json`` writes and ``brainscore compare`` k
 model, benchmark, kind, area, score and the Score's attributes — raw, ceiling, for the temporal RSA
 benchmarks ``time_course`` (subject × time_bin) and ``ceiling_time_course`` (bound × time_bin),
 window, region, screen, rdm_method, eeg_form, matched_subject (the one subject a personal model was
-compared with, ``score --matched``; absent: every subject), and any other Brain-Score attribute as plain JSON. Labelled
+compared with, ``score --matched``; absent: every subject), the bootstrap's ``interval`` and
+``raw_interval`` ([low, high]), and any other Brain-Score attribute as plain JSON. Labelled
 arrays are ``{"dims", "coords": {dim: labels}, "values"}``. Files written before records carried
 a kind are read too: our benchmarks' kind comes from their class.
 """
@@ -41,7 +42,8 @@ TIME_COURSES = {'time_course': ('subject', 'time_bin'), 'ceiling_time_course': (
 # Time points are seconds read back from JSON (0.1 may be 0.1000000000000001): a bound within this is on it.
 TOLERANCE = 1e-9
 _TYPED = ('raw', 'ceiling', 'time_course', 'ceiling_time_course', 'window', 'region', 'screen', 'rdm_method',
-          'eeg_form', 'matched_subject')
+          'eeg_form', 'matched_subject', 'interval', 'raw_interval')
+_PAIRS = ('window', 'interval', 'raw_interval')  # two numbers each: lists in JSON, tuples in records
 _NAMES = ('model', 'benchmark', 'kind', 'area', 'region', 'screen', 'rdm_method', 'eeg_form', 'matched_subject')
 
 
@@ -110,6 +112,8 @@ class ScoreRecord:
     rdm_method: str | None = None
     eeg_form: str | None = None                          # the EEG the RDMs were computed from (things_eeg2.EEG_FORMS)
     matched_subject: str | None = None                   # 'sub-01': compared with that subject only
+    interval: tuple | None = None       # (low, high): 95 % bootstrap interval of the score (subjects and images)
+    raw_interval: tuple | None = None   # the same of ``raw`` (the mean ρ)
     attrs: dict = field(default_factory=dict)            # the Score's other attributes, as JSON values
 
     def __post_init__(self):
@@ -152,7 +156,7 @@ class ScoreRecord:
             value = getattr(self, key)
             if value is not None:
                 data[key] = value.to_json() if isinstance(value, LabelledArray) else (
-                    list(value) if key == 'window' else value)
+                    list(value) if key in _PAIRS else value)
         return {**data, **self.attrs}
 
     @property
@@ -208,7 +212,7 @@ def read_record(path) -> ScoreRecord:
 def record_problem(data) -> str | None:
     """What keeps ``data`` (parsed JSON) from being a score record the figures and statistics can
     use: a model and benchmark name, a numeric score, a known kind, settings (screen, rdm_method,
-    eeg_form, window, raw, ceiling) of the right types where present, and for an EEG benchmark both time
+    eeg_form, window, interval, raw_interval, raw, ceiling) of the right types where present, and for an EEG benchmark both time
     courses with matching coords; None when nothing does."""
     if not isinstance(data, dict):
         return f'it holds a JSON {_json_kind(data)}, not an object with model, benchmark and score'
@@ -222,9 +226,10 @@ def record_problem(data) -> str | None:
         return f'score is {_shown(data["score"])}, not a number'
     if 'kind' in data and data['kind'] not in tuple(Kind):
         return f'kind is {_shown(data["kind"])}, not one of {", ".join(Kind)}'
-    window = data.get('window')
-    if 'window' in data and not (isinstance(window, list) and len(window) == 2 and all(map(_is_number, window))):
-        return f'window is {_shown(window)}, not [start, stop] in seconds'
+    for key, pair in zip(_PAIRS, ('[start, stop] in seconds', '[low, high]', '[low, high]')):
+        value = data.get(key)
+        if key in data and not (isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))):
+            return f'{key} is {_shown(value)}, not {pair}'
     for key in ('raw', 'ceiling'):  # a labelled raw holds per-subject values, which paired_p reads
         value = data.get(key)
         problem = None if not isinstance(value, dict) else (
@@ -295,7 +300,7 @@ def _labelled_problem(name: str, array, dims: list | None = None) -> str | None:
 def _typed(key: str, value):
     if isinstance(value, dict) and key in ('raw', 'ceiling', *TIME_COURSES):
         return LabelledArray.from_json(value)
-    return tuple(value) if key == 'window' else value
+    return tuple(value) if key in _PAIRS else value
 
 
 def _plain(value):

@@ -50,6 +50,7 @@ class ReportStatistics:
     time_range: tuple | None
     scores: dict          # each of SCORED_KINDS -> ScoreComparison or None
     matched_rows: list
+    intervals: dict       # benchmark -> model -> score, its bootstrap interval and that of raw
 
     def to_json(self) -> dict:
         found = {}
@@ -62,6 +63,8 @@ class ReportStatistics:
                                           else self.scores[kind].p_values)
         if self.matched_rows:
             found['matched'] = {'rows': self.matched_rows, 'regions': matched_subject_statistics(self.matched_rows)}
+        if self.intervals:
+            found['intervals'] = self.intervals
         return found
 
 
@@ -78,7 +81,21 @@ def report_statistics(records: dict[str, dict[str, ScoreRecord]], baseline: str,
         {Kind.FMRI: compare_roi_scores(of_kind[Kind.FMRI], baseline) if of_kind[Kind.FMRI] else None,
          **{kind: compare_scores(of_kind[kind], baseline, label=_short_benchmark) if of_kind[kind] else None
             for kind in (Kind.BEHAVIOUR, Kind.NEURAL)}},
-        matched_subject_rows(records, baseline))
+        matched_subject_rows(records, baseline), score_intervals(records))
+
+
+def score_intervals(records: dict[str, dict[str, ScoreRecord]]) -> dict:
+    """benchmark -> model -> {score, interval, raw_interval, method} of every record that carries the
+    bootstrap's interval (inference.score_interval), in the records' order."""
+    found = {}
+    for name, scores in records.items():
+        for benchmark, record in scores.items():
+            if record.interval is not None:
+                found.setdefault(benchmark, {})[name] = {
+                    'score': record.score, 'interval': list(record.interval),
+                    'raw_interval': list(record.raw_interval) if record.raw_interval else None,
+                    'method': record.attrs.get('interval_method')}
+    return found
 
 
 # The report's figure of each kind (written where the kind has a score) and its section's title.
@@ -125,7 +142,7 @@ def write_report(folder, results: dict[str, list[SuiteResult]], baseline: str, t
     statistics = found.to_json()
     _draw_report(found, folder)
     sections = [_eeg_section(found, statistics.get('eeg')), *(_scores_section(found, kind) for kind in SCORE_SECTIONS),
-                _matched_section(statistics.get('matched'))]
+                _matched_section(statistics.get('matched')), _intervals_section(found.intervals)]
     unavailable = _unavailable(results)
     if unavailable:
         sections.append('## Not scored here\n\n' + '\n'.join(
@@ -236,6 +253,19 @@ def _matched_section(matched: dict | None) -> str | None:
             '| model | region | own | others | baseline own | baseline others |\n|---|---|---|---|---|---|\n'
             f'{table}\n\nPersonal advantage, (own − others) − (baseline own − baseline others), one-sample t-test '
             f'across models:\n{summary}')
+
+
+def _intervals_section(intervals: dict) -> str | None:
+    if not intervals:
+        return None
+    methods = sorted({str(entry['method']) for models in intervals.values() for entry in models.values()})
+    table = '\n'.join(f"| {printable(benchmark)} | {printable(name)} | {entry['score']:.3f} | "
+                      f"{entry['interval'][0]:.3f} … {entry['interval'][1]:.3f} |"
+                      for benchmark, models in intervals.items() for name, entry in models.items())
+    return ('## Intervals over subjects and images\n\nBeside the tests above, which generalise over subjects or '
+            'models only: each score with its 95 % interval from a bootstrap that draws subjects and images '
+            "together (rsatoolbox's `eval_dual_bootstrap` semantics; " + '; '.join(map(printable, methods)) + ').\n\n'
+            f'| benchmark | model | score | 95 % interval |\n|---|---|---|---|\n{table}')
 
 
 def _short_benchmark(identifier: str) -> str:

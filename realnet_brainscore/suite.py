@@ -21,12 +21,14 @@ class SuiteResult:
     unavailable: str | None = None
 
     def line(self) -> str:
-        """The result as `brainscore score` prints it: the score (raw, ceiling), or the reason."""
+        """The result as `brainscore score` prints it: the score (raw, ceiling; its interval), or the reason."""
         if self.record is None:
             return f"{self.benchmark:42} unavailable: {self.unavailable}"
         record = self.record
         extra = f"  (raw {record.raw:.3f}, ceiling {record.ceiling:.3f})" if isinstance(
             record.raw, float) and isinstance(record.ceiling, float) else ''
+        if record.interval is not None:  # the bootstrap over subjects and images (inference.score_interval)
+            extra += f"  95% interval {record.interval[0]:.3f} … {record.interval[1]:.3f}"
         return f"{self.benchmark:42} {record.score:8.3f}{extra}"
 
     def to_json(self) -> dict:

@@ -27,6 +27,11 @@ Brain-Score's benchmarks do (an 8° model sees it shrunk onto grey); ``screen='w
 whole image resized to the model's input, as the authors did. The Score's ``screen`` and
 ``rdm_method`` attributes say which were used.
 
+Interval (beyond the paper): ``bootstrap`` samples (default 1000; 0: none) of a bootstrap over
+subjects and images together (realnet_brainscore.inference, rsatoolbox's ``eval_dual_bootstrap``
+semantics) give the Score's ``raw_interval``, the 95 % percentile interval of the raw score (the
+window mean ρ), and ``interval``, that of the score (raw ÷ the full-data ceiling, held fixed).
+
 Data: ``things_eeg2`` (an OSF folder), else ``$REALNET_THINGS_EEG2``, else Brain-Score's hosted
 ``Gifford2022_test``.
 """
@@ -45,6 +50,7 @@ from realnet_brainscore.data.things_eeg2 import EEG_FORM, check_eeg_form, subjec
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.inference import SAMPLES, check_samples, score_interval
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.records import Kind, time_mask
 from realnet_brainscore.rsa import check_rdm_method, eeg_rdms, noise_ceiling, spearman
@@ -62,13 +68,13 @@ class TemporalRSA(BenchmarkBase):
     kind = Kind.EEG  # what its score records say it measures (its parent: the model region)
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
-                 screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None):
+                 screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None, bootstrap=SAMPLES):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
         super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=2,
                          parent=region, bibtex=BIBTEX)
         self.region, self.things_eeg2, self.subjects = region, things_eeg2, subjects
         self.window, self.method = tuple(window), method
-        self.screen = check_screen(screen)
+        self.screen, self.bootstrap = check_screen(screen), check_samples(bootstrap)
         self.eeg_form = check_eeg_form(eeg_form)
         self.matched_subject = matched_subject  # a personal model's own subject (None: every subject)
 
@@ -92,6 +98,9 @@ class TemporalRSA(BenchmarkBase):
         score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form)
         if self.matched_subject is not None:
             score.attrs['matched_subject'] = subject_name(self.matched_subject)
+        if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
+            score.attrs.update(score_interval(rdm, reference.rdms[rows], float(score.attrs['ceiling']),
+                                              reference.in_window(self.window), self.bootstrap))
         return score
 
     def compared(self, reference: 'EEGReference') -> list[int]:
@@ -109,6 +118,7 @@ class TemporalRSA(BenchmarkBase):
         a kept score only while these stay the same)."""
         return {'version': self.version, 'screen': self.screen, 'rdm_method': self.method, 'eeg_form': self.eeg_form,
                 'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None,
+                'bootstrap': self.bootstrap,
                 # only when set: kept all-subject scores from before this setting stay reusable
                 **({'matched_subject': subject_name(self.matched_subject)} if self.matched_subject else {})}
 

@@ -11,6 +11,11 @@ Brain-Score's benchmarks do (an 8° model sees its central two thirds); ``screen
 the whole image resized to the model's input, as the authors did. The Score's ``screen``
 attribute says which was used.
 
+Interval (beyond the paper): ``bootstrap`` samples (default 1000; 0: none) of a bootstrap over
+subjects and images together (realnet_brainscore.inference, rsatoolbox's ``eval_dual_bootstrap``
+semantics) give the Score's ``raw_interval``, the 95 % percentile interval of the mean ρ, and
+``interval``, that of the score (mean ρ ÷ the mean ceiling, held at its full-data value).
+
 Data: ``shen2019`` (a folder with the three test-set h5 files, stimulus_ImageNetTest.tsv and
 images/), else ``$REALNET_SHEN2019``.
 """
@@ -27,6 +32,7 @@ from realnet_brainscore.data import data_folder, shen2019
 from realnet_brainscore.data.things_eeg2 import subject_name
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
+from realnet_brainscore.inference import SAMPLES, check_samples, score_interval
 from realnet_brainscore.recording import check_images, check_screen, region_rdm, stimulus_set
 from realnet_brainscore.records import Kind
 from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
@@ -46,10 +52,11 @@ class ShenRSA(BenchmarkBase):
     kind = Kind.FMRI  # what its score records say it measures (its parent: the ROI)
 
     def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False,
-                 screen: str = 'brainscore'):
+                 screen: str = 'brainscore', bootstrap: int = SAMPLES):
         super().__init__(identifier=f'Shen2019.{roi}-rsa', ceiling=None, version=1, parent=roi, bibtex=BIBTEX)
         self.roi, self.shen2019, self.region = roi, shen2019, region or ROI_REGION[roi]
         self.drop_nan_voxels, self.screen = drop_nan_voxels, check_screen(screen)
+        self.bootstrap = check_samples(bootstrap)
 
     def reference(self) -> 'ROIReference':
         folder = data_folder('shen2019', self.shen2019)
@@ -72,13 +79,16 @@ class ShenRSA(BenchmarkBase):
         score.attrs['ceiling'] = xr.DataArray(reference.ceilings, dims='subject', coords=subjects)
         score.attrs['region'] = self.region
         score.attrs['screen'] = self.screen
+        if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
+            score.attrs.update(score_interval(rdm, reference.rdms, float(reference.ceilings.mean()),
+                                              samples=self.bootstrap))
         return score
 
     def settings(self) -> dict:
         """What the score depends on besides the model and the data (``brainscore compare`` reuses
         a kept score only while these stay the same)."""
         return {'version': self.version, 'screen': self.screen, 'region': self.region,
-                'drop_nan_voxels': bool(self.drop_nan_voxels)}
+                'drop_nan_voxels': bool(self.drop_nan_voxels), 'bootstrap': self.bootstrap}
 
 
 @dataclass(frozen=True)

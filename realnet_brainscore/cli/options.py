@@ -14,7 +14,7 @@ from ..training import Recipe, Runtime, Source
 # that sets it: the setting's name with hyphens (--weights-url), except for RENAMED_FLAGS. The one
 # place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
-SETTINGS = frozenset({'backbone', 'backbone_weights', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
+SETTINGS = frozenset({'backbone', 'backbone_weights', 'bootstrap', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
                       'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects',
                       'things_eeg2', 'weights', 'weights_url'}
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
@@ -35,6 +35,12 @@ def command(commands, name: str, run, help: str, description: str, **settings) -
 def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return int(text)
+
+
+def count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f'expected a whole number, 0 or more, got {text!r}')
     return int(text)
 
 
@@ -76,7 +82,8 @@ def add_force(parser, what: str):
 
 
 def add_benchmark_options(parser):
-    """--screen, --rdm and --eeg-form; values are checked by benchmark_options (one line, exit 2), not argparse."""
+    """--screen, --rdm, --eeg-form and --bootstrap; values are checked by benchmark_options (one line, exit 2);
+    argparse only sees that --bootstrap is a whole number."""
     parser.add_argument(
         '--screen', metavar='{brainscore,whole}',
         help="how our EEG and fMRI benchmarks show the images: brainscore (default) places each at its visual angle "
@@ -97,6 +104,10 @@ def add_benchmark_options(parser):
              "time point z-scored across images and trials, the form of Brain-Score's hosted Gifford2022, to which "
              "the OSF files are brought; raw = the OSF arrays as released, as the authors decoded them (needs "
              "--things-eeg2 or $REALNET_THINGS_EEG2: the hosted copy cannot be un-standardised)")
+    parser.add_argument(
+        '--bootstrap', type=count, metavar='N',
+        help="samples of the bootstrap over subjects and images that gives our EEG and fMRI scores their 95%% "
+             "interval (default 1000; 0: no interval). Beyond the paper, which generalises over subjects only")
 
 
 def flag(setting: str) -> str:
@@ -110,13 +121,14 @@ def with_flags(message: str) -> str:
 
 
 def benchmark_options(args, paper: dict | None = None) -> dict:
-    """--screen, --rdm and --eeg-form as benchmark options (None: each benchmark's default), checked
-    before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options
+    """--screen, --rdm, --eeg-form and --bootstrap as benchmark options (None: each benchmark's default),
+    checked before any work (--eeg-form raw with the hosted THINGS-EEG2 is refused); ``paper``: the options
     --paper implies, for those not given explicitly (an explicit flag wins, e.g. --rdm correlation
     when decoding RDMs would take too long; the report says what ran)."""
     from ..data import data_folder
     from ..data.things_eeg2 import check_eeg_form
     from ..recording import check_screen
+    from ..inference import check_samples
     from ..rsa import check_rdm_method
     if args.screen is not None:
         check_screen(args.screen)
@@ -124,8 +136,11 @@ def benchmark_options(args, paper: dict | None = None) -> dict:
         check_rdm_method(args.rdm)
     if args.eeg_form is not None:
         check_eeg_form(args.eeg_form, hosted=data_folder('things_eeg2', args.things_eeg2) is None)
+    if args.bootstrap is not None:
+        check_samples(args.bootstrap)
     given = {'screen': args.screen, 'method': args.rdm, 'eeg_form': args.eeg_form}
-    return {option: given[option] or (paper or {}).get(option) for option in given}
+    return {**{option: given[option] or (paper or {}).get(option) for option in given},
+            'bootstrap': args.bootstrap}  # 0 is a value (no interval), not a missing one
 
 
 def write_json(path, content):
