@@ -175,7 +175,7 @@ def test_compare_paper_scores_two_personal_models_on_their_own_subjects(release,
     assert 'compared with their own subject only (as the paper): realnet-s01 (sub-01), realnet-s02 (sub-02)' in text
     assert 'With 2 subject(s) the paired cluster test is not run (it needs 3)' in text
     # matched and all-subject scores are never confused: a kept score serves only a run of its own kind
-    every = {'screen': 'whole', 'method': 'correlation'}
+    every = {'screen': 'whole', 'method': 'correlation', 'eeg_form': 'raw'}  # --paper with the OSF files: raw
     for name, options, reused in (('realnet-s01', every, False), ('cornet-s', every, True),
                                   ('realnet-s01', score_store.model_options('realnet-s01', every, True), True),
                                   ('cornet-s', score_store.model_options('cornet-s', every, True), True)):
