@@ -67,12 +67,12 @@ def test_demo_aligns_and_beats_its_baseline_on_eeg(tmp_path):
             'Shen2019.V1-rsa': 0.6034,
         },
         'realnet-s01': {
-            'Gifford2022.IT-temporal_rsa': 0.2934,
-            'Gifford2022.V1-temporal_rsa': 0.5228,
-            'Gifford2022.V2-temporal_rsa': 0.4311,
-            'Gifford2022.V4-temporal_rsa': 0.3417,
-            'Shen2019.HVC-rsa': 0.2033,
-            'Shen2019.V1-rsa': 0.6181,
+            'Gifford2022.IT-temporal_rsa': 0.3612,  # the paper recipe's two forward passes per step (issue 27)
+            'Gifford2022.V1-temporal_rsa': 0.5227,
+            'Gifford2022.V2-temporal_rsa': 0.4275,
+            'Gifford2022.V4-temporal_rsa': 0.3930,
+            'Shen2019.HVC-rsa': 0.3514,
+            'Shen2019.V1-rsa': 0.6166,
         },
     }
     for model, benchmarks in pinned.items():
