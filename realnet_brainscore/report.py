@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data.things_eeg2 import EEG_FORMS
 from .errors import RealnetError, printable
 from .figures import SUITE_FIGURES, draw_matched_subjects, draw_roi_scores, draw_scores, draw_time_courses
 from .files import atomic_path, outside_inputs, writable_folder
@@ -177,7 +178,7 @@ def report_settings(records: dict[str, dict[str, ScoreRecord]], time_range) -> d
     """How the reported scores were computed, as their records say: each setting's values (one,
     unless kept scores of other settings were mixed in), the EEG figure's time range and the models
     compared with their own subject only (model -> subject; the others: with every subject)."""
-    found, matched = {'screen': [], 'rdm_method': []}, {}
+    found, matched = {'screen': [], 'rdm_method': [], 'eeg_form': []}, {}
     for name, scores in records.items():
         for record in scores.values():
             for key, values in found.items():
@@ -192,10 +193,11 @@ def report_settings(records: dict[str, dict[str, ScoreRecord]], time_range) -> d
 def _settings_text(settings: dict) -> str:
     screen = '; '.join(f'{s} ({SCREENS.get(s, "?")})' for s in settings['screen']) or 'no benchmark of ours ran'
     methods = ', '.join(settings['rdm_method']) or 'no EEG benchmark ran'
+    forms = '; '.join(f'{f} ({EEG_FORMS.get(f, "?")})' for f in settings['eeg_form']) or 'no EEG benchmark ran'
     matched = ', '.join(f'{printable(m)} ({s})' for m, s in settings['matched_subjects'].items())
     whom = (f'EEG: compared with their own subject only (as the paper): {matched}; the others with every subject.'
             if matched else 'EEG: every model compared with every subject.')
-    return (f'Settings: images (EEG and fMRI benchmarks): {screen}. EEG RDMs: {methods}. EEG figure and '
+    return (f'Settings: images (EEG and fMRI benchmarks): {screen}. EEG RDMs: {methods}. EEG form: {forms}. EEG figure and '
             f'cluster test: {_span(settings["eeg_time_range_s"])}. {whom}')
 
 

@@ -188,12 +188,19 @@ def test_score_json_onto_a_data_file_is_refused_even_with_force(data, tmp_path, 
     assert tree(tmp_path) == before
 
 
-def test_score_json_into_a_data_folder_named_by_the_environment_is_refused(data, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('variable, argv, said', [
+    ('REALNET_THINGS_EEG2', ['score', '--model', 'cornet-s', '--json', 'DATA/new.json'],
+     'DATA/new.json lies inside DATA, an input of this command'),
+    ('REALNET_SHEN2019', ['compare', '--models', 'cornet-s', '--benchmarks', 'Gifford2022.IT-temporal_rsa', '--out',
+                          'DATA', '-q'], 'DATA is also an input of this command'),
+])
+def test_an_output_in_a_data_folder_named_by_the_environment_is_refused(variable, argv, said, data, tmp_path, capsys,
+                                                                      monkeypatch):
     monkeypatch.setenv('REALNET_OFFLINE', '1')
-    monkeypatch.setenv('REALNET_THINGS_EEG2', str(data))
+    monkeypatch.setenv(variable, str(data))
     before = tree(tmp_path)
-    error = refused(['score', '--model', 'cornet-s', '--json', data / 'new.json'], capsys)
-    assert f'{data / "new.json"} lies inside {data}, an input of this command' in error
+    error = refused([word.replace('DATA', str(data)) for word in argv], capsys)
+    assert said.replace('DATA', str(data)) in error
     assert tree(tmp_path) == before
 
 
@@ -252,16 +259,6 @@ def test_compare_out_inside_the_data_folder_is_refused(data, tmp_path, capsys, m
     error = refused(['compare', '--models', 'cornet-s', '--benchmarks', 'Gifford2022.IT-temporal_rsa',
                      '--things-eeg2', data, '--out', data / 'report', '-q'], capsys)
     assert 'lies inside' in error and 'an input of this command' in error
-    assert tree(tmp_path) == before
-
-
-def test_compare_out_inside_a_data_folder_named_by_the_environment_is_refused(data, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv('REALNET_OFFLINE', '1')
-    monkeypatch.setenv('REALNET_SHEN2019', str(data))
-    before = tree(tmp_path)
-    error = refused(['compare', '--models', 'cornet-s', '--benchmarks', 'Gifford2022.IT-temporal_rsa',
-                     '--out', data, '-q'], capsys)
-    assert 'is also an input of this command' in error
     assert tree(tmp_path) == before
 
 

@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import pytest
-import xarray as xr
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
-from factories import random_cornet, write_sized_checkpoint
+from factories import FixedFeatures, random_cornet, write_sized_checkpoint
 from realnet_brainscore import RealnetError, cli, load_benchmark, score_store
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.records import ScoreRecord, time_mask
@@ -39,28 +38,6 @@ def averaged(things, subject: int):
     return ids, np.asarray(times, dtype=float), things_eeg2.standardise(trials).mean(axis=1)
 
 
-class Planted:
-    """A BrainModel whose IT features are given per stimulus: here subject k's own EEG responses."""
-    identifier = 'planted'
-
-    def __init__(self, features: dict):
-        self.features = features
-
-    def visual_degrees(self):
-        return 8
-
-    def start_task(self, task):
-        pass
-
-    def start_recording(self, region, time_bins):
-        pass
-
-    def look_at(self, stimuli, number_of_trials=1):
-        ids = list(stimuli['stimulus_id'].values)
-        return xr.DataArray(np.stack([self.features[i] for i in ids]), dims=('presentation', 'neuroid'),
-                            coords={'stimulus_id': ('presentation', ids)})
-
-
 def benchmark(things, **options):
     return load_benchmark(EEG, things_eeg2=things, method='correlation', screen='whole', **options)
 
@@ -71,7 +48,7 @@ def test_planted_subject_scores_highest_matched_and_equals_a_hand_computation(re
     things, _ = release
     ids, times, eeg = averaged(things, 2)
     planted = int(np.argmin(abs(times - 0.2)))
-    model = Planted(dict(zip(ids, eeg[:, :, planted])))
+    model = FixedFeatures(dict(zip(ids, eeg[:, :, planted])))
     matched = {k: benchmark(things, matched_subject=k)(model) for k in (1, 2, 3, 4)}
     every = benchmark(things)(model)
     raw = {k: float(s.attrs['raw']) for k, s in matched.items()}
@@ -99,9 +76,9 @@ def test_settings_and_records_tell_matched_from_every_subject(release):
     assert 'matched_subject' not in benchmark(things).settings()  # kept scores of before stay reusable
     assert benchmark(things, matched_subject=3).settings()['matched_subject'] == 'sub-03'
     with pytest.raises(RealnetError, match=r'^sub-07 is not in the EEG data \(it holds sub-01, sub-02, sub-03, '):
-        benchmark(things, matched_subject=7)(Planted({}))
+        benchmark(things, matched_subject=7)(FixedFeatures({}))
     with pytest.raises(RealnetError, match='unknown THINGS-EEG2 subject 11'):
-        benchmark(things, matched_subject=11)(Planted({}))
+        benchmark(things, matched_subject=11)(FixedFeatures({}))
 
 
 def score(release, tmp_path, name, *extra):

@@ -49,10 +49,11 @@ def test_paper_reports_its_settings_and_restricts_the_eeg_time_axis(setup, tmp_p
     assert {p.name for p in out.glob('*.png')} == {'eeg_time_courses.png', 'fmri_rois.png'}
     text = (out / 'report.md').read_text()
     assert "images (EEG and fMRI benchmarks): whole (the whole image resized to the model's input size" in text
-    assert 'EEG RDMs: correlation. EEG figure and cluster test: -100 … 490 ms.' in text
+    assert ('EEG RDMs: correlation. EEG form: raw (the OSF arrays as released, as the authors decoded them'
+            in text) and 'EEG figure and cluster test: -100 … 490 ms.' in text
     saved = json.loads((out / 'comparison.json').read_text())
-    assert saved['settings'] == {'screen': ['whole'], 'rdm_method': ['correlation'], 'eeg_time_range_s': [-0.1, 0.49],
-                                 'matched_subjects': {'realnet-s01': 'sub-01'}}
+    assert saved['settings'] == {'screen': ['whole'], 'rdm_method': ['correlation'], 'eeg_form': ['raw'],
+                                 'eeg_time_range_s': [-0.1, 0.49], 'matched_subjects': {'realnet-s01': 'sub-01'}}
     assert saved['statistics']['eeg']['time_range_s'] == [-0.1, 0.49]
     for record in saved['records']['realnet-s01'].values():
         assert record['screen'] == 'whole'
@@ -105,7 +106,8 @@ def test_paper_as_the_authors_computed_it(setup, tmp_path, capsys):
     assert cli.main(compare_argv(setup, out, '--paper')) == 0, capsys.readouterr().err
     text = (out / 'report.md').read_text()
     assert 'whole (the whole image' in text
-    assert 'EEG RDMs: decoding. EEG figure and cluster test: -100 … 490 ms.' in text
+    assert 'EEG RDMs: decoding. EEG form: raw (the OSF arrays' in text
+    assert 'EEG figure and cluster test: -100 … 490 ms.' in text
     record = json.loads((out / 'comparison.json').read_text())['records']['realnet-s01'][EEG]
     assert record['screen'] == 'whole' and record['rdm_method'] == 'decoding' and record['eeg_form'] == 'raw'
 

@@ -100,20 +100,33 @@ def test_two_passes_update_batch_norm_as_the_notebooks_step(batches):
         torch.testing.assert_close(weight, weights[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_two_passes_of_cornet_s_move_its_statistics_twice(batches):
-    """CORnet-S itself (its areas handed out directly): the step's forward moves the running statistics
-    as the notebook's two training-mode passes over the batch."""
+def test_cornet_s_runs_once_with_the_statistics_and_gradients_of_the_notebooks_two_passes(batches):
+    """CORnet-S (its areas handed out directly, no random layer) runs one pass with the second update
+    folded into its batch-norm momentum: over two batches its running statistics and counts, and each
+    batch's gradients, equal those of the notebook's two training-mode passes (rounding apart)."""
     torch.manual_seed(1)
     cornet = CORnetS(num_classes=10)
     network = ReAlnet(cornet, EncodingHead.for_backbone(cornet, PX, N_OUT)).train()
-    assert network.direct
-    reference = copy.deepcopy(cornet).train()
-    x = batches[0][0]
-    with torch.no_grad():  # the step's forward (what moves the statistics), without its costly backward
-        NotebookStep(network)(x)
-        _notebook_forward(reference, x)
-    ours, theirs = _norms(cornet), _norms(reference)
-    assert int(ours['IT.norm1_0.num_batches_tracked']) == 2
+    reference = copy.deepcopy(network).train()
+    step = NotebookStep(network)
+    assert network.direct and step.once
+    for x, eeg in batches:
+        network.zero_grad()
+        reference.zero_grad()
+        logits, pred = step(x)
+        (F.cross_entropy(logits, logits.argmax(1).detach()) + F.mse_loss(pred, eeg)).backward()
+        outputs, areas = _notebook_forward(reference.backbone, x)
+        head = reference.head
+        features = [F.relu(fc(area.reshape(len(x), -1))) for fc, area in zip(
+            (head.fc_v1, head.fc_v2, head.fc_v4, head.fc_it), areas)]
+        reference_pred = head.fc(torch.cat(features, dim=1))
+        (F.cross_entropy(outputs, outputs.argmax(1).detach()) + F.mse_loss(reference_pred, eeg)).backward()
+        theirs = dict(reference.named_parameters())
+        for name, weight in network.named_parameters():
+            scale = theirs[name].grad.abs().max().item()
+            torch.testing.assert_close(weight.grad, theirs[name].grad, rtol=0, atol=1e-4 * scale + 1e-12, msg=name)
+    ours, theirs = _norms(cornet), _norms(reference.backbone)
+    assert int(ours['IT.norm1_0.num_batches_tracked']) == 4
     for name in ours:
         torch.testing.assert_close(ours[name], theirs[name], rtol=1e-5, atol=1e-6, msg=name)
 

@@ -6,6 +6,7 @@ from rsatoolbox.inference import boot_noise_ceiling
 from rsatoolbox.rdm import RDMs, calc_rdm
 from scipy.stats import spearmanr
 
+from factories import FixedFeatures
 from realnet_brainscore.rsa import eeg_rdms, model_rdm, noise_ceiling, spearman
 
 def test_model_rdm_is_one_minus_pearson():
@@ -91,31 +92,9 @@ def test_a_model_made_of_a_subjects_eeg_scores_one_there_and_noise_scores_zero()
     assert abs(noise.mean()) < 0.05 and np.abs(noise).max() < 0.35
 
 
-class _FixedFeatures:
-    """A stand-in Brain-Score model whose region responds with given features."""
-    identifier = 'fixed-model'
-
-    def __init__(self, features):
-        self.features = features
-
-    def visual_degrees(self):
-        return 8
-
-    def start_task(self, task):
-        pass
-
-    def start_recording(self, region, time_bins):
-        pass
-
-    def look_at(self, stimuli, number_of_trials=1):
-        import xarray as xr
-        return xr.DataArray(self.features, dims=('presentation', 'neuroid'),
-                            coords={'stimulus_id': ('presentation', list(stimuli['stimulus_id']))})
-
-
 @pytest.mark.parametrize('broken, message', [
-    (lambda f: f.__setitem__((1, 2), np.nan), r'^fixed-model: IT activations hold NaN/inf: its weights are probably broken$'),
-    (lambda f: f.__setitem__(1, 0.5), r'^fixed-model: IT activations are constant across features for some image'),
+    (lambda f: f.__setitem__((1, 2), np.nan), r'^fixed-features: IT activations hold NaN/inf: its weights are probably broken$'),
+    (lambda f: f.__setitem__(1, 0.5), r'^fixed-features: IT activations are constant across features for some image'),
 ])
 def test_a_model_rdm_that_cannot_be_compared_is_refused(broken, message):
     """rsatoolbox would only say "rdm1 and rdm2 have different nan positions"."""
@@ -123,7 +102,8 @@ def test_a_model_rdm_that_cannot_be_compared_is_refused(broken, message):
     from realnet_brainscore.recording import region_rdm, stimulus_set
     features = np.random.default_rng(0).normal(size=(4, 6))
     stimuli = stimulus_set([f'image-{i}' for i in range(4)], [f'image-{i}.png' for i in range(4)], 'fixed')
-    assert region_rdm(_FixedFeatures(features.copy()), 'IT', stimuli, 8, 'whole') == pytest.approx(model_rdm(features))
+    by_id = {f'image-{i}': row for i, row in enumerate(features)}  # rows are views: `broken` reaches them
+    assert region_rdm(FixedFeatures(dict(by_id)), 'IT', stimuli, 8, 'whole') == pytest.approx(model_rdm(features.copy()))
     broken(features)
     with pytest.raises(RealnetError, match=message):
-        region_rdm(_FixedFeatures(features), 'IT', stimuli, 8, 'whole')
+        region_rdm(FixedFeatures(by_id), 'IT', stimuli, 8, 'whole')

@@ -8,6 +8,7 @@ from torch import nn
 
 from ..backbones import CORNET, CORNET_SPEC, create, describe, pretrained_state
 from ..checkpoint import read_checkpoint, split_state_dict
+from ..cornet import CORnetS
 from ..encoder import EncodingHead, ReAlnet
 from ..errors import RealnetError
 from ..models import load_strict
@@ -89,13 +90,32 @@ class NotebookStep(nn.Module):
     """The step of the authors' notebook (``Encoder.forward``): the whole network gives the logits,
     then the areas run again for the head. In training mode each pass updates the batch-norm
     running statistics, so they move twice per step; the forward values and gradients equal one
-    pass's (same weights, same batch). Wraps the network that is saved; eval needs one pass."""
+    pass's (same weights, same batch). Wraps the network that is saved; eval needs one pass.
+
+    CORnet-S has no dropout or other random layer, and training-mode batch norm normalises with the
+    batch's own statistics, so its second pass recomputes the first exactly. Its one effect, a second
+    update of each running statistic with the same batch statistics, (1 − m)²·r + (1 − (1 − m)²)·b, is
+    one update with momentum 1 − (1 − m)²: CORnet-S runs once with that momentum and its counts
+    stepped twice, at half the cost. Other backbones run both passes (a dropout layer would draw a
+    second mask)."""
 
     def __init__(self, network: ReAlnet):
         super().__init__()
         self.network = network
+        norms = [m for m in network.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self.once = isinstance(network.backbone, CORnetS) and all(m.momentum is not None for m in norms)
+        if self.once:
+            self.norms = [m for m in norms if m.track_running_stats]
+            for norm in self.norms:
+                norm.momentum = 1 - (1 - norm.momentum) ** 2
 
     def forward(self, images):
+        if self.once:
+            outputs = self.network(images)
+            for norm in self.norms:
+                if norm.training:  # the second pass's count, as each pass counts in training mode
+                    norm.num_batches_tracked.add_(1)
+            return outputs
         logits = self.network.backbone(images)
         if self.network.taps is not None:
             self.network.taps.take()  # the first pass's layer outputs: the head reads the second's
