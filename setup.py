@@ -51,7 +51,10 @@ setup(
         # rsatoolbox 0.3 needs scikit-learn>=1.6, which brainscore-vision 2.4 forbids: 0.3 then
         # fails at import. 0.2.0 is the newest release that works beside it.
         'rsatoolbox==0.2.0',
-        'mne>=1.6,<1.13',       # cluster permutation tests; 1.13 needs numpy 2
+        'mne>=1.8,<1.13',       # cluster permutation tests, Epochs files; 1.13 needs numpy 2
+        'mne-bids>=0.16',       # BIDS EEG/MEG recordings (data cards of format bids)
+        'pybv',                 # BrainVision files: mne-bids writes in-silico BIDS EEG with it
+        'h5py',                 # Shen 2019's bdpy files, fMRI betas in HDF5
         'numba>=0.59',          # the decoding EEG RDMs' SVM solver, compiled
         'matplotlib',
         'tqdm',

@@ -25,10 +25,10 @@ import torch
 from PIL import Image, ImageDraw
 from torch.nn import functional as F
 
-from . import bounds
-from .data.things_eeg2 import CHANNELS, subject_name
-from .errors import RealnetError
-from .files import atomic_path, new_folder
+from .. import bounds
+from ..data.things_eeg2 import CHANNELS, subject_name
+from ..errors import RealnetError
+from ..files import atomic_path, new_folder
 
 TIMES = np.round(np.arange(-20, 80) / 100, 2)  # -0.20 ... 0.79 s, 100 Hz, as published
 COLOURS = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210),
@@ -228,7 +228,7 @@ class ShenSession(NamedTuple):
 def write_shen2019(out, design: ShenDesign = ShenDesign()) -> Path:
     """Write the Shen 2019 layout under ``out``: per subject the test and training bdpy h5, the test
     tsv, and ``images/`` holding both sessions' images."""
-    from .data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
+    from ..data.shen2019 import TEST_IMAGES, TEST_REPETITIONS, TSV
     bounds.check_at_most(design.image_size, bounds.IMAGE_SIZE, '`image_size`')
     bounds.check_at_most(design.train_images, bounds.SYNTH_IMAGES, '`train_images`')
     out = new_folder(out)
@@ -274,7 +274,7 @@ def _write_shen_subject(out, subject: int, design: ShenDesign, test: ShenSession
     """Both sessions of one subject: one set of voxel weights on the hidden brain, the sessions'
     own presentation orders and noise."""
     import h5py
-    from .data.shen2019 import h5_path, training_h5_path
+    from ..data.shen2019 import h5_path, training_h5_path
     voxel_rng = np.random.default_rng([design.seed, 2019, subject])
     weights = {roi: (voxel_rng.normal(size=(32, design.voxels_per_roi)),
                      voxel_rng.normal(size=(12, design.voxels_per_roi))) for roi in SHEN_DEPTH}
@@ -322,14 +322,14 @@ def insilico_cornet(image_paths, size: int, seed: int = 0):
     """A CORnet-S with random weights whose batch-norm statistics are those of ``image_paths``, as a
     trained network's would be: the offline stand-in for the ImageNet CORnet-S (without it, the first
     training steps mostly re-estimate the statistics)."""
-    from .cornet import CORnetS
+    from ..cornet import CORnetS
     torch.manual_seed(seed)
     return calibrated(CORnetS(), image_paths, size)
 
 
 def calibrated(model: torch.nn.Module, image_paths, size: int) -> torch.nn.Module:
     """``model`` with each batch norm's running statistics set to those of the images, in eval mode."""
-    from .training.data import decode_image, to_input
+    from ..training.data import decode_image, to_input
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     for norm in norms:
         norm.reset_running_stats()
