@@ -21,9 +21,10 @@
     rois = { V1 = "rois/V1.npy" }   # voxel columns of each ROI: an index list or a boolean mask (.npy)
     regions = { V1 = "V1" }         # the model region each ROI is compared with (default: by name, else IT)
 
-Every path is relative to the card's folder and every file a card names must lie inside it (as a
-data set's files do, ``files.inside``). The card is read with ``tomllib`` (data, never code); each
-problem is one line naming the card and the key.
+A path is absolute or relative to the card's folder: the card is the user's own word, like a
+command-line flag. Names the data give (image files) stay inside their
+folders (``files.inside``). The card is read with ``tomllib`` (data, never code); each problem is
+one line naming the card and the key.
 """
 import math
 import tomllib
@@ -54,7 +55,7 @@ class Card:
     name: str
     format: str
     modality: str
-    data: Path                         # `path`, resolved inside the card's folder
+    data: Path                         # `path`, resolved against the card's folder
     images: Path
     visual_degrees: float = 8.0
     image_column: str | None = None
@@ -99,13 +100,13 @@ def _card(path: Path, content: dict) -> Card:
                            f' recordings, not {modality}')
     epochs = read.table('epochs')
     fmri = read.table('fmri')
-    card = Card(path=path, name=name, format=card_format, modality=modality, data=read.inside('path', required=True),
-                images=read.inside('images', required=True), visual_degrees=read.number('visual_degrees', 8.0),
+    card = Card(path=path, name=name, format=card_format, modality=modality, data=read.path_of('path', required=True),
+                images=read.path_of('images', required=True), visual_degrees=read.number('visual_degrees', 8.0),
                 image_column=read.text('image_column'), channels=read.texts('channels'),
                 window=read.interval('window', WINDOW), test_images=read.texts('test_images'),
                 epochs=_epoching(read, epochs) if epochs or card_format == 'bids' else None,
-                table=read.inside('table', section=fmri, key='fmri.table') if fmri else None,
-                rois={roi: read.inside(roi, section=fmri['rois'], key=f'fmri.rois.{roi}')
+                table=read.path_of('table', section=fmri, key='fmri.table') if fmri else None,
+                rois={roi: read.path_of(roi, section=fmri['rois'], key=f'fmri.rois.{roi}')
                       for roi in read.rois(fmri)},
                 regions=read.regions(fmri))
     read.unknown()
@@ -190,10 +191,10 @@ class _Reader:
             raise self._wrong(name, value, f'a [{name}] table')
         return value
 
-    def inside(self, name, required=False, section=None, key=None) -> Path | None:
-        """A path key, resolved against the card's folder and kept inside it."""
+    def path_of(self, name, required=False, section=None, key=None) -> Path | None:
+        """A path key: absolute, or relative to the card's folder."""
         value = self.text(name, required, section, key)
-        return None if value is None else inside(self.path.parent, self.path.parent / value, f'card entry `{key or name}`')
+        return None if value is None else (self.path.parent / value).resolve()
 
     def rois(self, fmri: dict | None) -> list[str]:
         rois = (fmri or {}).get('rois', {})
