@@ -33,17 +33,44 @@ def list_benchmarks() -> list[str]:
     return list(_registrations())
 
 
+def card_benchmarks(card) -> dict:
+    """identifier -> factory of the benchmarks a data-set card (data/card.py) gives: M/EEG, temporal
+    RSA per model region, ``<name>.<region>-temporal_rsa``; fMRI, ROI RSA per ROI, ``<name>.<ROI>-rsa``."""
+    from .benchmarks.gifford2022_temporal_rsa.benchmark import TemporalRSA
+    from .benchmarks.shen2019_rsa.benchmark import ShenRSA
+    from .data.card import load_card
+    found = load_card(card)
+    if found.modality == 'fMRI':
+        return {f'{found.name}.{roi}-rsa': lambda roi=roi: ShenRSA(roi, region=found.region_of(roi), data=card,
+                                                                   name=found.name) for roi in found.rois}
+    return {f'{found.name}.{region}-temporal_rsa': lambda region=region: TemporalRSA(region, data=card, name=found.name)
+            for region in CARD_REGIONS}
+
+
+CARD_REGIONS = ('V1', 'V2', 'V4', 'IT')  # the model regions an M/EEG data set's benchmarks compare
+
+
 def load_benchmark(identifier: str, strict: bool = True, **data):
     """The benchmark ``identifier``: ours, with ``data`` overriding where it finds its data and how
-    it scores (``things_eeg2=DIR``, ``shen2019=DIR``, ``screen``, ``method``…), or any of Brain-Score's
-    own (e.g. ``MajajHong2015public.IT-pls``), which take none. An option the benchmark does not
-    take is an error, or ignored with ``strict=False``; None leaves its default. Errors are one line."""
+    it scores (``things_eeg2=DIR``, ``shen2019=DIR``, ``screen``, ``method``…), one a data-set card
+    gives (``data=CARD``: ``<name>.<region>-temporal_rsa``, ``<name>.<ROI>-rsa``), or any of
+    Brain-Score's own (e.g. ``MajajHong2015public.IT-pls``), which take none. An option the benchmark
+    does not take is an error, or ignored with ``strict=False``; None leaves its default. Errors are
+    one line."""
+    card = data.pop('data', None)
     folder = _registrations().get(identifier)
-    if folder is None:
+    if card is not None and folder is not None:
+        raise RealnetError(f'{identifier} reads its own data set, not the card {card}; the card gives '
+                           f'{", ".join(card_benchmarks(card))}')
+    factories = card_benchmarks(card) if card is not None else {}
+    if identifier in factories:
+        benchmark = factories[identifier]()
+    elif folder is None:
         return _brainscore_benchmark(identifier, strict, data)
-    importlib.import_module(f'realnet_brainscore.benchmarks.{folder}')
-    from brainscore_vision import benchmark_registry
-    benchmark = benchmark_registry[identifier]()
+    else:
+        importlib.import_module(f'realnet_brainscore.benchmarks.{folder}')
+        from brainscore_vision import benchmark_registry
+        benchmark = benchmark_registry[identifier]()
     for option, value in data.items():
         if value is None:
             continue

@@ -53,7 +53,8 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
     scores_dir = Path(scores_dir)
     scores_dir.mkdir(parents=True, exist_ok=True)
     options = {key: value for key, value in (options or {}).items() if value is not None}
-    data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019)}
+    data = {'things_eeg2': data_source('things_eeg2', things_eeg2), 'shen2019': data_source('shen2019', shen2019),
+            **({'card': str(Path(options['data']).resolve())} if options.get('data') else {})}
     chosen = {c.name: model_options(c.name, options, c.name in matched) for c in candidates}
     settings = {c.name: benchmark_settings(benchmarks, chosen[c.name]) for c in candidates}
     paths = {c.name: score_path(scores_dir, c) for c in candidates}
@@ -108,7 +109,7 @@ def inputs_of(candidates: list[Candidate], things_eeg2=None, shen2019=None) -> l
 def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
     """{benchmark: what its score depends on besides the model and the data}, for ours loaded with
     ``options`` (their own defaults filling the rest); {} for Brain-Score's, which take no options."""
-    ours = set(plugin.list_benchmarks())
+    ours = set(plugin.card_benchmarks(options['data']) if options.get('data') else plugin.list_benchmarks())
     return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
 
 

@@ -37,8 +37,10 @@ class SuiteResult:
         return {'benchmark': self.benchmark, 'record': self.record.to_json()}
 
 
-def suite_benchmarks(behaviour: bool = True) -> list[str]:
-    return plugin.list_benchmarks() + (BEHAVIOUR if behaviour else [])
+def suite_benchmarks(behaviour: bool = True, data=None) -> list[str]:
+    """Our benchmarks (those of the data-set card ``data`` instead, when given) and Brain-Score's behaviour."""
+    ours = list(plugin.card_benchmarks(data)) if data is not None else plugin.list_benchmarks()
+    return ours + (BEHAVIOUR if behaviour else [])
 
 
 def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -> list[SuiteResult]:
@@ -52,7 +54,7 @@ def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -
     from brainscore_core.benchmarks import score_benchmark
     loaded = {} if loaded is None else loaded
     results = []
-    for identifier in identifiers or suite_benchmarks():
+    for identifier in identifiers or suite_benchmarks(data=options.get('data')):
         try:
             if identifier not in loaded:
                 try:

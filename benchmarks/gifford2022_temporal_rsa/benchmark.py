@@ -46,6 +46,7 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, things_eeg2
+from realnet_brainscore.data.dataset import Recording
 from realnet_brainscore.data.things_eeg2 import EEG_FORM, check_eeg_form, subject_name
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
@@ -68,11 +69,13 @@ class TemporalRSA(BenchmarkBase):
     kind = Kind.EEG  # what its score records say it measures (its parent: the model region)
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
-                 screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None, bootstrap=SAMPLES):
+                 screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None, bootstrap=SAMPLES,
+                 data=None, name: str = 'Gifford2022'):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
-        super().__init__(identifier=f'Gifford2022.{region}-temporal_rsa', ceiling=None, version=2,
-                         parent=region, bibtex=BIBTEX)
+        super().__init__(identifier=f'{name}.{region}-temporal_rsa', ceiling=None, version=2,
+                         parent=region, bibtex=BIBTEX if data is None else REALNET_BIBTEX)
         self.region, self.things_eeg2, self.subjects = region, things_eeg2, subjects
+        self.data = data  # a data-set card: that data set instead of THINGS-EEG2 (``name`` is its name)
         self.window, self.method = tuple(window), method
         self.screen, self.bootstrap = check_screen(screen), check_samples(bootstrap)
         self.eeg_form = check_eeg_form(eeg_form)
@@ -80,6 +83,8 @@ class TemporalRSA(BenchmarkBase):
 
     def reference(self) -> 'EEGReference':
         check_rdm_method(self.method)
+        if self.data is not None:
+            return card_reference(str(Path(self.data).resolve()), self.method, check_eeg_form(self.eeg_form))
         folder = data_folder('things_eeg2', self.things_eeg2)
         return eeg_reference(folder, tuple(self.subjects) if self.subjects else None, self.method,
                              check_eeg_form(self.eeg_form, hosted=folder is None))
@@ -92,12 +97,12 @@ class TemporalRSA(BenchmarkBase):
     def __call__(self, candidate: BrainModel) -> Score:
         reference = self.reference()
         rows = self.compared(reference)  # checked before the model's activations are computed
-        rdm = region_rdm(candidate, self.region, reference.stimulus_set(), VISUAL_DEGREES, self.screen)
+        rdm = region_rdm(candidate, self.region, reference.stimulus_set(), reference.visual_degrees, self.screen)
         rho = spearman(rdm, reference.rdms[rows])
         score = temporal_score(rho, reference, self.window, rows)
         score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form)
         if self.matched_subject is not None:
-            score.attrs['matched_subject'] = subject_name(self.matched_subject)
+            score.attrs['matched_subject'] = self._matched_name()
         if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
             score.attrs.update(score_interval(rdm, reference.rdms[rows], float(score.attrs['ceiling']),
                                               reference.in_window(self.window), self.bootstrap))
@@ -107,11 +112,15 @@ class TemporalRSA(BenchmarkBase):
         """The rows of ``reference`` the model is compared with: every subject, or the matched one."""
         if self.matched_subject is None:
             return list(range(len(reference.subjects)))
-        name = subject_name(self.matched_subject)  # 1-10, else one line
+        name = self._matched_name()
         if name not in reference.subjects:
             raise RealnetError(f'{name} is not in the EEG data (it holds {", ".join(reference.subjects)}): a '
                                'personal model is scored on its own subject only')
         return [reference.subjects.index(name)]
+
+    def _matched_name(self) -> str:
+        """The matched subject's label: THINGS-EEG2's 1-10 (else one line), or a data set's sub-NN."""
+        return subject_name(self.matched_subject) if self.data is None else f'sub-{self.matched_subject:02d}'
 
     def settings(self) -> dict:
         """What the score depends on besides the model and the data (``brainscore compare`` reuses
@@ -120,7 +129,8 @@ class TemporalRSA(BenchmarkBase):
                 'window': list(self.window), 'subjects': list(self.subjects) if self.subjects else None,
                 'bootstrap': self.bootstrap,
                 # only when set: kept all-subject scores from before this setting stay reusable
-                **({'matched_subject': subject_name(self.matched_subject)} if self.matched_subject else {})}
+                **({'matched_subject': self._matched_name()} if self.matched_subject else {}),
+                **({'data': str(Path(self.data).resolve())} if self.data is not None else {})}
 
 
 def temporal_score(rho: np.ndarray, reference: 'EEGReference', window, rows=None) -> Score:
@@ -149,6 +159,8 @@ class EEGReference:
     times: np.ndarray
     rdms: np.ndarray      # subjects × times × pairs
     ceiling: np.ndarray   # 2 (lower, upper) × times
+    visual_degrees: float = VISUAL_DEGREES  # the images' size on the participants' screen
+    name: str = 'Gifford2022_test'          # names the stimulus set
 
     def in_window(self, window) -> np.ndarray:
         mask = time_mask(self.times, *window)
@@ -157,7 +169,7 @@ class EEGReference:
         return mask
 
     def stimulus_set(self):
-        return stimulus_set(self.stimulus_ids, self.image_paths, 'Gifford2022_test-temporal_rsa')
+        return stimulus_set(self.stimulus_ids, self.image_paths, f'{self.name}-temporal_rsa')
 
 
 def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
@@ -173,8 +185,8 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def eeg_reference(folder: str | None, subjects: tuple | None, method: str, eeg_form: str = EEG_FORM) -> EEGReference:
-    """EEG RDMs of every subject, from its trials in ``eeg_form``, and their noise ceiling, computed
-    once per data source and form."""
+    """EEG RDMs of every THINGS-EEG2 subject, from its test trials in ``eeg_form``, and their noise
+    ceiling, computed once per data source and form."""
     if folder is not None:
         if not Path(folder).is_dir():
             raise RealnetError(f'{folder}: no such folder (expected a THINGS-EEG2 release)')
@@ -185,19 +197,40 @@ def eeg_reference(folder: str | None, subjects: tuple | None, method: str, eeg_f
     else:
         subjects = subjects or tuple(things_eeg2.SUBJECTS)
         load = functools.partial(things_eeg2.load_hosted, split='test')
-    recordings, first = {}, None
+    recordings = []
     for subject in subjects:  # every subject read and checked before minutes of RDMs are computed
-        ids, paths, times, recordings[subject] = things_eeg2.trials(load(subject))
-        if first is None:
-            first = ids, paths, times
-        elif ids != first[0] or not np.allclose(times, first[2]):
-            raise RealnetError(f'{subject_name(subject)} has other test images or time points than '
-                               f'{subject_name(subjects[0])}')
-    if len(first[0]) < 3:
-        raise RealnetError(f'the test set has {len(first[0])} images; an RDM needs at least 3')
-    if folder is not None:  # Brain-Score checks the hosted stimuli's hashes when it fetches them
-        check_images(first[1])
-    rdms = np.stack([subject_rdms(things_eeg2.in_form(recordings.pop(subject), eeg_form), method,
-                                  subject_name(subject)).astype(np.float32) for subject in subjects])
-    return EEGReference(first[0], first[1], [subject_name(s) for s in subjects], np.asarray(first[2], dtype=float),
-                        rdms, noise_ceiling(rdms))
+        ids, paths, times, trials = things_eeg2.trials(load(subject))
+        recordings.append(Recording(subject_name(subject), tuple(ids), tuple(paths), trials, (), times))
+    # Brain-Score checks the hosted stimuli's hashes when it fetches them
+    return reference_of(recordings, method, eeg_form, check_files=folder is not None)
+
+
+@functools.lru_cache(maxsize=2)
+def card_reference(card: str, method: str, eeg_form: str = EEG_FORM) -> EEGReference:
+    """The same for the M/EEG data set a data-set card describes (realnet_brainscore/data/card.py)."""
+    from realnet_brainscore.data.card import load_card, open_dataset
+    dataset = open_dataset(load_card(card))
+    if not dataset.timed:
+        raise RealnetError(f'{card}: fMRI has no time course; its benchmarks are {dataset.name}.<ROI>-rsa')
+    if len(dataset.subjects) < 2:
+        raise RealnetError(f'{card}: recordings of at least two subjects are needed (found {len(dataset.subjects)})')
+    recordings = [dataset.recording(subject, 'test') for subject in dataset.subjects]
+    return reference_of(recordings, method, eeg_form, visual_degrees=dataset.visual_degrees, name=dataset.name)
+
+
+def reference_of(recordings: list, method: str, eeg_form: str, check_files: bool = True,
+                 visual_degrees: float = VISUAL_DEGREES, name: str = 'Gifford2022_test') -> EEGReference:
+    """An EEGReference from each subject's test Recording (data/dataset.py): one image set and time
+    axis for all, checked before any RDM is computed."""
+    first = recordings[0]
+    for recording in recordings[1:]:
+        if recording.stimulus_ids != first.stimulus_ids or not np.allclose(recording.times, first.times):
+            raise RealnetError(f'{recording.subject} has other test images or time points than {first.subject}')
+    if len(first.stimulus_ids) < 3:
+        raise RealnetError(f'the test set has {len(first.stimulus_ids)} images; an RDM needs at least 3')
+    if check_files:
+        check_images(first.image_paths)
+    rdms = np.stack([subject_rdms(things_eeg2.in_form(r.values, eeg_form), method, r.subject).astype(np.float32)
+                     for r in recordings])
+    return EEGReference(list(first.stimulus_ids), list(first.image_paths), [r.subject for r in recordings],
+                        np.asarray(first.times, dtype=float), rdms, noise_ceiling(rdms), visual_degrees, name)

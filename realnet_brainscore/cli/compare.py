@@ -9,7 +9,7 @@ from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET, eeg_subject
 from ..neurora_cluster import CLUSTER_TESTS  # numpy only: the CLI starts without torch
-from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, command,
+from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, card_inputs, command,
                       with_flags)
 
 DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and reused while weights, data folders and '
@@ -57,7 +57,7 @@ def run(args):
     options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
     candidates = [score_store.candidate(text) for text in args.models]
     baseline = _baseline(args, [c.name for c in candidates])
-    inputs = score_store.inputs_of(candidates, args.things_eeg2, args.shen2019)
+    inputs = [*score_store.inputs_of(candidates, args.things_eeg2, args.shen2019), *card_inputs(args.data)]
     # before any scoring: a file, an unwritable place, another's report, or a place where a report
     # file or a kept score file would replace a weights file or a data file
     report.report_folder(args.out, inputs)
@@ -65,7 +65,7 @@ def run(args):
         outside_inputs(score_store.score_path(Path(args.out) / 'scores', candidate), inputs, '`out`')
     if args.paper and args.eeg_form is None and _hosted(args):  # after the checks: bad input stays one line
         print(printable(with_flags(HOSTED_PAPER)), file=sys.stderr, flush=True)
-    benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour)
+    benchmarks = args.benchmarks or suite_benchmarks(behaviour=not args.no_behaviour, data=args.data)
     # --paper: each personal EEG model on its own subject, as the paper; the baseline on every subject
     matched = [c.name for c in candidates if args.paper and c.name != baseline and eeg_subject(c.name) is not None]
     results = score_store.score_models(candidates, Path(args.out) / 'scores', benchmarks, things_eeg2=args.things_eeg2,

@@ -14,7 +14,7 @@ from ..training import Recipe, Runtime, Source
 # that sets it: the setting's name with hyphens (--weights-url), except for RENAMED_FLAGS. The one
 # place where the library's words become the command line's.
 RENAMED_FLAGS = {'method': '--rdm', 'score_files': '--scores'}
-SETTINGS = frozenset({'backbone', 'backbone_weights', 'bootstrap', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
+SETTINGS = frozenset({'backbone', 'backbone_weights', 'bootstrap', 'data', 'drop_nan_voxels', 'eeg_form', 'force', 'layers', 'method',
                       'noise', 'out', 'pair', 'regions', 'score_files', 'screen', 'seed', 'shen2019', 'subjects',
                       'things_eeg2', 'weights', 'weights_url'}
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
@@ -70,6 +70,18 @@ def add_data_folders(parser):
                              "else Brain-Score's Gifford2022_test)")
     parser.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder for our fMRI benchmarks '
                                                             '(default $REALNET_SHEN2019)')
+    parser.add_argument('--data', metavar='CARD', help="a data-set card (brainscore data init): that data set's "
+                                                       'benchmarks, NAME.<region>-temporal_rsa (EEG, MEG) or '
+                                                       'NAME.<ROI>-rsa (fMRI), instead of THINGS-EEG2 and Shen 2019')
+
+
+def card_inputs(card) -> list:
+    """What a data-set card names (the card, its recordings, its images, its fMRI files): inputs all."""
+    if card is None:
+        return []
+    from ..data.card import load_card
+    found = load_card(card)
+    return [found.path, found.data, found.images, found.table, *found.rois.values()]
 
 
 def add_batch_size(parser):
@@ -135,12 +147,13 @@ def benchmark_options(args, paper: dict | None = None) -> dict:
     if args.rdm is not None:
         check_rdm_method(args.rdm)
     if args.eeg_form is not None:
-        check_eeg_form(args.eeg_form, hosted=data_folder('things_eeg2', args.things_eeg2) is None)
+        check_eeg_form(args.eeg_form, hosted=args.data is None and data_folder('things_eeg2', args.things_eeg2) is None)
     if args.bootstrap is not None:
         check_samples(args.bootstrap)
     given = {'screen': args.screen, 'method': args.rdm, 'eeg_form': args.eeg_form}
     return {**{option: given[option] or (paper or {}).get(option) for option in given},
-            'bootstrap': args.bootstrap}  # 0 is a value (no interval), not a missing one
+            'bootstrap': args.bootstrap,  # 0 is a value (no interval), not a missing one
+            'data': args.data}  # a data-set card: its benchmarks (plugin.card_benchmarks)
 
 
 def write_json(path, content):

@@ -6,8 +6,8 @@ from ..models import REGION_LAYER_MAP, load_model
 from ..plugin import load_benchmark
 from ..records import Kind, ScoreRecord, our_kind
 from ..weights import WEIGHTS, cached_path, realnet_home
-from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, command,
-                      with_flags, write_json)
+from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, card_inputs,
+                      command, with_flags, write_json)
 
 
 def add_parsers(commands):
@@ -74,10 +74,11 @@ def matched_option(args) -> dict:
     if subject is None:
         raise RealnetError(f'--matched scores a personal EEG model (a name ending -sNN, e.g. realnet-s01) on its own '
                            f'subject; {args.model} was aligned with no THINGS-EEG2 subject')
-    if args.benchmark is not None and our_kind(args.benchmark)[0] != Kind.EEG:
+    if args.benchmark is not None and our_kind(args.benchmark, args.data)[0] != Kind.EEG:
         raise RealnetError(f'--matched concerns the EEG benchmarks (Gifford2022.*-temporal_rsa); {args.benchmark} '
                            'is not one')
-    subject_name(subject)  # 1-10, else one line before the model loads
+    if args.data is None:
+        subject_name(subject)  # 1-10, else one line before the model loads
     return {'matched_subject': subject}
 
 
@@ -90,7 +91,7 @@ def _check_outputs(args, options):
     inputs = score_inputs(args)
     if args.json:
         output_file(args.json, inputs, force=args.force)
-    eeg = args.benchmark is None or our_kind(args.benchmark)[0] == Kind.EEG
+    eeg = args.benchmark is None or our_kind(args.benchmark, args.data)[0] == Kind.EEG
     if args.plot and not eeg:  # refused before minutes of scoring, not after
         raise RealnetError(f'--plot draws temporal RSA time courses; {args.benchmark} has none (brainscore report '
                            'draws Shen 2019 scores from --json files)')
@@ -110,7 +111,9 @@ def score_inputs(args) -> list:
     data folders, those set by environment variables included; no output may be one or lie inside one."""
     from ..data import data_folder
     weights = args.weights or (cached_path(args.model) if args.model in WEIGHTS else None)
-    return [weights, data_folder('things_eeg2', args.things_eeg2), data_folder('shen2019', args.shen2019)]
+    return [weights, data_folder('things_eeg2', args.things_eeg2), data_folder('shen2019', args.shen2019),
+            *card_inputs(args.data)]
+
 
 
 def _score_suite(model, args, options):

@@ -81,10 +81,18 @@ def load_card(path) -> Card:
     if path.stat().st_size > MAX_CARD_BYTES:
         raise RealnetError(f'{path}: {path.stat().st_size} bytes; a data-set card is a short TOML file')
     try:
-        content = tomllib.loads(path.read_bytes().decode('utf-8'))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return parse_card(path.resolve(), path.read_bytes().decode('utf-8'))
+    except UnicodeDecodeError as error:
+        raise RealnetError(f'{path}: not a TOML data-set card (byte {error.start} is not UTF-8)') from error
+
+
+def parse_card(path: Path, text: str) -> Card:
+    """The card ``text`` would be as the file ``path`` (its folder anchors relative paths)."""
+    try:
+        content = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise RealnetError(f'{path}: not a TOML data-set card ({printable(str(error))[:200]})') from error
-    return _card(path.resolve(), content)
+    return _card(path, content)
 
 
 def _card(path: Path, content: dict) -> Card:
