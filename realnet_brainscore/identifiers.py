@@ -2,7 +2,7 @@
 
 - published: ``cornet-s`` (the unaligned baseline) and ``realnet-s01`` … ``realnet-s10``;
 - backbones: a torchvision architecture name (``resnet50``) or ``timm:NAME``;
-- aligned models of this package's trainer: ``<backbone>-<eeg|fmri>-<sNN|group>``
+- aligned models of this package's trainer: ``<backbone>-<eeg|meg|fmri>-<sNN|group>``
   (``resnet50-eeg-s01``, ``cornet-s-fmri-s01``), except that CORnet-S aligned with EEG keeps the
   paper's name ``realnet-sNN`` / ``realnet-group``;
 - a model built from a user's file adds ``+<sha256[:8]>`` (``realnet-s01+3fa2c1d0``): Brain-Score
@@ -21,9 +21,9 @@ CORNET = 'cornet-s'
 TIMM = 'timm:'  # timm's models as backbones: timm:NAME
 PUBLISHED_PREFIX = 'realnet'  # CORnet-S aligned with EEG, as the paper names its models
 GROUP = 'group'
-MODALITIES = ('EEG', 'fMRI')  # what a model can be aligned with
+MODALITIES = ('EEG', 'MEG', 'fMRI')  # what a model can be aligned with
 SUBJECTS = range(1, 100)  # a name spells a subject with two digits: s01 … s99
-_ALIGNED = re.compile(r'^(?P<backbone>.+)-(?P<modality>eeg|fmri)-(?P<who>s\d\d|group)$')
+_ALIGNED = re.compile(r'^(?P<backbone>.+)-(?P<modality>eeg|meg|fmri)-(?P<who>s\d\d|group)$')
 _PUBLISHED = re.compile(rf'^{PUBLISHED_PREFIX}-(?P<who>s\d\d|group)$')
 # A name that may become a file or folder name: letters, digits and . _ + : - only, not starting
 # with a dot or hyphen (no hidden files, no options), no '..', at most 128 characters.
@@ -35,7 +35,7 @@ class ModelName:
     """A model's name, parsed: its backbone (as the name spells it), what it was aligned with and to
     whom (none for an unaligned backbone), and the hash of a user's weights file, if any."""
     backbone: str
-    modality: str | None = None   # 'EEG' or 'fMRI' for an aligned model
+    modality: str | None = None   # 'EEG', 'MEG' or 'fMRI' for an aligned model
     subject: int | None = None    # the subject of a personal model
     group: bool = False           # a group model (one model for several subjects)
     digest: str | None = None     # sha256[:8] of a user's weights file
@@ -106,7 +106,7 @@ def parse(text: str) -> ModelName:
     if published:
         backbone, modality, who = CORNET, 'EEG', published['who']
     elif aligned:
-        backbone, modality, who = aligned['backbone'], {'eeg': 'EEG', 'fmri': 'fMRI'}[aligned['modality']], aligned['who']
+        backbone, modality, who = aligned['backbone'], {'eeg': 'EEG', 'meg': 'MEG', 'fmri': 'fMRI'}[aligned['modality']], aligned['who']
     else:
         return ModelName(base, digest=digest if plus else None)
     group = who == GROUP
@@ -130,10 +130,10 @@ def with_digest(identifier: str, digest: str | None) -> str:
 
 
 def eeg_subject(name: str) -> int | None:
-    """The THINGS-EEG2 subject a personal EEG model (``realnet-s01``, ``resnet50-eeg-s01+3fa2c1d0``)
-    was aligned with; None for any other model (an fMRI model's subject is of another data set)."""
+    """The subject a personal EEG (or MEG) model (``realnet-s01``, ``resnet50-eeg-s01+3fa2c1d0``) was
+    aligned with; None for any other model (an fMRI model's subject is of another data set)."""
     parsed = parse(name)
-    return parsed.subject if parsed.modality == 'EEG' else None
+    return parsed.subject if parsed.modality in ('EEG', 'MEG') else None
 
 
 def leaderboard_id(identifier: str) -> str:

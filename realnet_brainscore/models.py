@@ -36,7 +36,7 @@ def list_models() -> list[str]:
 
 def aligned_name(meta: dict, path=None) -> str | None:
     """What a checkpoint of this package's trainer is called (see ``identifiers``): ``realnet-s01``
-    (CORnet-S and EEG, as published), else ``<backbone>-<eeg|fmri>-<s01|group>``; None for others.
+    (CORnet-S and EEG, as published), else ``<backbone>-<eeg|meg|fmri>-<s01|group>``; None for others.
     The name comes from the file: one that would not pass ``identifiers.confined`` (a modality other
     than EEG or fMRI, a subject outside 1-99, a backbone name with separators, too long) is refused
     in one line naming ``path``, before it can become a path or a registry key."""

@@ -50,7 +50,7 @@ def refused(argv, capsys) -> str:
 # --- Rule 1: names are confined where they are made -------------------------------------------------
 
 @pytest.mark.parametrize('backbone, modality, subject', [
-    ('cornet-s', 'MEG', 1),           # no such modality
+    ('cornet-s', 'ECoG', 1),          # no such modality
     ('cornet-s', 'eeg', 1),           # the name's spelling, not the modality's
     ('cornet-s', 'EEG', 0),           # s00: no subject
     ('cornet-s', 'EEG', 100),         # s100: three digits

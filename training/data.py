@@ -158,16 +158,22 @@ def to_input(pixels: np.ndarray, device, channels_last: bool = False) -> torch.T
 
 def eeg_window(assembly, window=(0.0, 0.2), channels=None) -> np.ndarray:
     """Repetition-averaged EEG -> images × (channels · times) in the window [start, end) seconds."""
+    data = assembly.transpose('presentation', 'neuroid', 'time_bin').values
+    return window_of(data, assembly['time_bin_start'].values, list(assembly['channel'].values), window, channels)
+
+
+def window_of(data: np.ndarray, times, all_channels: list, window=(0.0, 0.2), channels=None) -> np.ndarray:
+    """images × channels × times -> images × (channels · times) of ``channels`` (default: all) in the
+    window [start, end) seconds."""
     start, end = window
-    times = assembly['time_bin_start'].values
     keep_times = time_mask(times, start, end)
     if not keep_times.any():
         raise RealnetError(f'the EEG window {start}-{end} s holds no time points (data: {times[0]}-{times[-1]} s)')
-    all_channels = list(assembly['channel'].values)
     channels = list(channels or all_channels)
     unknown = [c for c in channels if c not in all_channels]
     if unknown:
         raise RealnetError(f'unknown EEG channels {unknown}; the data has {all_channels}')
-    data = assembly.transpose('presentation', 'neuroid', 'time_bin').values
     data = data[:, [all_channels.index(c) for c in channels]][:, :, keep_times]
     return data.reshape(len(data), -1).astype(np.float32)
+
+

@@ -1,4 +1,6 @@
-"""The data a run aligns with: a THINGS-EEG2 or Shen 2019 folder, and one subject or a group."""
+"""The data a run aligns with: a THINGS-EEG2 or Shen 2019 folder or a data-set card, and one subject
+or a group."""
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,8 @@ THINGS_EEG2_SUBJECTS = tuple(range(1, 11))
 @dataclass(frozen=True)
 class Source:
     things_eeg2: Path | None = None      # EEG alignment (ReAlnet) ...
-    shen2019: Path | None = None         # ... or fMRI alignment (ReAlnet-fMRI): one of the two
+    shen2019: Path | None = None         # ... or fMRI alignment (ReAlnet-fMRI) ...
+    data: Path | None = None             # ... or the data set a card describes (data/card.py): one of the three
     subject: int | None = None           # one subject ...
     group: tuple[int, ...] = ()          # ... or a group model: these subjects, one head output each
 
@@ -21,24 +24,38 @@ class Source:
         return tuple(self.group) or (self.subject,)
 
     @property
+    def dataset(self):
+        """The card's DataSet (None for THINGS-EEG2 and Shen 2019), read once per card."""
+        return None if self.data is None else _dataset(str(Path(self.data).resolve()))
+
+    @property
     def data_name(self) -> str:
+        if self.data is not None:
+            return self.dataset.name
         return 'Shen 2019' if self.shen2019 is not None else 'THINGS-EEG2'
 
     @property
     def modality(self) -> str:
+        if self.data is not None:
+            return self.dataset.modality
         return 'fMRI' if self.shen2019 is not None else 'EEG'
 
     @property
     def run_name(self) -> str:
         """``sub-01``, or ``group`` for a group model: the run's folder."""
-        return 'group' if self.group else subject_name(self.subject)
+        if self.group:
+            return 'group'
+        return card_subject(self.subject) if self.data is not None else subject_name(self.subject)
 
     def check(self):
         """Refuses a source that names no data set or both, or subjects the data set lacks."""
-        if (self.things_eeg2 is None) == (self.shen2019 is None):
-            raise RealnetError('train on one data set: `things_eeg2` (EEG) or `shen2019` (fMRI)')
+        if sum(x is not None for x in (self.things_eeg2, self.shen2019, self.data)) != 1:
+            raise RealnetError('train on one data set: `things_eeg2` (EEG), `shen2019` (fMRI) or `data` (a data-set '
+                               'card)')
         if (self.subject is None) == (not self.group):
             raise RealnetError('`subject` or `group`: give one of the two')
+        if self.data is not None:
+            return self._check_card()
         known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
         wording = '`group` must hold subjects' if self.group else '`subject` must be'
         for subject in self.subjects:
@@ -47,24 +64,46 @@ class Source:
         if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
             raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
 
+    def _check_card(self):
+        """A card's subjects are labels; `subject` N names sub-NN. Its training split must exist."""
+        dataset = self.dataset
+        missing = [card_subject(s) for s in self.subjects if card_subject(s) not in dataset.subjects]
+        if missing:
+            raise RealnetError(f'{self.data}: no subject {missing[0]} (it holds {", ".join(dataset.subjects[:10])})')
+        dataset.split_ids('training')  # a card naming no test images is refused here, in one line
+        if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
+            raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
+
     def check_fits(self, recipe):
-        """Refuses EEG-only settings of a recipe (not yet resolved) with fMRI."""
-        if self.shen2019 is None:
+        """Refuses M/EEG-only settings of a recipe (not yet resolved) with fMRI."""
+        if self.modality != 'fMRI':
             return
         if recipe.select_on == 'test':
-            raise RealnetError('`select_on` test is for EEG: Shen 2019 fMRI training selects on held-out training '
-                               'images')
+            raise RealnetError(f'`select_on` test is for EEG: {self.data_name} fMRI training selects on held-out '
+                               'training images')
         for name in ('window', 'channels'):
             if getattr(recipe, name):
-                raise RealnetError(f'`{name}` is for EEG, not Shen 2019 fMRI')
+                raise RealnetError(f'`{name}` is for EEG, not {self.data_name} fMRI')
 
 
 def check_together(sources: list[Source]):
     """Runs trained together share every batch: single subjects, each once, of one data folder."""
     if any(source.group for source in sources):
         raise RealnetError('runs trained together are single subjects side by side, not group models')
-    if any((s.things_eeg2, s.shen2019) != (sources[0].things_eeg2, sources[0].shen2019) for s in sources):
+    if any((s.things_eeg2, s.shen2019, s.data) != (sources[0].things_eeg2, sources[0].shen2019, sources[0].data)
+           for s in sources):
         raise RealnetError('runs trained together share every setting and the data; these differ: the data folder')
     subjects = [source.subject for source in sources]
     if len(set(subjects)) < len(subjects):
         raise RealnetError('runs trained together take each subject once')
+
+
+def card_subject(subject: int) -> str:
+    """The label a data-set card's subject N has: sub-NN (as BIDS and this package name subjects)."""
+    return f'sub-{subject:02d}'
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(card: str):
+    from ..data.card import load_card, open_dataset
+    return open_dataset(load_card(card))
