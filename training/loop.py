@@ -71,7 +71,7 @@ def run_folder(runtime: Runtime, source: Source, recipe: Recipe) -> Path:
     inside the data folder (nor `out` the backbone weights file), and the backbone weights not inside
     it, where best.pt and last.pt would replace them."""
     folder = Path(runtime.out) / source.run_name
-    outside_inputs(folder, [recipe.backbone_weights, source.things_eeg2, source.shen2019], '`out`')
+    outside_inputs(folder, [recipe.backbone_weights, *source.inputs], '`out`')
     weights = recipe.backbone_weights
     if weights is not None and folder.resolve() in Path(weights).resolve().parents:
         raise RealnetError(f'`backbone_weights` {weights} lies inside the run folder {folder}, where the run '

@@ -29,6 +29,15 @@ class Source:
         return None if self.data is None else _dataset(str(Path(self.data).resolve()))
 
     @property
+    def inputs(self) -> list:
+        """Every path the run reads data from (no output may be one or lie inside one)."""
+        if self.data is None:
+            return [self.things_eeg2, self.shen2019]
+        from ..data.card import load_card
+        card = load_card(self.data)
+        return [card.path, card.data, card.images, card.table, *card.rois.values()]
+
+    @property
     def data_name(self) -> str:
         if self.data is not None:
             return self.dataset.name

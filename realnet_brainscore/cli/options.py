@@ -79,9 +79,7 @@ def card_inputs(card) -> list:
     """What a data-set card names (the card, its recordings, its images, its fMRI files): inputs all."""
     if card is None:
         return []
-    from ..data.card import load_card
-    found = load_card(card)
-    return [found.path, found.data, found.images, found.table, *found.rois.values()]
+    return Source(data=card).inputs
 
 
 def add_batch_size(parser):

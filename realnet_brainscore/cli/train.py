@@ -88,6 +88,9 @@ def add_parsers(commands):
     data.add_argument('--things-eeg2', metavar='DIR', help='THINGS-EEG2 folder (OSF layout): EEG alignment')
     data.add_argument('--shen2019', metavar='DIR', help='Shen 2019 folder with the training-session h5 files and '
                                                         'images/: fMRI alignment')
+    data.add_argument('--data', metavar='CARD', help="a data-set card (brainscore data init): its subject sub-NN's "
+                                                     'EEG, MEG or fMRI on its training images (the card must name its '
+                                                     "test images); the card's window and channels are the defaults")
     parser.add_argument('--drop-nan-voxels', action='store_true',
                         help='fMRI: leave out voxels with NaN values instead of refusing the data')
     parser.add_argument('--out', required=True, metavar='RUNDIR')
@@ -185,7 +188,7 @@ def run(args):
 
 
 def _sources(args) -> list[Source]:
-    data = {'things_eeg2': _path(args.things_eeg2), 'shen2019': _path(args.shen2019)}
+    data = {'things_eeg2': _path(args.things_eeg2), 'shen2019': _path(args.shen2019), 'data': _path(args.data)}
     if args.group:
         sources = [Source(**data, group=tuple(args.subjects))]
     else:
@@ -196,6 +199,11 @@ def _sources(args) -> list[Source]:
 
 
 def _recipe(args) -> Recipe:
+    if args.data and not (args.window and args.channels):  # a card's own window and channels by default
+        from ..data.card import load_card
+        card = load_card(args.data)
+        args.window = args.window or (list(card.window) if card.modality != 'fMRI' else None)
+        args.channels = args.channels or (list(card.channels) if card.channels else None)
     return Recipe(
         backbone=args.backbone, layers=tuple(args.layers) if args.layers else None,
         regions=parse_regions(args.regions), pool=args.pool, backbone_weights=_path(args.backbone_weights),
