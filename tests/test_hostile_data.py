@@ -21,7 +21,8 @@ from realnet_brainscore import RealnetError, bounds, cli
 from realnet_brainscore.backbones import BackboneSpec
 from realnet_brainscore.checkpoint import Checkpoint, recorded_image_size
 from realnet_brainscore.cli.options import subject_range
-from realnet_brainscore.data.shen2019 import BdpyFile, h5_path, load_roi, load_training
+from realnet_brainscore.data.hdf5 import check_storage
+from realnet_brainscore.data.shen2019 import h5_path, load_roi, load_training
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.files import read_npy
 from realnet_brainscore.images import opened_image
@@ -369,7 +370,7 @@ def test_an_hdf5_dataset_at_the_size_bound_passes_the_check(tmp_path):
     with h5py.File(tmp_path / 'at.h5', 'w') as h5:
         at = h5.create_dataset('at', shape=(2 ** 21, 1024), dtype='<f8', chunks=(256, 256))
         assert at.size * 8 == bounds.HDF5_DATASET_BYTES
-        BdpyFile.__new__(BdpyFile)._check_storage(at, '/at')
+        check_storage(tmp_path / 'at.h5', at, '/at')
 
 
 def test_a_damaged_hdf5_file_is_one_line(shen, tmp_path):

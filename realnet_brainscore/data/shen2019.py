@@ -12,10 +12,10 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from .. import bounds
-from ..errors import RealnetError, first_line, printable
+from ..errors import RealnetError, first_line
 from ..files import inside
 from . import check_float32
+from .hdf5 import check_own_data
 from .things_eeg2 import subject_name
 
 ROIS = ('V1', 'V2', 'V3', 'V4', 'LOC', 'FFA', 'PPA', 'HVC')
@@ -61,7 +61,7 @@ class BdpyFile:
         self.path = path
         try:
             with h5py.File(path, 'r') as h5:
-                self._check_structure(h5)  # before any h5.get(), which would follow a link
+                check_own_data(path, h5)  # before any h5.get(), which would follow a link
                 data = self._dataset(h5, ('dataset', 'dataSet'), 'numbers', ndim=2)
                 metadata = next((name for name in ('metadata', 'metaData') if h5.get(name) is not None), 'metadata')
                 keys = self._dataset(h5, (f'{metadata}/key',), 'names', ndim=1)
@@ -74,37 +74,6 @@ class BdpyFile:
         if self.values.shape != expected:
             raise RealnetError(f'{path}: /{metadata}/value has shape {self.values.shape}; expected {expected}: a row '
                                f'for each of the {expected[0]} keys, a column for each of the {expected[1]} data columns')
-
-    def _check_structure(self, h5):
-        """Every object of the file, walked through hard links only: a soft or external link, a virtual
-        dataset or one stored in other files would read data from outside the data folder (or from
-        anywhere in this file); a dataset declaring more than bounds.HDF5_DATASET_BYTES would be
-        allocated whole when read. Each is refused in one line, before anything is read."""
-        pending, seen = [h5], set()
-        while pending:
-            group = pending.pop()
-            for name in group:  # names only: iterating a group follows no link
-                where, link = f'{group.name.rstrip("/")}/{name}', group.get(name, getlink=True)
-                if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                    target = f'{link.filename}:{link.path}' if isinstance(link, h5py.ExternalLink) else link.path
-                    kind = 'an external' if isinstance(link, h5py.ExternalLink) else 'a soft'
-                    raise RealnetError(f'{self.path}: {where} is {kind} link to {printable(target)}; data files '
-                                       'may hold their own data only, not links')
-                item = group.get(name)
-                if isinstance(item, h5py.Dataset):
-                    self._check_storage(item, where)
-                elif isinstance(item, h5py.Group) and h5py.h5o.get_info(item.id).addr not in seen:
-                    seen.add(h5py.h5o.get_info(item.id).addr)
-                    pending.append(item)
-
-    def _check_storage(self, item, where: str):
-        if item.is_virtual or item.external:
-            kind = 'a virtual dataset' if item.is_virtual else 'stored in external files'
-            raise RealnetError(f'{self.path}: {where} is {kind}; data files may hold their own data only')
-        size = item.size * item.dtype.itemsize  # declared, not stored: an unwritten chunked dataset is tiny on disk
-        if size > bounds.HDF5_DATASET_BYTES:
-            raise RealnetError(f'{self.path}: {where} declares shape {item.shape} of {item.dtype} ({size} bytes), above '
-                               f'the bound of {bounds.HDF5_DATASET_BYTES} bytes for one dataset; refused before reading')
 
     def _dataset(self, h5, names: tuple, holding: str, ndim: int):
         """The first of ``names`` present, if it is a ``ndim``-dimensional dataset of ``holding``
