@@ -99,7 +99,7 @@ def _card(path: Path, content: dict) -> Card:
     read = _Reader(path, content)
     name = read.text('name', required=True)
     if not name.replace('_', '').replace('-', '').isalnum() or not name[0].isalpha() or len(name) > 64:
-        raise RealnetError(f"{path}: `name` {printable(repr(name))[:80]} must start with a letter and hold only "
+        raise RealnetError(f'{path}: "name" {printable(repr(name))[:80]} must start with a letter and hold only '
                            'letters, digits, _ and - (at most 64): it names benchmarks')
     card_format = read.choice('format', FORMATS)
     modality = read.choice('modality', MODALITIES)
@@ -128,7 +128,7 @@ def _epoching(read: '_Reader', epochs: dict | None) -> Epoching:
     tmin = read.number('tmin', -0.2, section=epochs, key='epochs.tmin', positive=False)
     tmax = read.number('tmax', 0.8, section=epochs, key='epochs.tmax', positive=False)
     if not tmin < tmax:
-        raise RealnetError(f'{read.path}: `epochs.tmin` must be below `epochs.tmax`, got {tmin} and {tmax}')
+        raise RealnetError(f'{read.path}: "epochs.tmin" must be below "epochs.tmax", got {tmin} and {tmax}')
     baseline = read.interval('baseline', None, section=epochs, key='epochs.baseline')
     return Epoching(tmin, tmax, baseline)
 
@@ -145,12 +145,12 @@ class _Reader:
         section = self.content if section is None else section
         if name not in section:
             if required:
-                raise RealnetError(f'{self.path}: `{key or name}` is missing')
+                raise RealnetError(f'{self.path}: "{key or name}" is missing')
             return None
         return section[name]
 
     def _wrong(self, key, value, expected):
-        return RealnetError(f'{self.path}: `{key}` is {printable(repr(value))[:80]}; expected {expected}')
+        return RealnetError(f'{self.path}: "{key}" is {printable(repr(value))[:80]}; expected {expected}')
 
     def text(self, name, required=False, section=None, key=None) -> str | None:
         value = self._get(name, section, key, required)
@@ -165,7 +165,7 @@ class _Reader:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise self._wrong(name, value, 'a non-empty list of texts')
         if len(set(value)) < len(value):
-            raise RealnetError(f'{self.path}: `{name}` names {next(v for v in value if value.count(v) > 1)!r} twice')
+            raise RealnetError(f'{self.path}: "{name}" names {next(v for v in value if value.count(v) > 1)!r} twice')
         return tuple(value)
 
     def choice(self, name, choices) -> str:
@@ -216,21 +216,20 @@ class _Reader:
             raise self._wrong('fmri.regions', regions, 'a table of ROI = "model region"')
         unknown = sorted(set(regions) - set((fmri or {}).get('rois', {})))
         if unknown:
-            raise RealnetError(f'{self.path}: `fmri.regions` names {unknown[0]!r}, which `fmri.rois` does not')
+            raise RealnetError(f'{self.path}: "fmri.regions" names {unknown[0]!r}, which "fmri.rois" does not')
         return dict(regions)
 
     def unknown(self):
         extra = sorted(set(self.content) - self.KNOWN)
         if extra:
-            raise RealnetError(f'{self.path}: unknown key `{printable(extra[0])[:60]}` (a card has: '
+            raise RealnetError(f'{self.path}: unknown key "{printable(extra[0])[:60]}" (a card has: '
                                f'{", ".join(sorted(self.KNOWN))})')
 
 
 def open_dataset(card: Card) -> DataSet:
     """The data set ``card`` describes, read by its format's reader."""
-    from . import bids, fmri_betas, mne_epochs
-    readers = {'mne-epochs': mne_epochs.read, 'bids': bids.read, 'fmri-betas': fmri_betas.read}
-    return readers[card.format](card)
+    import importlib
+    return importlib.import_module(f'.{card.format.replace("-", "_")}', __package__).read(card)
 
 
 def image_files(card: Card, names) -> list[Path]:
@@ -250,10 +249,10 @@ def test_images(card: Card, stimulus_ids) -> frozenset | None:
         return None
     unknown = sorted(set(card.test_images) - set(stimulus_ids))
     if unknown:
-        raise RealnetError(f'{card.path}: `test_images` names {len(unknown)} images the data never show, '
+        raise RealnetError(f'{card.path}: "test_images" names {len(unknown)} images the data never show, '
                            f'e.g. {printable(unknown[0])[:200]}')
     if len(card.test_images) == len(set(stimulus_ids)):
-        raise RealnetError(f'{card.path}: `test_images` names every image; leave some for training')
+        raise RealnetError(f'{card.path}: "test_images" names every image; leave some for training')
     return frozenset(card.test_images)
 
 
