@@ -1,0 +1,138 @@
+"""An in-silico BIDS EEG data set, written from an in-silico THINGS-EEG2 release with mne-bids.
+
+Reads the release through the THINGS-EEG2 reader (``things_eeg2.load_subject``, ``things_eeg2.trials``)
+and writes, under ``out``:
+
+    bids/sub-XX/eeg/sub-XX_task-images_eeg.vhdr (+ .eeg, .vmrk, channels.tsv, events.tsv, ...)
+    stimuli/training_images/<concept>/<file>.jpg, stimuli/test_images/...   (the release's images)
+    card.toml                                                                (format "bids")
+
+Each subject is one continuous recording (17 EEG channels, 100 Hz, the release's rate): every trial
+of both splits, one after another with ``GAP`` samples between them. A trial's event onset is the
+start of its samples minus the release's first time (-0.2 s), so cutting epochs from tmin = the
+first time to tmax = the last time around each onset gives back exactly that trial's samples.
+
+Format facts relied on:
+- ``mne_bids.write_raw_bids`` converts a RawArray to BrainVision with pybv as float32 in units of
+  0.1 µV (mne_bids/write.py ``_write_raw_brainvision``: fmt "binary_float32", resolution 0.1, unit µV).
+  The release's numbers are put in the raw as they are (MNE takes EEG to be volts), so each is
+  stored as float32(x · 1e7) and read back as that times 1e-7: float32's relative precision
+  (6e-8) per value, whatever its size.
+- The stimulus file of each event goes in the BIDS events.tsv column ``stim_file`` (BIDS
+  specification, "Task events": stim_file, relative to /stimuli). mne-bids does not write it, so it
+  is added to the events.tsv mne-bids wrote, matched to its rows by their ``sample`` column, and
+  described in its events.json sidecar.
+- One event before the first trial, trial_type "rest", has no image (``stim_file`` n/a), as a real
+  recording's non-image events have.
+"""
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..data import things_eeg2
+from ..errors import RealnetError
+from ..files import atomic_path, new_folder
+
+SFREQ = 100.0                  # Hz: the release's rate (its times step by 10 ms)
+GAP = 50                       # samples between trials
+EVENT_ID = {'rest': 1, 'training': 2, 'test': 3}
+TASK = 'images'
+IMAGE_COLUMN = 'stim_file'
+
+
+def write_bids(release, out, subjects=None) -> Path:
+    """Write the BIDS data set of ``release``'s ``subjects`` (numbers; default every one it holds)
+    under ``out`` (a new folder) and return the card's path."""
+    release = Path(release)
+    subjects = list(subjects) if subjects is not None else things_eeg2.available_subjects(release)
+    if not subjects:
+        raise RealnetError(f'{release}: no THINGS-EEG2 subjects to write')
+    out = new_folder(out, inputs=[release])
+    for subject in subjects:
+        splits = {split: things_eeg2.trials(things_eeg2.load_subject(release, subject, split))
+                  for split in things_eeg2.SPLITS}
+        times = np.asarray(splits['test'][2], dtype=float)
+        if not np.allclose(np.diff(times), 1 / SFREQ):
+            raise RealnetError(f'{release}: times step by {np.diff(times)[:1]} s; the in-silico release steps by '
+                               f'{1 / SFREQ:g} s ({SFREQ:g} Hz)')
+        _write_subject(out / 'bids', things_eeg2.subject_name(subject), splits, release, times)
+    image_names = _copy_images(release, out / 'stimuli')
+    _write_card(out / 'card.toml', times, image_names['test'])  # every subject has the release's times
+    return out / 'card.toml'
+
+
+def _write_subject(root: Path, name: str, splits: dict, release: Path, times: np.ndarray) -> None:
+    import mne
+    from mne_bids import BIDSPath, write_raw_bids
+    channels = list(things_eeg2.CHANNELS)
+    blocks = [np.zeros((len(channels), GAP))]
+    events, stim_files = [[GAP // 5, 0, EVENT_ID['rest']]], ['n/a']  # sample, 0, code (MNE's events)
+    start = GAP
+    first_offset = int(round(-times[0] * SFREQ))  # samples from a trial's start to its onset
+    for split, (_, paths, _, values) in splits.items():
+        for path, trials in zip(paths, values):
+            for trial in trials:  # channels × times
+                blocks += [trial, np.zeros((len(channels), GAP))]
+                events.append([start + first_offset, 0, EVENT_ID[split]])
+                stim_files.append(_image_name(release, Path(path)))
+                start += trial.shape[1] + GAP
+    data = np.concatenate(blocks, axis=1).astype(np.float64)
+    info = mne.create_info(channels, SFREQ, 'eeg')
+    raw = mne.io.RawArray(data, info, verbose=False)
+    bids_path = BIDSPath(subject=name[4:], task=TASK, datatype='eeg', root=root)
+    write_raw_bids(raw, bids_path, events=np.array(events), event_id=EVENT_ID, format='BrainVision',
+                   allow_preload=True, overwrite=False, verbose=False)
+    events_tsv = bids_path.copy().update(suffix='events', extension='.tsv').fpath
+    add_column(events_tsv, IMAGE_COLUMN, {event[0]: stim for event, stim in zip(events, stim_files)})
+    _describe_column(events_tsv.with_suffix('.json'), IMAGE_COLUMN,
+                     'The image shown at onset, relative to the data set\'s stimuli folder; n/a: no image.')
+
+
+def _image_name(release: Path, path: Path) -> str:
+    """An image's name under the release's image_set (its name under ``stimuli/``), '/'-separated."""
+    return path.resolve().relative_to((release / 'image_set').resolve()).as_posix()
+
+
+def add_column(events_tsv: Path, column: str, value_of_sample: dict) -> None:
+    """Add ``column`` to an events.tsv: each row's value is ``value_of_sample`` of its ``sample``."""
+    with open(events_tsv, newline='', encoding='utf-8') as stream:
+        rows = list(csv.DictReader(stream, delimiter='\t'))
+    if not rows or 'sample' not in rows[0]:
+        raise RealnetError(f'{events_tsv}: expected mne-bids to write rows with a `sample` column')
+    for row in rows:
+        row[column] = value_of_sample[int(row['sample'])]
+    with atomic_path(events_tsv) as partial, open(partial, 'w', newline='', encoding='utf-8') as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]), delimiter='\t', lineterminator='\n')
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _describe_column(events_json: Path, column: str, description: str) -> None:
+    """Describe ``column`` in the events.json sidecar mne-bids wrote (BIDS: extra columns are described there)."""
+    sidecar = json.loads(events_json.read_text(encoding='utf-8'))
+    sidecar[column] = {'Description': description}
+    with atomic_path(events_json) as partial:
+        Path(partial).write_text(json.dumps(sidecar, indent=4) + '\n', encoding='utf-8')
+
+
+def _copy_images(release: Path, stimuli: Path) -> dict:
+    """Copy each split's images to ``stimuli`` under their image_set names; split -> those names."""
+    names = {}
+    for split in things_eeg2.SPLITS:
+        names[split] = []
+        for path in things_eeg2.image_paths(release, split):
+            name = _image_name(release, path)
+            (stimuli / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, stimuli / name)
+            names[split].append(name)
+    return names
+
+
+def _write_card(path: Path, times: np.ndarray, test_images: list) -> None:
+    quoted = ', '.join(json.dumps(name) for name in test_images)  # a JSON string is a TOML basic string
+    path.write_text('name = "InSilicoBIDS"\nformat = "bids"\nmodality = "EEG"\npath = "bids"\nimages = "stimuli"\n'
+                    f'image_column = "{IMAGE_COLUMN}"\nvisual_degrees = 7.0\ntest_images = [{quoted}]\n\n'
+                    f'[epochs]\ntmin = {float(times[0])!r}\ntmax = {float(times[-1])!r}\n', encoding='utf-8')
