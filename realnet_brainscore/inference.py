@@ -24,10 +24,7 @@ rsatoolbox's evaluations are; the benchmarks divide it by the full-data ceiling,
 the interval of the ceiling-normalised score.
 """
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from .errors import RealnetError
 
@@ -35,7 +32,6 @@ SAMPLES = 1000   # bootstrap samples by default
 LEVEL = 0.95     # the interval's coverage
 SEED = 0
 CHUNK = 64   # samples walked together: the vector width of the kernel's inner loops
-AHEAD = 4    # pairs ahead at which the model's ranks are prefetched
 MOST_SAMPLES = 100_000  # above this a typo, not a setting: 10⁵ samples of the EEG take minutes
 
 
@@ -106,27 +102,6 @@ class _SortedRDMs:
                               np.ascontiguousarray(copies, dtype=np.float64), np.empty(0, kind))
 
 
-@intrinsic
-def _prefetch(typingctx, table, row):
-    """Asks the cache for ``table[row]`` (a C-contiguous 2-D array) ahead of its use: the model's
-    ranks are read in each subject row's sorted order, at random, and no hardware prefetcher can
-    guess those addresses."""
-    def codegen(context, builder, signature, args):
-        kind = signature.args[0]
-        array = context.make_array(kind)(context, builder, args[0])
-        index = context.cast(builder, args[1], signature.args[1], types.intp)
-        start = cgutils.get_item_pointer(context, builder, kind, array, [index, context.get_constant(types.intp, 0)])
-        byte = ir.IntType(8).as_pointer()
-        fetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
-            ir.VoidType(), [byte, ir.IntType(32), ir.IntType(32), ir.IntType(32)]), 'llvm.prefetch.p0i8')
-        flags = [ir.Constant(ir.IntType(32), flag) for flag in (0, 3, 1)]  # read, keep in all caches, data
-        for offset in range(0, CHUNK * kind.dtype.bitwidth // 8, 64):  # every cache line of the row
-            builder.call(fetch, [builder.gep(builder.bitcast(start, byte), [ir.Constant(ir.IntType(64), offset)]),
-                                 *flags])
-        return context.get_dummy_value()
-    return types.none(table, row), codegen
-
-
 @njit(cache=True, inline='always', error_model='numpy')
 def _model_walk(order, ordered, first, second, weights, centre, out):
     """One pass over the model row's sorted pairs for a chunk of samples (``weights``: images ×
@@ -172,8 +147,6 @@ def _row_walk(order, ordered, first, second, weights, centre, model, covariance,
         while stop < n and ordered[stop] == ordered[start]:
             stop += 1
         if stop == start + 1:  # a pair without ties (all of them in continuous RDMs): no group sums to keep
-            if start + AHEAD < n:
-                _prefetch(model, order[start + AHEAD])
             i, j, pair = first[start], second[start], order[start]
             for s in range(CHUNK):
                 weight = weights[i, s] * weights[j, s]
@@ -186,8 +159,6 @@ def _row_walk(order, ordered, first, second, weights, centre, model, covariance,
         group[:] = 0.0
         with_model[:] = 0.0
         for k in range(start, stop):
-            if k + AHEAD < n:
-                _prefetch(model, order[k + AHEAD])
             i, j, pair = first[k], second[k], order[k]
             for s in range(CHUNK):
                 weight = weights[i, s] * weights[j, s]

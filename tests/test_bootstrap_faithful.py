@@ -199,10 +199,12 @@ def test_the_command_line_refuses_a_bad_bootstrap_in_one_line(value, message, tm
 def test_the_command_line_passes_the_bootstrap_on_even_zero_under_paper():
     from realnet_brainscore.cli.options import benchmark_options
     from realnet_brainscore.report import PAPER_OPTIONS
-    given = SimpleNamespace(screen=None, rdm=None, eeg_form=None, bootstrap=0)
+    given = SimpleNamespace(screen=None, rdm=None, eeg_form=None, bootstrap=0, data=None)
     assert benchmark_options(given, paper=PAPER_OPTIONS) == {'screen': 'whole', 'method': 'decoding',
-                                                             'eeg_form': PAPER_OPTIONS.get('eeg_form'), 'bootstrap': 0}
-    assert benchmark_options(SimpleNamespace(screen=None, rdm=None, eeg_form=None, bootstrap=None))['bootstrap'] is None
+                                                             'eeg_form': PAPER_OPTIONS.get('eeg_form'), 'bootstrap': 0,
+                                                             'data': None}
+    assert benchmark_options(SimpleNamespace(screen=None, rdm=None, eeg_form=None, bootstrap=None,
+                                             data=None))['bootstrap'] is None
 
 
 def test_score_prints_the_interval_beside_the_score():
