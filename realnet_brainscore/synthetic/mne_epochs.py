@@ -1,0 +1,100 @@
+"""An in-silico MNE Epochs data set, written from an in-silico THINGS-EEG2 release with MNE.
+
+Reads the release through the THINGS-EEG2 reader (``things_eeg2.load_subject``, ``things_eeg2.trials``)
+and writes, under ``out``:
+
+    epochs/sub-XX-epo.fif                                                    (one Epochs file per subject)
+    stimuli/training_images/<concept>/<file>.jpg, stimuli/test_images/...   (the release's images)
+    card.toml                                                                (format "mne-epochs")
+
+Each subject's file holds one epoch per trial of both splits (training images, then test images,
+each image's repetitions together), made with ``mne.EpochsArray``: the release's channels as type
+'eeg', its rate (100 Hz, from its times), tmin its first time, and ``Epochs.metadata`` a DataFrame
+with the column ``image_file``: each epoch's image, named as under the release's ``image_set`` (and
+so under ``stimuli/``). Event codes say the split (``EVENT_ID``); event samples are consecutive,
+one epoch length apart, as epochs cut from one recording would be.
+
+Format facts relied on:
+- ``Epochs.save`` writes samples as single-precision floats by default (``fmt='single'``) and
+  ``mne.create_info`` gives EEG channels calibration 1: the reader's float32 values are the
+  release's float32 values exactly. The release's numbers go in as they are (MNE takes EEG to be
+  volts).
+"""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..data import things_eeg2
+from ..errors import RealnetError
+from ..files import new_folder
+
+IMAGE_COLUMN = 'image_file'
+EVENT_ID = {'training': 1, 'test': 2}
+
+
+def write_mne_epochs(release, out, subjects=None) -> Path:
+    """Write the Epochs data set of ``release``'s ``subjects`` (numbers; default every one it holds)
+    under ``out`` (a new folder) and return the card's path."""
+    release = Path(release)
+    subjects = list(subjects) if subjects is not None else things_eeg2.available_subjects(release)
+    if not subjects:
+        raise RealnetError(f'{release}: no THINGS-EEG2 subjects to write')
+    out = new_folder(out, inputs=[release])
+    for subject in subjects:
+        name = things_eeg2.subject_name(subject)
+        _write_subject(out / 'epochs' / f'{name}-epo.fif', release, subject)
+    image_names = _copy_images(release, out / 'stimuli')
+    _write_card(out / 'card.toml', image_names['test'])
+    return out / 'card.toml'
+
+
+def _write_subject(path: Path, release: Path, subject: int) -> None:
+    """One Epochs file: every trial of ``subject`` in both splits, each epoch's image in its metadata."""
+    import mne
+    import pandas as pd
+    values, names, codes = [], [], []
+    for split in things_eeg2.SPLITS:
+        assembly = things_eeg2.load_subject(release, subject, split)
+        _, paths, times, trials = things_eeg2.trials(assembly)
+        channels = [str(channel) for channel in assembly['channel'].values]
+        for image_path, image_trials in zip(paths, trials):  # image_trials: repetitions × channels × times
+            values.extend(image_trials)
+            names += [_image_name(release, Path(image_path))] * len(image_trials)
+            codes += [EVENT_ID[split]] * len(image_trials)
+    times = np.asarray(times, dtype=float)
+    steps = np.diff(times)
+    if len(times) < 2 or not np.allclose(steps, steps[0]):
+        raise RealnetError(f'{release}: the times of sub-{subject:02d} are not evenly spaced; an Epochs file '
+                           'needs one rate')
+    samples = np.arange(len(values)) * len(times)
+    events = np.column_stack([samples, np.zeros_like(samples), codes])
+    info = mne.create_info(channels, round(1 / float(steps[0]), 6), 'eeg')
+    epochs = mne.EpochsArray(np.stack(values), info, events, tmin=float(times[0]), event_id=EVENT_ID,
+                             metadata=pd.DataFrame({IMAGE_COLUMN: names}), verbose=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    epochs.save(path, verbose=False)
+
+
+def _image_name(release: Path, path: Path) -> str:
+    """An image's name under the release's image_set (its name under ``stimuli/``), '/'-separated."""
+    return path.resolve().relative_to((release / 'image_set').resolve()).as_posix()
+
+
+def _copy_images(release: Path, stimuli: Path) -> dict:
+    """Copy each split's images to ``stimuli`` under their image_set names; split -> those names."""
+    names = {}
+    for split in things_eeg2.SPLITS:
+        names[split] = [_image_name(release, path) for path in things_eeg2.image_paths(release, split)]
+        for name in names[split]:
+            (stimuli / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(release / 'image_set' / name, stimuli / name)
+    return names
+
+
+def _write_card(path: Path, test_images: list) -> None:
+    quoted = ', '.join(json.dumps(name) for name in test_images)  # a JSON string is a TOML basic string
+    path.write_text('name = "InSilicoEpochs"\nformat = "mne-epochs"\nmodality = "EEG"\npath = "epochs"\n'
+                    f'images = "stimuli"\nimage_column = "{IMAGE_COLUMN}"\nvisual_degrees = 7.0\n'
+                    f'test_images = [{quoted}]\n', encoding='utf-8')
