@@ -8,11 +8,14 @@ import pytest
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
-from factories import FixedFeatures, random_cornet, write_sized_checkpoint
-from realnet_brainscore import RealnetError, cli, load_benchmark
+import torch
+
+from factories import SIZE, FixedFeatures, random_cornet, write_sized_checkpoint
+from realnet_brainscore import RealnetError, cli, load_benchmark, load_model
 from realnet_brainscore.data.card import load_card, open_dataset
 from realnet_brainscore.plugin import card_benchmarks, list_benchmarks
 from realnet_brainscore.synthetic.fmri_betas import write_fmri_betas
+from realnet_brainscore.synthetic.mne_epochs import write_mne_epochs
 
 
 @pytest.fixture(scope='module')
@@ -124,3 +127,76 @@ def test_score_with_a_card_writes_the_record_under_the_cards_benchmark(betas, tm
     assert cli.main(['score', '--model', 'cornet-s', '--weights', str(weights), '--benchmark', 'InSilicoBetas.V1-rsa',
                      '--data', str(betas), '--json', str(betas.parent / 'stimuli' / 'x.json')]) == 2
     assert 'an input of this command' in capsys.readouterr().err
+
+
+# --- An MNE Epochs data set end to end: the THINGS-EEG2 release written as Epochs files ---------------
+
+@pytest.fixture(scope='module')
+def epochs(insilico, tmp_path_factory):
+    """The session's in-silico release (10 subjects, 100 training and 30 test images) as an Epochs
+    data set: (its card, the release)."""
+    release, _, _ = insilico
+    return write_mne_epochs(release, tmp_path_factory.mktemp('cards') / 'epochs'), release
+
+
+def test_data_check_describes_the_epochs_set(epochs, capsys):
+    assert cli.main(['data', 'check', str(epochs[0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:6] == ['InSilicoEpochs: EEG, mne-epochs', f'subjects: 10 ({", ".join(f"sub-{s:02d}" for s in range(1, 9))}, …)',
+                         'images: 130 (30 test, 100 training)', 'repetitions per image: training 4, test 20',
+                         'channels: 17 (Pz, P3, P7, O1, Oz, O2, P4, P8, …)', 'times: 100 from -0.200 to 0.790 s']
+    assert lines[6].startswith('noise ceiling (test images, correlation RDMs, leave-one-subject-out lower bound): peak')
+
+
+def test_the_cards_benchmark_scores_what_the_published_benchmark_scores_on_the_same_recordings(epochs, insilico,
+                                                                                                aligned):
+    """The Epochs card's IT benchmark and Gifford2022's on the release the card was written from: the
+    same score, time courses and ceiling for the same model (the published identifier, unchanged)."""
+    card, release = epochs
+    model = load_model('realnet-s01', weights=aligned[1]['best_checkpoint'], image_size=SIZE)
+    options = dict(method='correlation', bootstrap=0)
+    ours = load_benchmark('InSilicoEpochs.IT-temporal_rsa', data=str(card), **options)(model)
+    published = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=str(release), **options)(model)
+    assert float(ours) == pytest.approx(float(published), abs=1e-6)
+    np.testing.assert_allclose(ours.attrs['time_course'].values, published.attrs['time_course'].values, atol=1e-6)
+    np.testing.assert_allclose(ours.attrs['ceiling_time_course'].values,
+                               published.attrs['ceiling_time_course'].values, atol=1e-6)
+
+
+def test_training_from_the_card_gives_the_weights_training_from_the_release_gives(tmp_path):
+    """The same subject, images, targets and order through the card as through the THINGS-EEG2 reader:
+    bit-identical weights after an epoch."""
+    from realnet_brainscore.synthetic import Design, insilico_cornet, write_things_eeg2
+    from realnet_brainscore.data.things_eeg2 import image_paths
+    from realnet_brainscore.training import Recipe, Runtime, Source, train
+    release = write_things_eeg2(tmp_path / 'release', Design(subjects=2, concepts=4, images_per_concept=5,
+                                                              test_images=4, image_size=32))
+    card = write_mne_epochs(release, tmp_path / 'epochs')
+    base = tmp_path / 'base.pth'
+    write_sized_checkpoint(base, insilico_cornet(image_paths(release, 'training'), 32), 32)
+    recipe = Recipe(backbone_weights=base, image_size=32, epochs=1, lr=1e-4)
+    runs = {name: train(source, recipe, Runtime(out=tmp_path / f'runs-{name}', progress=False,
+                                                cache_dir=tmp_path / 'cache'))
+            for name, source in (('release', Source(things_eeg2=release, subject=2)),
+                                 ('card', Source(data=card, subject=2)))}
+    assert runs['card']['best_checkpoint'].endswith('sub-02/best.pt')
+    weights = {name: torch.load(run['best_checkpoint'], weights_only=True)['state_dict'] for name, run in runs.items()}
+    for key, value in weights['release'].items():
+        torch.testing.assert_close(weights['card'][key], value, rtol=0, atol=0, msg=key)
+
+
+def test_compare_with_the_card_reports_the_aligned_model_above_its_start(epochs, insilico, aligned, tmp_path):
+    card, _ = epochs
+    _, base, _ = insilico
+    start = tmp_path / 'start.pth'  # the in-silico CORnet-S the alignment started from, with its image size
+    torch.save({'state_dict': torch.load(base, weights_only=True)['state_dict'], 'meta': {'config': {'image_size': SIZE}}},
+               start)
+    out = tmp_path / 'compare'
+    assert cli.main(['compare', '--models', f'cornet-s={start}', f'realnet-s01={aligned[1]["best_checkpoint"]}',
+                     '--data', str(card), '--benchmarks', 'InSilicoEpochs.V4-temporal_rsa',
+                     'InSilicoEpochs.IT-temporal_rsa', '--rdm', 'correlation', '--bootstrap', '0', '--out', str(out),
+                     '-q']) == 0
+    records = json.loads((out / 'comparison.json').read_text())['records']
+    for benchmark in ('InSilicoEpochs.V4-temporal_rsa', 'InSilicoEpochs.IT-temporal_rsa'):
+        assert records['realnet-s01'][benchmark]['score'] > records['cornet-s'][benchmark]['score'] + 0.05
+    assert 'InSilicoEpochs.IT-temporal_rsa' in (out / 'report.md').read_text()

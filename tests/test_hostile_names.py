@@ -76,7 +76,7 @@ def test_a_parsed_name_with_subject_00_is_refused_and_check_subject_is_the_rule(
 
 @pytest.mark.parametrize('meta, shown', [
     ({'subject': 0}, 'subject 0 is not allowed'),
-    ({'subject': 1, 'modality': 'MEG'}, "modality 'MEG' is not allowed"),
+    ({'subject': 1, 'modality': 'ECoG'}, "modality 'ECoG' is not allowed"),
     ({'subject': 1, 'modality': 7}, 'modality 7 is not allowed'),                     # not text at all
     ({'subjects': [1, 2], 'modality': ['EEG']}, "modality ['EEG'] is not allowed"),
     ({'subject': 1, 'backbone': {'name': '../../../evil', **RECORD}}, "backbone name '../../../evil' is not"),
