@@ -78,7 +78,7 @@ SHEN_BENCHMARKS = [f'Shen2019.{roi}-rsa' for roi in ('V1', 'V4', 'HVC')]
 
 def test_cornet_aligned_with_fmri_gains_on_the_shen_rois(insilico, shen, tmp_path):
     _, base, root = insilico
-    summary = train(Source(shen2019=shen, subject=1), Recipe(backbone_weights=base, image_size=SIZE, epochs=3, lr=6e-5),
+    summary = train(Source(shen2019=shen, subject=1), Recipe(backbone_weights=base, image_size=SIZE, epochs=2, lr=6e-5),
                     Runtime(out=tmp_path / 'run', progress=False, cache_dir=root / 'cache'))
     assert summary['modality'] == 'fMRI' and summary['best_checkpoint'].endswith('sub-01/best.pt')
     network = load_network('cornet-s-fmri-s01', weights=summary['best_checkpoint'])
