@@ -111,3 +111,11 @@ class FixedFeatures:
         ids = list(stimuli['stimulus_id'].values)
         return xr.DataArray(np.stack([self.features[i] for i in ids]), dims=('presentation', 'neuroid'),
                             coords={'stimulus_id': ('presentation', ids)})
+
+
+def damageable_copy(card, folder):
+    """A copy of the data set whose card is ``card`` (the card's whole folder) in ``folder``/copy, for
+    a test to damage; the copy's card path."""
+    import shutil
+    shutil.copytree(card.parent, folder / 'copy')
+    return folder / 'copy' / card.name

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
+from factories import damageable_copy
 from realnet_brainscore import RealnetError
 from realnet_brainscore.data import fmri_betas
 from realnet_brainscore.data.card import load_card
@@ -30,10 +31,7 @@ def written(tmp_path_factory):
 
 @pytest.fixture
 def copy(written, tmp_path):
-    """A copy of the written data set this test may damage; its card's path."""
-    folder = tmp_path / 'copy'
-    shutil.copytree(written.parent, folder)
-    return folder / 'card.toml'
+    return damageable_copy(written, tmp_path)
 
 
 def dataset(card_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from factories import damageable_copy
 from realnet_brainscore import RealnetError
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.data.card import load_card, open_dataset
@@ -29,9 +30,7 @@ def written(tmp_path_factory):
 
 @pytest.fixture
 def copy(written, tmp_path):
-    """A copy of the written data set that a test may damage; its card's path."""
-    shutil.copytree(written[1].parent, tmp_path / 'copy')
-    return tmp_path / 'copy' / 'card.toml'
+    return damageable_copy(written[1], tmp_path)
 
 
 def _file(card, subject='02') -> Path:

@@ -1,5 +1,4 @@
 """`brainscore data check|init`: a lab's own recordings, described by a data-set card (data/card.py)."""
-import json
 import random
 from pathlib import Path
 
@@ -84,7 +83,7 @@ def _few(names, most: int = 8) -> str:
 
 
 def run_init(args):
-    from ..data.card import open_dataset, parse_card
+    from ..data.card import card_text, open_dataset, parse_card
     from ..files import atomic_path, output_file
     out = output_file(args.out, inputs=[args.path, args.images], force=args.force).resolve()
     if args.test_fraction is not None and not 0 < args.test_fraction < 1:
@@ -132,18 +131,3 @@ def _roi(text: str) -> tuple[str, str]:
     if not equals or not name or not file:
         raise RealnetError(f'--roi {printable(text)[:80]}: expected NAME=FILE')
     return name, file
-
-
-def card_text(entries: dict) -> str:
-    """A card's TOML text: top-level keys, then [tables]; strings and lists written as JSON writes
-    them, which TOML reads the same (basic strings, arrays)."""
-    lines = ['# A data-set card (brainscore data init). Read and edit it, then: brainscore data check THIS_FILE']
-    tables = {k: v for k, v in entries.items() if isinstance(v, dict)}
-    lines += [f'{key} = {json.dumps(value, ensure_ascii=False)}' for key, value in entries.items() if key not in tables]
-    for table, content in tables.items():
-        lines.append(f'\n[{table}]')
-        for key, value in content.items():
-            value = ('{ ' + ', '.join(f'{json.dumps(k)} = {json.dumps(v)}' for k, v in value.items()) + ' }'
-                     if isinstance(value, dict) else json.dumps(value, ensure_ascii=False))
-            lines.append(f'{key} = {value}')
-    return '\n'.join(lines) + '\n'

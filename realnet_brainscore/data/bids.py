@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import RealnetError, first_line, printable
 from . import check_float32
 from .card import Card, image_files, test_images
-from .dataset import DataSet, Trials
+from .dataset import DataSet, Trials, check_alike
 
 DEFAULT_IMAGE_COLUMN = 'stim_file'  # BIDS events.tsv: the stimulus file of each event
 NOT_AN_IMAGE = ('', 'n/a')
@@ -192,14 +192,8 @@ def _check_alike(recordings: dict) -> None:
     images = {image for _, image in first.events}
     for subject, subject_recordings in recordings.items():
         for recording in subject_recordings:
-            if recording.channels != first.channels:
-                differ = sorted(set(recording.channels) ^ set(first.channels)) or ['their order']
-                raise RealnetError(f'{recording.file}: channels differ from those of {first.file} '
-                                   f'({len(recording.channels)} against {len(first.channels)}; e.g. '
-                                   f'{printable(differ[0])}); every recording needs the same channels')
-            if recording.sfreq != first.sfreq:
-                raise RealnetError(f'{recording.file}: sampled at {recording.sfreq:g} Hz, {first.file} at '
-                                   f'{first.sfreq:g} Hz; every recording needs the same rate')
+            check_alike(recording.file, first.file, recording.channels, first.channels, recording.sfreq, first.sfreq,
+                        'recording')
         shown = {image for recording in subject_recordings for _, image in recording.events}
         if shown != images:
             differ = sorted(shown ^ images)

@@ -26,6 +26,7 @@ command-line flag. Names the data give (image files) stay inside their
 folders (``files.inside``). The card is read with ``tomllib`` (data, never code); each problem is
 one line naming the card and the key.
 """
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -262,3 +263,18 @@ def subject_label(name: str) -> str | None:
         return None
     label = name[4:].split('_')[0].split('-')[0].split('.')[0]
     return f'sub-{label}' if label.isalnum() else None
+
+
+def card_text(entries: dict) -> str:
+    """A card's TOML text: top-level keys, then [tables]; strings and lists written as JSON writes
+    them, which TOML reads the same (basic strings, arrays)."""
+    lines = ['# A data-set card (docs/recordings.md); `brainscore data check` reads it whole']
+    tables = {k: v for k, v in entries.items() if isinstance(v, dict)}
+    lines += [f'{key} = {json.dumps(value, ensure_ascii=False)}' for key, value in entries.items() if key not in tables]
+    for table, content in tables.items():
+        lines.append(f'\n[{table}]')
+        for key, value in content.items():
+            value = ('{ ' + ', '.join(f'{json.dumps(k)} = {json.dumps(v)}' for k, v in value.items()) + ' }'
+                     if isinstance(value, dict) else json.dumps(value, ensure_ascii=False))
+            lines.append(f'{key} = {value}')
+    return '\n'.join(lines) + '\n'

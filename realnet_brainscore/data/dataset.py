@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import RealnetError
+from ..errors import RealnetError, printable
 
 MODALITIES = ('EEG', 'MEG', 'fMRI')
 SPLITS = ('training', 'test')
@@ -113,3 +113,16 @@ def equal_repetitions(subject: str, stimulus_ids, image_paths, trials: list, cha
     values = np.stack([np.asarray(t[:fewest], dtype=np.float32) for t in trials])
     return Recording(subject, tuple(stimulus_ids), tuple(map(Path, image_paths)), values, tuple(channels),
                      None if times is None else np.asarray(times, dtype=float), sum(counts) - fewest * len(counts))
+
+
+def check_alike(where, first_where, channels, first_channels, sfreq, first_sfreq, unit: str = 'subject') -> None:
+    """A recording (file ``where``) has the channels and sampling rate of the first one (``first_where``),
+    as every subject of a data set must; else one line naming both files."""
+    where, first_where = printable(str(where)), printable(str(first_where))
+    if tuple(channels) != tuple(first_channels):
+        differ = sorted(set(channels) ^ set(first_channels)) or ['their order']
+        raise RealnetError(f'{where}: channels differ from those of {first_where} ({len(channels)} against '
+                           f'{len(first_channels)}; e.g. {printable(differ[0])}); every {unit} needs the same channels')
+    if sfreq != first_sfreq:
+        raise RealnetError(f'{where}: sampled at {sfreq:g} Hz, {first_where} at {first_sfreq:g} Hz; every {unit} '
+                           'needs the same rate')

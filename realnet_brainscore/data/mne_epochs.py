@@ -38,7 +38,7 @@ from ..files import regular_file
 from . import check_float32
 from .bids import MNE_ERRORS
 from .card import Card, image_files, subject_label, test_images
-from .dataset import DataSet, Trials
+from .dataset import DataSet, Trials, check_alike
 
 SUFFIXES = ('-epo.fif', '_epo.fif')
 LATER_SPLIT = re.compile(r'_split-0*(?:[2-9]|[1-9]\d+)_epo\.fif$')  # read through the split-01 part
@@ -160,14 +160,7 @@ def _check_alike(headers: dict) -> None:
     images = set(first.images) - {None}
     for subject, header in headers.items():
         where = printable(str(header.file))
-        if header.channels != first.channels:
-            differ = sorted(set(header.channels) ^ set(first.channels)) or ['their order']
-            raise RealnetError(f'{where}: channels differ from those of {printable(str(first.file))} '
-                               f'({len(header.channels)} against {len(first.channels)}; e.g. '
-                               f'{printable(differ[0])}); every subject needs the same channels')
-        if header.sfreq != first.sfreq:
-            raise RealnetError(f'{where}: sampled at {header.sfreq:g} Hz, {printable(str(first.file))} at '
-                               f'{first.sfreq:g} Hz; every subject needs the same rate')
+        check_alike(header.file, first.file, header.channels, first.channels, header.sfreq, first.sfreq)
         if header.times.shape != first.times.shape or not np.allclose(header.times, first.times, rtol=0, atol=1e-6):
             raise RealnetError(f'{where}: epochs of {len(header.times)} time points from {header.times[0]:g} s, '
                                f'{printable(str(first.file))} of {len(first.times)} from {first.times[0]:g} s; '

@@ -89,6 +89,33 @@ def write_things_eeg2(out, design: Design = Design(), progress=None) -> Path:
     return out
 
 
+def release_subjects(release, subjects=None) -> list[int]:
+    """``subjects`` (numbers), or every subject an in-silico release holds; refused when there are none."""
+    from ..data.things_eeg2 import available_subjects
+    subjects = list(subjects) if subjects is not None else available_subjects(release)
+    if not subjects:
+        raise RealnetError(f'{release}: no THINGS-EEG2 subjects to write')
+    return subjects
+
+
+def image_name(release, path) -> str:
+    """An image's name under a release's image_set (and under a data set's ``stimuli/``), '/'-separated."""
+    return Path(path).resolve().relative_to((Path(release) / 'image_set').resolve()).as_posix()
+
+
+def copy_release_images(release, stimuli) -> dict:
+    """Copy a release's images of each split to ``stimuli`` under their image_set names; split -> names."""
+    import shutil
+    from ..data.things_eeg2 import SPLITS, image_paths
+    names = {}
+    for split in SPLITS:
+        names[split] = [image_name(release, path) for path in image_paths(release, split)]
+        for name, path in zip(names[split], image_paths(release, split)):
+            (Path(stimuli) / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(stimuli) / name)
+    return names
+
+
 class HiddenBrain:
     """Fixed random features of an image and how a subject's channels respond to them."""
 

@@ -27,14 +27,15 @@ Format facts relied on:
 """
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..data import things_eeg2
 from ..errors import RealnetError
+from ..data.card import card_text
 from ..files import atomic_path, new_folder
+from . import copy_release_images, image_name, release_subjects
 
 SFREQ = 100.0                  # Hz: the release's rate (its times step by 10 ms)
 GAP = 50                       # samples between trials
@@ -47,9 +48,7 @@ def write_bids(release, out, subjects=None) -> Path:
     """Write the BIDS data set of ``release``'s ``subjects`` (numbers; default every one it holds)
     under ``out`` (a new folder) and return the card's path."""
     release = Path(release)
-    subjects = list(subjects) if subjects is not None else things_eeg2.available_subjects(release)
-    if not subjects:
-        raise RealnetError(f'{release}: no THINGS-EEG2 subjects to write')
+    subjects = release_subjects(release, subjects)
     out = new_folder(out, inputs=[release])
     for subject in subjects:
         splits = {split: things_eeg2.trials(things_eeg2.load_subject(release, subject, split))
@@ -59,8 +58,11 @@ def write_bids(release, out, subjects=None) -> Path:
             raise RealnetError(f'{release}: times step by {np.diff(times)[:1]} s; the in-silico release steps by '
                                f'{1 / SFREQ:g} s ({SFREQ:g} Hz)')
         _write_subject(out / 'bids', things_eeg2.subject_name(subject), splits, release, times)
-    image_names = _copy_images(release, out / 'stimuli')
-    _write_card(out / 'card.toml', times, image_names['test'])  # every subject has the release's times
+    image_names = copy_release_images(release, out / 'stimuli')
+    (out / 'card.toml').write_text(card_text({  # every subject has the release's times
+        'name': 'InSilicoBIDS', 'format': 'bids', 'modality': 'EEG', 'path': 'bids', 'images': 'stimuli',
+        'image_column': IMAGE_COLUMN, 'visual_degrees': 7.0, 'test_images': image_names['test'],
+        'epochs': {'tmin': float(times[0]), 'tmax': float(times[-1])}}), encoding='utf-8')
     return out / 'card.toml'
 
 
@@ -77,7 +79,7 @@ def _write_subject(root: Path, name: str, splits: dict, release: Path, times: np
             for trial in trials:  # channels × times
                 blocks += [trial, np.zeros((len(channels), GAP))]
                 events.append([start + first_offset, 0, EVENT_ID[split]])
-                stim_files.append(_image_name(release, Path(path)))
+                stim_files.append(image_name(release, path))
                 start += trial.shape[1] + GAP
     data = np.concatenate(blocks, axis=1).astype(np.float64)
     info = mne.create_info(channels, SFREQ, 'eeg')
@@ -89,11 +91,6 @@ def _write_subject(root: Path, name: str, splits: dict, release: Path, times: np
     add_column(events_tsv, IMAGE_COLUMN, {event[0]: stim for event, stim in zip(events, stim_files)})
     _describe_column(events_tsv.with_suffix('.json'), IMAGE_COLUMN,
                      'The image shown at onset, relative to the data set\'s stimuli folder; n/a: no image.')
-
-
-def _image_name(release: Path, path: Path) -> str:
-    """An image's name under the release's image_set (its name under ``stimuli/``), '/'-separated."""
-    return path.resolve().relative_to((release / 'image_set').resolve()).as_posix()
 
 
 def add_column(events_tsv: Path, column: str, value_of_sample: dict) -> None:
@@ -116,23 +113,3 @@ def _describe_column(events_json: Path, column: str, description: str) -> None:
     sidecar[column] = {'Description': description}
     with atomic_path(events_json) as partial:
         Path(partial).write_text(json.dumps(sidecar, indent=4) + '\n', encoding='utf-8')
-
-
-def _copy_images(release: Path, stimuli: Path) -> dict:
-    """Copy each split's images to ``stimuli`` under their image_set names; split -> those names."""
-    names = {}
-    for split in things_eeg2.SPLITS:
-        names[split] = []
-        for path in things_eeg2.image_paths(release, split):
-            name = _image_name(release, path)
-            (stimuli / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, stimuli / name)
-            names[split].append(name)
-    return names
-
-
-def _write_card(path: Path, times: np.ndarray, test_images: list) -> None:
-    quoted = ', '.join(json.dumps(name) for name in test_images)  # a JSON string is a TOML basic string
-    path.write_text('name = "InSilicoBIDS"\nformat = "bids"\nmodality = "EEG"\npath = "bids"\nimages = "stimuli"\n'
-                    f'image_column = "{IMAGE_COLUMN}"\nvisual_degrees = 7.0\ntest_images = [{quoted}]\n\n'
-                    f'[epochs]\ntmin = {float(times[0])!r}\ntmax = {float(times[-1])!r}\n', encoding='utf-8')

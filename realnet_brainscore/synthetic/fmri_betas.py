@@ -15,7 +15,6 @@ ones (a second, pooled layer); V1 voxels weigh the early features, LOC voxels th
 remaining voxels only noise; each subject has its own weights, each trial its own noise. ROI RDMs
 thus carry the images' structure, at two depths. Everything is seeded.
 """
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .. import bounds
+from ..data.card import card_text
 from ..errors import RealnetError
 from ..files import atomic_path, new_folder
 from . import SHAPES, HiddenBrain, _draw, _standardised
@@ -111,15 +111,10 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _write_card(out: Path, test_images: list) -> Path:
-    text = json.dumps  # a TOML basic string is a JSON string for these plain names
-    rois = ', '.join(f'{roi} = {text("rois/" + roi + ".npy")}' for roi in ROIS)
-    regions = ', '.join(f'{roi} = {text(region)}' for roi, region in REGIONS.items())
-    card = '\n'.join([
-        'name = "InSilicoBetas"', 'format = "fmri-betas"', 'modality = "fMRI"', 'path = "betas"',
-        'images = "stimuli"', 'image_column = "image"', 'visual_degrees = 8.0',
-        f'test_images = [{", ".join(text(name) for name in test_images)}]', '',
-        '[fmri]', 'table = "stimuli.tsv"', f'rois = {{ {rois} }}', f'regions = {{ {regions} }}', ''])
-    (out / 'card.toml').write_text(card)
+    (out / 'card.toml').write_text(card_text({
+        'name': 'InSilicoBetas', 'format': 'fmri-betas', 'modality': 'fMRI', 'path': 'betas', 'images': 'stimuli',
+        'image_column': 'image', 'visual_degrees': 8.0, 'test_images': list(test_images),
+        'fmri': {'table': 'stimuli.tsv', 'rois': {roi: f'rois/{roi}.npy' for roi in ROIS}, 'regions': dict(REGIONS)}}))
     return out / 'card.toml'
 
 

@@ -20,15 +20,15 @@ Format facts relied on:
   release's float32 values exactly. The release's numbers go in as they are (MNE takes EEG to be
   volts).
 """
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..data import things_eeg2
 from ..errors import RealnetError
+from ..data.card import card_text
 from ..files import new_folder
+from . import copy_release_images, image_name, release_subjects
 
 IMAGE_COLUMN = 'image_file'
 EVENT_ID = {'training': 1, 'test': 2}
@@ -38,15 +38,15 @@ def write_mne_epochs(release, out, subjects=None) -> Path:
     """Write the Epochs data set of ``release``'s ``subjects`` (numbers; default every one it holds)
     under ``out`` (a new folder) and return the card's path."""
     release = Path(release)
-    subjects = list(subjects) if subjects is not None else things_eeg2.available_subjects(release)
-    if not subjects:
-        raise RealnetError(f'{release}: no THINGS-EEG2 subjects to write')
+    subjects = release_subjects(release, subjects)
     out = new_folder(out, inputs=[release])
     for subject in subjects:
         name = things_eeg2.subject_name(subject)
         _write_subject(out / 'epochs' / f'{name}-epo.fif', release, subject)
-    image_names = _copy_images(release, out / 'stimuli')
-    _write_card(out / 'card.toml', image_names['test'])
+    image_names = copy_release_images(release, out / 'stimuli')
+    (out / 'card.toml').write_text(card_text({
+        'name': 'InSilicoEpochs', 'format': 'mne-epochs', 'modality': 'EEG', 'path': 'epochs', 'images': 'stimuli',
+        'image_column': IMAGE_COLUMN, 'visual_degrees': 7.0, 'test_images': image_names['test']}), encoding='utf-8')
     return out / 'card.toml'
 
 
@@ -61,7 +61,7 @@ def _write_subject(path: Path, release: Path, subject: int) -> None:
         channels = [str(channel) for channel in assembly['channel'].values]
         for image_path, image_trials in zip(paths, trials):  # image_trials: repetitions × channels × times
             values.extend(image_trials)
-            names += [_image_name(release, Path(image_path))] * len(image_trials)
+            names += [image_name(release, image_path)] * len(image_trials)
             codes += [EVENT_ID[split]] * len(image_trials)
     times = np.asarray(times, dtype=float)
     steps = np.diff(times)
@@ -75,26 +75,3 @@ def _write_subject(path: Path, release: Path, subject: int) -> None:
                              metadata=pd.DataFrame({IMAGE_COLUMN: names}), verbose=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     epochs.save(path, verbose=False)
-
-
-def _image_name(release: Path, path: Path) -> str:
-    """An image's name under the release's image_set (its name under ``stimuli/``), '/'-separated."""
-    return path.resolve().relative_to((release / 'image_set').resolve()).as_posix()
-
-
-def _copy_images(release: Path, stimuli: Path) -> dict:
-    """Copy each split's images to ``stimuli`` under their image_set names; split -> those names."""
-    names = {}
-    for split in things_eeg2.SPLITS:
-        names[split] = [_image_name(release, path) for path in things_eeg2.image_paths(release, split)]
-        for name in names[split]:
-            (stimuli / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(release / 'image_set' / name, stimuli / name)
-    return names
-
-
-def _write_card(path: Path, test_images: list) -> None:
-    quoted = ', '.join(json.dumps(name) for name in test_images)  # a JSON string is a TOML basic string
-    path.write_text('name = "InSilicoEpochs"\nformat = "mne-epochs"\nmodality = "EEG"\npath = "epochs"\n'
-                    f'images = "stimuli"\nimage_column = "{IMAGE_COLUMN}"\nvisual_degrees = 7.0\n'
-                    f'test_images = [{quoted}]\n', encoding='utf-8')
