@@ -200,3 +200,13 @@ def test_compare_with_the_card_reports_the_aligned_model_above_its_start(epochs,
     for benchmark in ('InSilicoEpochs.V4-temporal_rsa', 'InSilicoEpochs.IT-temporal_rsa'):
         assert records['realnet-s01'][benchmark]['score'] > records['cornet-s'][benchmark]['score'] + 0.05
     assert 'InSilicoEpochs.IT-temporal_rsa' in (out / 'report.md').read_text()
+
+
+def test_a_card_of_fewer_than_three_test_images_is_one_line(betas, capsys):
+    card = betas.parent / 'two.toml'
+    card.write_text(''.join(line if not line.startswith('test_images') else
+                            'test_images = ["circle/001.png", "bar/004.png"]\n'
+                            for line in betas.read_text().splitlines(keepends=True)))
+    assert cli.main(['data', 'check', str(card)]) == 2
+    assert capsys.readouterr().err == (f'brainscore: error: {card}: 2 test images; an RDM, and so every benchmark, '
+                                       'needs at least 3\n')

@@ -145,6 +145,8 @@ def reference_of(recordings: list, roi: str) -> ROIReference:
     """An ROIReference from each subject's Recording of one ROI (``subject``: its file, for messages;
     values images × repetitions × voxels): the RDM of the repetition means and its split-half ceiling."""
     first = recordings[0]
+    if len(first.stimulus_ids) < 3:
+        raise RealnetError(f'the test set has {len(first.stimulus_ids)} images; an RDM needs at least 3')
     check_images(first.image_paths)
     rdms, ceilings = [], []
     for recording in recordings:

@@ -38,8 +38,8 @@ def add_parsers(commands):
     init.add_argument('--roi', nargs='+', default=[], metavar='NAME=FILE',
                       help='fmri-betas: each ROI\'s voxel indices or mask (.npy)')
     init.add_argument('--test-fraction', type=float, metavar='F',
-                      help='hold out this fraction of the images for testing, drawn with --seed and written into '
-                           'the card (default: none; every image is then a test image and train refuses)')
+                      help='hold out this fraction of the images for testing (3 at least), drawn with --seed and '
+                           'written into the card (default: none; every image is then a test image and train refuses)')
     init.add_argument('--seed', type=int, default=0)
     add_force(init, 'an existing --out card')
 
@@ -70,7 +70,7 @@ def describe(found) -> str:
                          f'{value:.3f} at {at:.3f} s' + (f', mean {window:.3f} over 0.05-0.35 s' if window is not None
                                                           else ''))
         else:
-            lines.append('noise ceiling: needs two subjects')
+            lines.append('noise ceiling: undefined here (it needs two subjects, and RDMs that vary across images)')
     else:
         lines.append(f'voxels: {len(found.channels)}')
         lines += [f'ROI {roi}: {voxels} voxels, compared with {region}; split-half reliability '
@@ -92,7 +92,8 @@ def run_init(args):
     dataset = open_dataset(parse_card(out, card_text(entries)))  # read as `data check` will read it
     if args.test_fraction is not None:
         ids = sorted(dataset.stimulus_ids)
-        drawn = random.Random(args.seed).sample(ids, min(len(ids) - 1, max(1, round(args.test_fraction * len(ids)))))
+        # at least 3 (an RDM's least), at most all but one
+        drawn = random.Random(args.seed).sample(ids, min(len(ids) - 1, max(3, round(args.test_fraction * len(ids)))))
         entries.update(test_images=sorted(drawn), test_fraction=args.test_fraction, seed=args.seed)
     text = card_text(entries)
     parse_card(out, text)

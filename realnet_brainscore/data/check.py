@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RealnetError
 from ..rsa import eeg_rdms, noise_ceiling, split_half_reliability
 from .dataset import DataSet
 
@@ -35,6 +36,10 @@ class Summary:
 
 def summary(dataset: DataSet, card_format: str) -> Summary:
     """Every subject's every split read once (so each reader's checks run on all of it), then described."""
+    tested = len(dataset.split_ids('test'))
+    if tested < 3:  # every benchmark compares RDMs of the test images
+        raise RealnetError(f'{dataset.source or dataset.name}: {tested} test images; an RDM, and so every benchmark, '
+                           'needs at least 3')
     splits = ('test',) if dataset.test_images is None else ('training', 'test')
     repetitions, dropped, test = {}, 0, {}
     for subject in dataset.subjects:
@@ -60,8 +65,11 @@ def _ceiling(dataset: DataSet, test: dict) -> dict:
     if len(test) < 2:
         return {}  # a leave-one-subject-out bound needs two subjects
     recordings = list(test.values())
-    rdms = np.stack([eeg_rdms(r.values, 'correlation') for r in recordings])
-    lower = noise_ceiling(rdms)[0]
+    with np.errstate(invalid='ignore', divide='ignore'):  # a constant RDM has no ceiling: said, not warned
+        rdms = np.stack([eeg_rdms(r.values, 'correlation') for r in recordings])
+        lower = noise_ceiling(rdms)[0]
+    if not np.isfinite(lower).any():
+        return {}
     times = recordings[0].times
     window = (times >= WINDOW[0]) & (times <= WINDOW[1])
     peak = int(np.nanargmax(lower))
