@@ -85,8 +85,8 @@ def run(args):
 
 
 def _hosted(args) -> bool:
-    """Whether the EEG benchmarks read Brain-Score's hosted THINGS-EEG2 (no OSF folder given)."""
-    return data_folder('things_eeg2', args.things_eeg2) is None
+    """Whether the EEG benchmarks read Brain-Score's hosted THINGS-EEG2 (no OSF folder, no data-set card given)."""
+    return args.data is None and data_folder('things_eeg2', args.things_eeg2) is None
 
 
 def _paper_options(args) -> dict:
