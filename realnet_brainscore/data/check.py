@@ -52,9 +52,8 @@ def summary(dataset: DataSet, card_format: str) -> Summary:
     first = next(iter(test.values()))
     times = None if first.times is None else (float(first.times[0]), float(first.times[-1]), len(first.times))
     rois = {roi: (len(columns), dataset.regions[roi]) for roi, columns in (dataset.rois or {}).items()}
-    return Summary(dataset.name, card_format, dataset.modality, dataset.subjects, len(dataset.stimulus_ids),
-                   len(dataset.split_ids('test')), len(dataset.stimulus_ids) - len(dataset.split_ids('test')),
-                   repetitions, dropped, first.channels, times, rois,
+    return Summary(dataset.name, card_format, dataset.modality, dataset.subjects, len(dataset.stimulus_ids), tested,
+                   len(dataset.stimulus_ids) - tested, repetitions, dropped, first.channels, times, rois,
                    _ceiling(dataset, test))
 
 
