@@ -210,3 +210,19 @@ def test_a_card_of_fewer_than_three_test_images_is_one_line(betas, capsys):
     assert cli.main(['data', 'check', str(card)]) == 2
     assert capsys.readouterr().err == (f'brainscore: error: {card}: 2 test images; an RDM, and so every benchmark, '
                                        'needs at least 3\n')
+
+
+@pytest.mark.parametrize('card_format, name', [('mne-epochs', 'InSilicoEpochs'), ('bids', 'InSilicoBIDS'),
+                                               ('fmri-betas', 'InSilicoBetas')])
+def test_synth_writes_each_cards_format_and_data_check_reads_it(card_format, name, tmp_path, capsys):
+    out = tmp_path / card_format
+    assert cli.main(['synth', '--format', card_format, '--out', str(out), '--subjects', '2', '--concepts', '3',
+                     '--images-per-concept', '2', '--test-images', '3', '--image-size', '32', '-q']) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [card_format]  # the scratch release is gone
+    assert cli.main(['data', 'check', str(out / 'card.toml')]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f'wrote an in-silico {card_format} data set') and f'\n{name}: ' in printed
+    assert cli.main(['synth', '--format', card_format, '--out', str(tmp_path / 'x'), '--shen2019',
+                     str(tmp_path / 'y')]) == 2
+    assert capsys.readouterr().err == 'brainscore: error: --shen2019 goes with --format things-eeg2\n'
+    assert not (tmp_path / 'x').exists()

@@ -20,6 +20,10 @@ def add_parsers(commands):
     synth.add_argument('--noise', type=float, default=Design.noise,
                        help='single-trial noise sd relative to the signal (%(default)g)')
     synth.add_argument('--seed', type=int, default=Design.seed)
+    synth.add_argument('--format', choices=FORMATS, default='things-eeg2',
+                       help='things-eeg2 (default: the OSF layout) or, with a data-set card (docs/recordings.md), the '
+                            "same in-silico EEG as MNE Epochs files (mne-epochs) or a BIDS data set (bids), or "
+                            'in-silico fMRI betas (fmri-betas; its own small design)')
     synth.add_argument('--shen2019', metavar='DIR',
                        help=f'also write an in-silico Shen 2019 folder here ({ShenDesign.subjects} subjects; the '
                             f'test session and a training session of {ShenDesign.train_images} images × '
@@ -27,7 +31,12 @@ def add_parsers(commands):
                             f'--image-size')
 
 
+FORMATS = ('things-eeg2', 'mne-epochs', 'bids', 'fmri-betas')
+
+
 def run(args):
+    if args.format != 'things-eeg2':
+        return _write_card_format(args)
     from ..data.shen2019 import TEST_IMAGES, TEST_REPETITIONS
     from ..errors import RealnetError
     from ..files import new_folder, outside_inputs
@@ -48,3 +57,28 @@ def run(args):
         print(f'wrote an in-silico Shen 2019 folder ({shen.subjects} subjects; test session {TEST_IMAGES} images × '
               f'{TEST_REPETITIONS}, training session {shen.train_images} images × {shen.train_repetitions}) '
               f'to {folder}')
+
+
+def _write_card_format(args):
+    """An in-silico data set in a card's format: the THINGS-EEG2 release of the flags, written in a
+    temporary folder and converted (mne-epochs, bids), or fMRI betas of their own design."""
+    import tempfile
+    from ..errors import RealnetError
+    from ..files import new_folder
+    from ..synthetic import write_things_eeg2
+    from ..synthetic.bids import write_bids
+    from ..synthetic.fmri_betas import BetasDesign, write_fmri_betas
+    from ..synthetic.mne_epochs import write_mne_epochs
+    if args.shen2019:
+        raise RealnetError('--shen2019 goes with --format things-eeg2')
+    out = new_folder(args.out)  # refused before anything is written
+    if args.format == 'fmri-betas':
+        card = write_fmri_betas(out, BetasDesign(image_size=args.image_size, seed=args.seed))
+    else:
+        design = Design(subjects=args.subjects, concepts=args.concepts, images_per_concept=args.images_per_concept,
+                        test_images=args.test_images, image_size=args.image_size, noise=args.noise, seed=args.seed)
+        writer = write_mne_epochs if args.format == 'mne-epochs' else write_bids
+        with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+            card = writer(write_things_eeg2(Path(scratch) / 'release', design), out)
+    print(f'wrote an in-silico {args.format} data set to {out}; its card is {card} '
+          f'(brainscore data check {card})')
