@@ -28,9 +28,10 @@ def _registrations() -> dict[str, str]:
     return found
 
 
-def list_benchmarks() -> list[str]:
-    """This package's benchmarks (any of Brain-Score's own loads too, see ``load_benchmark``)."""
-    return list(_registrations())
+def list_benchmarks(data=None) -> list[str]:
+    """This package's benchmarks, or those the data-set card ``data`` gives (any of Brain-Score's own
+    loads too, see ``load_benchmark``)."""
+    return list(card_benchmarks(data)) if data is not None else list(_registrations())
 
 
 def card_benchmarks(card) -> dict:

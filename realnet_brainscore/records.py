@@ -191,7 +191,7 @@ def our_kind(identifier: str, data=None) -> tuple[Kind | None, str | None]:
     """(kind, area) of our benchmark ``identifier`` (or one the data-set card ``data`` gives), from its
     class; (None, None) for any other."""
     from . import plugin
-    if identifier not in (plugin.card_benchmarks(data) if data is not None else plugin.list_benchmarks()):
+    if identifier not in plugin.list_benchmarks(data):
         return None, None
     return benchmark_kind(plugin.load_benchmark(identifier, data=data))
 

@@ -109,7 +109,7 @@ def inputs_of(candidates: list[Candidate], things_eeg2=None, shen2019=None) -> l
 def benchmark_settings(benchmarks: list[str], options: dict) -> dict:
     """{benchmark: what its score depends on besides the model and the data}, for ours loaded with
     ``options`` (their own defaults filling the rest); {} for Brain-Score's, which take no options."""
-    ours = set(plugin.card_benchmarks(options['data']) if options.get('data') else plugin.list_benchmarks())
+    ours = set(plugin.list_benchmarks(options.get('data')))
     return {b: plugin.load_benchmark(b, strict=False, **options).settings() if b in ours else {} for b in benchmarks}
 
 

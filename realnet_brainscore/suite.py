@@ -39,8 +39,7 @@ class SuiteResult:
 
 def suite_benchmarks(behaviour: bool = True, data=None) -> list[str]:
     """Our benchmarks (those of the data-set card ``data`` instead, when given) and Brain-Score's behaviour."""
-    ours = list(plugin.card_benchmarks(data)) if data is not None else plugin.list_benchmarks()
-    return ours + (BEHAVIOUR if behaviour else [])
+    return plugin.list_benchmarks(data) + (BEHAVIOUR if behaviour else [])
 
 
 def run_suite(model, identifiers=None, on_result=None, loaded=None, **options) -> list[SuiteResult]:

@@ -1,5 +1,5 @@
 """`brainscore benchmarks`: this package's benchmarks, or those a data-set card gives."""
-from ..plugin import card_benchmarks, list_benchmarks
+from ..plugin import list_benchmarks
 from .options import command
 
 
@@ -11,6 +11,6 @@ def add_parsers(commands):
 
 
 def run(args):
-    for identifier in card_benchmarks(args.data) if args.data else list_benchmarks():
+    for identifier in list_benchmarks(args.data):
         print(identifier)
     print("(and every benchmark of Brain-Score's own, e.g. MajajHong2015public.IT-pls)")
