@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import shen2019
+from ..data.dataset import numbered_subject
 from ..data.things_eeg2 import subject_name
 from ..errors import RealnetError
 
@@ -54,7 +55,7 @@ class Source:
         """``sub-01``, or ``group`` for a group model: the run's folder."""
         if self.group:
             return 'group'
-        return card_subject(self.subject) if self.data is not None else subject_name(self.subject)
+        return numbered_subject(self.subject) if self.data is not None else subject_name(self.subject)
 
     def check(self):
         """Refuses a source that names no data set or both, or subjects the data set lacks."""
@@ -64,24 +65,23 @@ class Source:
         if (self.subject is None) == (not self.group):
             raise RealnetError('`subject` or `group`: give one of the two')
         if self.data is not None:
-            return self._check_card()
-        known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
-        wording = '`group` must hold subjects' if self.group else '`subject` must be'
-        for subject in self.subjects:
-            if subject not in known:
-                raise RealnetError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}')
+            self._check_card()
+        else:
+            known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
+            wording = '`group` must hold subjects' if self.group else '`subject` must be'
+            for subject in self.subjects:
+                if subject not in known:
+                    raise RealnetError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}')
         if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
             raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
 
     def _check_card(self):
         """A card's subjects are labels; `subject` N names sub-NN. Its training split must exist."""
         dataset = self.dataset
-        missing = [card_subject(s) for s in self.subjects if card_subject(s) not in dataset.subjects]
+        missing = [numbered_subject(s) for s in self.subjects if numbered_subject(s) not in dataset.subjects]
         if missing:
             raise RealnetError(f'{self.data}: no subject {missing[0]} (it holds {", ".join(dataset.subjects[:10])})')
         dataset.split_ids('training')  # a card naming no test images is refused here, in one line
-        if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
-            raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
 
     def check_fits(self, recipe):
         """Refuses M/EEG-only settings of a recipe (not yet resolved) with fMRI."""
@@ -105,11 +105,6 @@ def check_together(sources: list[Source]):
     subjects = [source.subject for source in sources]
     if len(set(subjects)) < len(subjects):
         raise RealnetError('runs trained together take each subject once')
-
-
-def card_subject(subject: int) -> str:
-    """The label a data-set card's subject N has: sub-NN (as BIDS and this package name subjects)."""
-    return f'sub-{subject:02d}'
 
 
 @functools.lru_cache(maxsize=4)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data import shen2019
+from ..data.dataset import numbered_subject
 from ..data.things_eeg2 import load_subject
 from ..errors import RealnetError
 from .data import eeg_window, window_of
@@ -47,8 +48,7 @@ def responses(source, recipe, split: str = 'training') -> Responses:
 def _card_responses(source, subject: int, recipe, split: str) -> tuple[list[str], np.ndarray]:
     """(image paths, images × features) of a data-set card's subject: M/EEG, the repetition-averaged
     channels × times of the recipe's window; fMRI, the repetition-averaged voxels (reduced later)."""
-    from .source import card_subject
-    recording = source.dataset.recording(card_subject(subject), split)
+    recording = source.dataset.recording(numbered_subject(subject), split)
     averaged = recording.averaged()
     if recording.times is not None:
         averaged = window_of(averaged, recording.times, list(recording.channels), recipe.window, recipe.channels)

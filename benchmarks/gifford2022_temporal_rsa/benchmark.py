@@ -46,7 +46,7 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, things_eeg2
-from realnet_brainscore.data.dataset import Recording
+from realnet_brainscore.data.dataset import Recording, numbered_subject
 from realnet_brainscore.data.things_eeg2 import EEG_FORM, check_eeg_form, subject_name
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
@@ -120,7 +120,7 @@ class TemporalRSA(BenchmarkBase):
 
     def _matched_name(self) -> str:
         """The matched subject's label: THINGS-EEG2's 1-10 (else one line), or a data set's sub-NN."""
-        return subject_name(self.matched_subject) if self.data is None else f'sub-{self.matched_subject:02d}'
+        return subject_name(self.matched_subject) if self.data is None else numbered_subject(self.matched_subject)
 
     def settings(self) -> dict:
         """What the score depends on besides the model and the data (``brainscore compare`` reuses

@@ -115,7 +115,6 @@ def score_inputs(args) -> list:
             *card_inputs(args.data)]
 
 
-
 def _score_suite(model, args, options):
     """Every benchmark of the paper's evaluation; exit 0 when at least one ran, 2 when none could."""
     from ..suite import run_suite

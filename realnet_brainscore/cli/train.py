@@ -199,17 +199,18 @@ def _sources(args) -> list[Source]:
 
 
 def _recipe(args) -> Recipe:
-    if args.data and not (args.window and args.channels):  # a card's own window and channels by default
+    window, channels = args.window, args.channels
+    if args.data and not (window and channels):  # a card's own window and channels by default
         from ..data.card import load_card
         card = load_card(args.data)
-        args.window = args.window or (list(card.window) if card.modality != 'fMRI' else None)
-        args.channels = args.channels or (list(card.channels) if card.channels else None)
+        window = window or (card.window if card.modality != 'fMRI' else None)
+        channels = channels or card.channels
     return Recipe(
         backbone=args.backbone, layers=tuple(args.layers) if args.layers else None,
         regions=parse_regions(args.regions), pool=args.pool, backbone_weights=_path(args.backbone_weights),
         drop_nan_voxels=args.drop_nan_voxels, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        beta=args.beta, seed=args.seed, window=tuple(args.window) if args.window else None,
-        channels=tuple(args.channels) if args.channels else None, recipe=args.recipe,
+        beta=args.beta, seed=args.seed, window=tuple(window) if window else None,
+        channels=tuple(channels) if channels else None, recipe=args.recipe,
         classification=args.classification, correlation_gradient=args.correlation_gradient, zscore=args.zscore,
         forward_passes=args.forward_passes, precision=args.precision, select_on=args.select_on,
         validation_fraction=args.validation_fraction, image_size=args.image_size, compile=args.compile)

@@ -24,6 +24,12 @@ MODALITIES = ('EEG', 'MEG', 'fMRI')
 SPLITS = ('training', 'test')
 
 
+def numbered_subject(subject: int) -> str:
+    """The label of a data set's subject number N: sub-NN, as BIDS and this package name subjects
+    (`train --subject 1`, a personal model's -s01)."""
+    return f'sub-{subject:02d}'
+
+
 @dataclass(frozen=True)
 class Recording:
     """One subject's responses to the images of one split, image-major."""
