@@ -26,7 +26,8 @@ from .errors import RealnetError, first_line
 class Kind(enum.StrEnum):
     """What a benchmark measures, as score records (and their JSON) name it. Ours declare it (a class
     attribute); Brain-Score's neural benchmarks record a region of the model (their parent), and
-    every other of Brain-Score's measures behaviour."""
+    every other of Brain-Score's measures behaviour. EEG is any temporal RSA, of EEG or MEG (its
+    record's ``attrs['modality']`` says which)."""
     EEG = 'EEG'
     FMRI = 'fMRI'
     NEURAL = 'neural'

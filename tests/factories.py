@@ -119,3 +119,14 @@ def damageable_copy(card, folder):
     import shutil
     shutil.copytree(card.parent, folder / 'copy')
     return folder / 'copy' / card.name
+
+
+def eeg_window(assembly, window=(0.0, 0.2), channels=None) -> np.ndarray:
+    """Expected training targets, computed from a THINGS-EEG2 assembly (not through the package's
+    DataSet path): repetition-averaged EEG -> images × (channels · times) in [start, end) seconds."""
+    data = assembly.transpose('presentation', 'neuroid', 'time_bin').values
+    times = assembly['time_bin_start'].values
+    all_channels = list(assembly['channel'].values)
+    keep = (times >= window[0] - 1e-9) & (times < window[1] - 1e-9)
+    data = data[:, [all_channels.index(c) for c in (channels or all_channels)]][:, :, keep]
+    return data.reshape(len(data), -1).astype(np.float32)

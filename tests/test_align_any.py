@@ -8,14 +8,13 @@ import pytest
 import torch
 from brainscore_core.benchmarks import score_benchmark
 
-from factories import SIZE
+from factories import SIZE, eeg_window
 from realnet_brainscore import cli, load_benchmark, load_model, load_network
 from realnet_brainscore.backbones import create
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.submission import check
 from realnet_brainscore.synthetic import ShenDesign, calibrated, write_shen2019
 from realnet_brainscore.training import Recipe, Runtime, Source, train
-from realnet_brainscore.training.data import eeg_window
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.run_data import RunData
 

@@ -158,6 +158,7 @@ def test_the_cards_benchmark_scores_what_the_published_benchmark_scores_on_the_s
     ours = load_benchmark('InSilicoEpochs.IT-temporal_rsa', data=str(card), **options)(model)
     published = load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=str(release), **options)(model)
     assert float(ours) == pytest.approx(float(published), abs=1e-6)
+    assert ours.attrs['modality'] == published.attrs['modality'] == 'EEG'
     np.testing.assert_allclose(ours.attrs['time_course'].values, published.attrs['time_course'].values, atol=1e-6)
     np.testing.assert_allclose(ours.attrs['ceiling_time_course'].values,
                                published.attrs['ceiling_time_course'].values, atol=1e-6)

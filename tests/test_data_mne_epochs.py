@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factories import damageable_copy
-from realnet_brainscore import RealnetError
+from factories import FixedFeatures, damageable_copy
+from realnet_brainscore import RealnetError, load_benchmark
 from realnet_brainscore.data import things_eeg2
 from realnet_brainscore.data.card import load_card, open_dataset
 from realnet_brainscore.synthetic import Design, write_things_eeg2
@@ -139,6 +139,12 @@ def test_the_modality_picks_eeg_or_meg_channels(copy):
     assert meg.channels == ('MEG0111', 'MEG0112')
     first_image = next(iter(meg.trials))
     np.testing.assert_array_equal(meg.trials[first_image], planted['02'][:2, :2].astype(np.float32))
+    # a MEG data set's temporal RSA: its score records say MEG
+    test = open_dataset(load_card(copy)).recording('sub-01', 'test')
+    model = FixedFeatures(dict(zip(test.stimulus_ids, test.averaged().reshape(len(test.stimulus_ids), -1))))
+    score = load_benchmark('InSilicoEpochs.IT-temporal_rsa', data=str(copy), method='correlation', bootstrap=0,
+                           screen='whole', window=(-0.2, 0.8))(model)
+    assert score.attrs['modality'] == 'MEG' and np.isfinite(float(score.attrs['raw']))
 
 
 def test_epochs_of_no_image_are_skipped(copy):
@@ -188,7 +194,60 @@ def test_unequal_repetitions_keep_the_fewest(written, copy):
 def test_a_card_without_an_image_column(copy):
     _edit_card(copy, 'image_column = "image_file"\n', '')
     assert _error(copy) == (f'{copy}: format mne-epochs needs "image_column", the Epochs metadata column naming '
-                            "each epoch's image")
+                            'each epoch\'s image, or "event_images", a table of event -> image')
+
+
+def _by_events(card, catch: bool = False) -> list:
+    """Every subject's file made again without metadata, each image its own event (named img<K>, code
+    K + 1); the card maps events to images by a table naming the even K by name and the odd by code.
+    With ``catch``, sub-01's first epoch gets an event the table leaves out. Returns the image names."""
+    names = _epochs(card, '01').metadata['image_file'].tolist()
+    images = list(dict.fromkeys(names))
+    for subject in ('01', '02'):
+        epochs = _epochs(card, subject)
+        codes = np.array([images.index(name) + 1 for name in epochs.metadata['image_file']])
+        if catch and subject == '01':
+            codes[0] = 999
+        events = np.column_stack([epochs.events[:, 0], epochs.events[:, 1], codes])
+        event_id = {f'img{k}': k + 1 for k in range(len(images))} | ({'catch': 999} if catch and subject == '01' else {})
+        _save(mne.EpochsArray(epochs.get_data(), epochs.info, events, tmin=epochs.tmin, event_id=event_id,
+                              verbose=False), card, subject)
+    rows = [f'img{k}\t{image}' if k % 2 == 0 else f'{k + 1}\t{image}' for k, image in enumerate(images)]
+    (card.parent / 'events.tsv').write_text('event\timage\n' + '\n'.join(rows) + '\n')
+    _edit_card(card, 'image_column = "image_file"\n', 'event_images = "events.tsv"\n')
+    return names
+
+
+def test_an_event_to_image_table_maps_epochs_by_event_name_or_code(written, copy):
+    expected = open_dataset(load_card(written[1]))
+    _by_events(copy)
+    found = open_dataset(load_card(copy))
+    assert found.stimulus_ids == expected.stimulus_ids and found.test_images == expected.test_images
+    for subject in ('sub-01', 'sub-02'):
+        for split in ('training', 'test'):
+            np.testing.assert_array_equal(found.recording(subject, split).values,
+                                          expected.recording(subject, split).values)
+
+
+def test_epochs_whose_event_the_table_leaves_out_are_skipped(copy):
+    names = _by_events(copy, catch=True)
+    trials = open_dataset(load_card(copy)).read('sub-01').trials
+    assert len(trials[names[0]]) == names.count(names[0]) - 1 and len(trials[names[2]]) == names.count(names[2])
+
+
+def test_a_bad_event_table(copy):
+    _by_events(copy)
+    table = copy.parent / 'events.tsv'
+    rows = table.read_text().splitlines()
+    table.write_text('\n'.join(rows + [rows[1].split('\t')[0] + '\tother.jpg']) + '\n')
+    assert _error(copy) == f"{table}: event 'img0' names two images"
+    table.write_text('code\timage\n1\ta.jpg\n')
+    assert _error(copy) == f"{table}: no column 'event' (its columns: code, image)"
+    table.write_text('event\timage\nnone\ta.jpg\n')
+    assert _error(copy).startswith(f"{_file(copy, '01')}: no epoch's event is in the event -> image table")
+    _edit_card(copy, 'event_images = "events.tsv"\n', 'event_images = "events.tsv"\nimage_column = "image_file"\n')
+    assert _error(copy) == (f'{copy}: "event_images" is for format mne-epochs without "image_column" (each '
+                            "epoch's image comes from one of the two)")
 
 
 def test_no_epochs_files(copy):

@@ -6,13 +6,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from factories import SIZE
+from factories import SIZE, eeg_window
 from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.data.things_eeg2 import load_subject
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import RECIPES, Recipe, Runtime, Source, train
-from realnet_brainscore.training.data import eeg_window
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.objective import Aligner
 from realnet_brainscore.training.run_data import RunData

@@ -14,13 +14,13 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from factories import SIZE
+from factories import SIZE, eeg_window
 from realnet_brainscore import RealnetError, cli, load_model, load_network
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.encoder import EncodingHead
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import Recipe, Runtime, Source, train
-from realnet_brainscore.training.data import decode_image, eeg_window, image_cache, to_input
+from realnet_brainscore.training.data import decode_image, image_cache, to_input
 
 
 
@@ -179,7 +179,7 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
               '-q']
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
-        (['--subject', '3', '--things-eeg2', str(release)], 'sub-03/preprocessed_eeg_training.npy: missing'),
+        (['--subject', '3', '--things-eeg2', str(release)], r'small: no subject sub-03 \(it holds sub-01, sub-02\)'),
         (['--subject', '1', '--things-eeg2', str(broken)], r'\.jpg: not an image file'),
         (['--subject', '1', '--things-eeg2', str(empty)], r'\.jpg: an empty file'),
         (['--subject', '1', '--things-eeg2', str(release), '--validation-fraction', '1.5'], 'between 0 and 1'),

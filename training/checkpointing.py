@@ -182,7 +182,7 @@ def restore(checkpoint: Checkpoint, path: Path, network: ReAlnet, optimizer):
 
 def epoch_meta(source, settings: dict, data, spec, epoch: int, val_loss: float) -> dict:
     return {'subject': source.subject, 'subjects': list(source.group), 'modality': source.modality,
-            'backbone': spec.to_meta(), 'epoch': epoch, 'val_loss': val_loss,
+            'data_set': source.set_name, 'backbone': spec.to_meta(), 'epoch': epoch, 'val_loss': val_loss,
             'config': settings, 'data_fingerprint': data.fingerprint, 'package_version': __version__,
             'n_train_images': len(data.train), 'n_validation_images': len(data.validation)}
 
@@ -213,7 +213,8 @@ def summarise(folder: Path, source, epochs: int, log: list, select_on: str = 'va
     if not none_beat_first and (best is None or not (folder / 'best.pt').is_file()):  # files moved away
         raise RealnetError(f'{folder}: best.pt or the log of its epochs is missing; the run has no summary')
     summary = {'subject': source.subject, 'subjects': list(source.group), 'modality': source.modality,
-               'epochs': epochs, 'best_epoch': best and best['epoch'], 'best_val_loss': best and best['val_loss'],
+               'data_set': source.set_name, 'epochs': epochs, 'best_epoch': best and best['epoch'],
+               'best_val_loss': best and best['val_loss'],
                'best_checkpoint': best and str(folder / 'best.pt'),
                'final_checkpoint': str(folder / 'last.pt'), 'package_version': __version__}
     with atomic_path(folder / 'summary.json') as partial:

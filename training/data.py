@@ -156,12 +156,6 @@ def to_input(pixels: np.ndarray, device, channels_last: bool = False) -> torch.T
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch.contiguous()
 
 
-def eeg_window(assembly, window=(0.0, 0.2), channels=None) -> np.ndarray:
-    """Repetition-averaged EEG -> images × (channels · times) in the window [start, end) seconds."""
-    data = assembly.transpose('presentation', 'neuroid', 'time_bin').values
-    return window_of(data, assembly['time_bin_start'].values, list(assembly['channel'].values), window, channels)
-
-
 def window_of(data: np.ndarray, times, all_channels: list, window=(0.0, 0.2), channels=None) -> np.ndarray:
     """images × channels × times -> images × (channels · times) of ``channels`` (default: all) in the
     window [start, end) seconds."""

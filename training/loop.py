@@ -112,6 +112,7 @@ class _Run:
         checkpoint, self.log = checkpointing.prepare_folder(folder, self.settings, runtime.resume)
         torch.manual_seed(recipe.seed)
         student, spec = starting_backbone(recipe, runtime.progress)  # before the data: bad layers fail at once
+        source.check_data(recipe.drop_nan_voxels)
         self.data = RunData(source, recipe, runtime, world, device)
         if checkpoint and checkpoint.meta['data_fingerprint'] != self.data.fingerprint:
             raise RealnetError(f'{folder}: `resume` on other data than the run (data fingerprint '

@@ -1,15 +1,27 @@
 """The data a run aligns with: a THINGS-EEG2 or Shen 2019 folder or a data-set card, and one subject
-or a group."""
+or a group. Whichever it names, the run reads it as a DataSet (data/dataset.py)."""
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from ..data import shen2019
-from ..data.dataset import numbered_subject
-from ..data.things_eeg2 import subject_name
+from ..data import shen2019, things_eeg2
+from ..data.dataset import no_training_split, numbered_subject
 from ..errors import RealnetError
+from ..identifiers import check_subject
 
-THINGS_EEG2_SUBJECTS = tuple(range(1, 11))
+
+
+class BuiltIn(NamedTuple):
+    """What is known of a published data set a source names by folder, before reading it."""
+    title: str                   # as messages name it
+    name: str                    # the DataSet's name, as its benchmarks are named
+    modality: str
+    subjects: tuple[int, ...]
+
+
+BUILT_IN = {'things_eeg2': BuiltIn('THINGS-EEG2', things_eeg2.NAME, 'EEG', tuple(things_eeg2.SUBJECTS)),
+            'shen2019': BuiltIn('Shen 2019', shen2019.NAME, 'fMRI', shen2019.SUBJECTS)}
 
 
 @dataclass(frozen=True)
@@ -24,10 +36,19 @@ class Source:
     def subjects(self) -> tuple[int, ...]:
         return tuple(self.group) or (self.subject,)
 
-    @property
-    def dataset(self):
-        """The card's DataSet (None for THINGS-EEG2 and Shen 2019), read once per card."""
-        return None if self.data is None else _dataset(str(Path(self.data).resolve()))
+    def dataset(self, drop_nan_voxels: bool = False):
+        """The DataSet (data/dataset.py) of whichever data set the source names, read once per
+        process: THINGS-EEG2 and Shen 2019 by their readers, a card by its format's."""
+        return _dataset(*self._named(), drop_nan_voxels)
+
+    def _named(self) -> tuple[str, str]:
+        """(reader, resolved path) of the one data set named; refuses none or several."""
+        named = [(kind, path) for kind, path in (('things_eeg2', self.things_eeg2), ('shen2019', self.shen2019),
+                                                 ('card', self.data)) if path is not None]
+        if len(named) != 1:
+            raise RealnetError('train on one data set: `things_eeg2` (EEG), `shen2019` (fMRI) or `data` (a data-set '
+                               'card)')
+        return named[0][0], str(Path(named[0][1]).resolve())
 
     @property
     def inputs(self) -> list:
@@ -36,51 +57,53 @@ class Source:
             return [self.things_eeg2, self.shen2019]
         from ..data.card import load_card
         card = load_card(self.data)
-        return [card.path, card.data, card.images, card.table, *card.rois.values()]
+        return [card.path, card.data, card.images, card.table, card.event_images, *card.rois.values()]
 
     @property
     def data_name(self) -> str:
-        if self.data is not None:
-            return self.dataset.name
-        return 'Shen 2019' if self.shen2019 is not None else 'THINGS-EEG2'
+        """The data set as messages name it, known without reading its recordings."""
+        reader, path = self._named()
+        return BUILT_IN[reader].title if reader in BUILT_IN else _card(path).name
+
+    @property
+    def set_name(self) -> str:
+        """The data set's name, as its benchmarks are named (Gifford2022, a card's name)."""
+        reader, path = self._named()
+        return BUILT_IN[reader].name if reader in BUILT_IN else _card(path).name
 
     @property
     def modality(self) -> str:
-        if self.data is not None:
-            return self.dataset.modality
-        return 'fMRI' if self.shen2019 is not None else 'EEG'
+        reader, path = self._named()
+        return BUILT_IN[reader].modality if reader in BUILT_IN else _card(path).modality
 
     @property
     def run_name(self) -> str:
         """``sub-01``, or ``group`` for a group model: the run's folder."""
-        if self.group:
-            return 'group'
-        return numbered_subject(self.subject) if self.data is not None else subject_name(self.subject)
+        return 'group' if self.group else numbered_subject(self.subject)
 
     def check(self):
-        """Refuses a source that names no data set or both, or subjects the data set lacks."""
-        if sum(x is not None for x in (self.things_eeg2, self.shen2019, self.data)) != 1:
-            raise RealnetError('train on one data set: `things_eeg2` (EEG), `shen2019` (fMRI) or `data` (a data-set '
-                               'card)')
+        """Refuses a source that names no data set or several, or subjects it cannot hold; reads no
+        recordings (``check_data`` does)."""
+        reader, path = self._named()
+        if reader == 'card' and _card(path).test_images is None:  # refused before any weights or data are read
+            raise RealnetError(no_training_split(path))
         if (self.subject is None) == (not self.group):
             raise RealnetError('`subject` or `group`: give one of the two')
-        if self.data is not None:
-            self._check_card()
-        else:
-            known = shen2019.SUBJECTS if self.shen2019 is not None else THINGS_EEG2_SUBJECTS
-            wording = '`group` must hold subjects' if self.group else '`subject` must be'
-            for subject in self.subjects:
-                if subject not in known:
-                    raise RealnetError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}')
+        known = BUILT_IN[reader].subjects if reader in BUILT_IN else None
+        for subject in self.subjects:
+            if known is not None and subject not in known:
+                wording = '`group` must hold subjects' if self.group else '`subject` must be'
+                raise RealnetError(f'{wording} {known[0]} to {known[-1]} for {self.data_name}, got {subject}')
+            check_subject(subject, '`group` subject' if self.group else '`subject`')
         if self.group and (len(set(self.group)) < 2 or len(set(self.group)) < len(self.group)):
             raise RealnetError(f'`group` must hold two subjects at least, each once, got {list(self.group)}')
 
-    def _check_card(self):
-        """A card's subjects are labels; `subject` N names sub-NN. Its training split must exist."""
-        dataset = self.dataset
+    def check_data(self, drop_nan_voxels: bool = False):
+        """Refuses subjects the data set lacks, and a data set without a training split."""
+        dataset = self.dataset(drop_nan_voxels)
         missing = [numbered_subject(s) for s in self.subjects if numbered_subject(s) not in dataset.subjects]
         if missing:
-            raise RealnetError(f'{self.data}: no subject {missing[0]} (it holds {", ".join(dataset.subjects[:10])})')
+            raise RealnetError(f'{dataset.source}: no subject {missing[0]} (it holds {", ".join(dataset.subjects[:10])})')
         dataset.split_ids('training')  # a card naming no test images is refused here, in one line
 
     def check_fits(self, recipe):
@@ -107,7 +130,16 @@ def check_together(sources: list[Source]):
         raise RealnetError('runs trained together take each subject once')
 
 
+def _card(path: str):
+    from ..data.card import load_card
+    return load_card(path)
+
+
 @functools.lru_cache(maxsize=4)
-def _dataset(card: str):
+def _dataset(reader: str, path: str, drop_nan_voxels: bool):
+    if reader == 'things_eeg2':
+        return things_eeg2.dataset(path)
+    if reader == 'shen2019':
+        return shen2019.dataset(path, drop_nan_voxels)
     from ..data.card import load_card, open_dataset
-    return open_dataset(load_card(card))
+    return open_dataset(load_card(path))

@@ -11,11 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data import shen2019
 from ..data.dataset import numbered_subject
-from ..data.things_eeg2 import load_subject
 from ..errors import RealnetError
-from .data import eeg_window, window_of
+from .data import window_of
 
 FMRI_DIMENSIONS = 1024
 
@@ -26,33 +24,23 @@ class Responses(NamedTuple):
 
 
 def responses(source, recipe, split: str = 'training') -> Responses:
-    """The responses of ``source``'s subject (or group) to the images of ``split``, as ``recipe`` cuts them."""
-    subjects = source.subjects
-    if source.data is not None:
-        found = [_card_responses(source, subject, recipe, split) for subject in subjects]
-    elif source.shen2019 is not None:
-        loaded = [shen2019.load_training(source.shen2019, subject, recipe.drop_nan_voxels) for subject in subjects]
-        found = [([str(p) for p in r.image_paths], r.voxels) for r in loaded]
-    else:
-        assemblies = [load_subject(source.things_eeg2, subject, split, average_repetitions=True)
-                      for subject in subjects]
-        found = [(list(a['image_path'].values), eeg_window(a, recipe.window, recipe.channels)) for a in assemblies]
+    """The responses of ``source``'s subject (or group) to the images of ``split``, as ``recipe`` cuts
+    them: M/EEG, the repetition-averaged channels × times of the recipe's window; fMRI, the
+    repetition-averaged voxels (reduced later)."""
+    dataset = source.dataset(recipe.drop_nan_voxels)
+    found = []
+    for subject in source.subjects:
+        recording = dataset.recording(numbered_subject(subject), split)
+        averaged = recording.averaged()
+        if recording.times is not None:
+            averaged = window_of(averaged, recording.times, list(recording.channels), recipe.window, recipe.channels)
+        found.append(([str(p) for p in recording.image_paths], averaged.reshape(len(averaged), -1)))
     paths = found[0][0]
-    for subject, (other, _) in zip(subjects, found):
+    for subject, (other, _) in zip(source.subjects, found):
         if other != paths:
-            raise RealnetError(f'subject {subject} saw other {split} images than subject {subjects[0]}: '
+            raise RealnetError(f'subject {subject} saw other {split} images than subject {source.subjects[0]}: '
                                'a group model needs one image set')
-    return Responses(paths, [values for _, values in found])
-
-
-def _card_responses(source, subject: int, recipe, split: str) -> tuple[list[str], np.ndarray]:
-    """(image paths, images × features) of a data-set card's subject: M/EEG, the repetition-averaged
-    channels × times of the recipe's window; fMRI, the repetition-averaged voxels (reduced later)."""
-    recording = source.dataset.recording(numbered_subject(subject), split)
-    averaged = recording.averaged()
-    if recording.times is not None:
-        averaged = window_of(averaged, recording.times, list(recording.channels), recipe.window, recipe.channels)
-    return [str(p) for p in recording.image_paths], averaged.reshape(len(averaged), -1).astype(np.float32)
+    return Responses(paths, [values.astype(np.float32) for _, values in found])
 
 
 def reduced(values: np.ndarray, train: np.ndarray, dimensions: int = FMRI_DIMENSIONS) -> np.ndarray:

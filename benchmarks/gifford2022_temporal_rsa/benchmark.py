@@ -46,8 +46,8 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, things_eeg2
-from realnet_brainscore.data.dataset import Recording, numbered_subject
-from realnet_brainscore.data.things_eeg2 import EEG_FORM, check_eeg_form, subject_name
+from realnet_brainscore.data.dataset import numbered_subject
+from realnet_brainscore.data.things_eeg2 import EEG_FORM, VISUAL_DEGREES, check_eeg_form, subject_name
 from realnet_brainscore.decoding_cache import cached_decoding_rdms
 from realnet_brainscore.citation import REALNET_BIBTEX
 from realnet_brainscore.errors import RealnetError
@@ -56,7 +56,6 @@ from realnet_brainscore.recording import check_images, check_screen, region_rdm,
 from realnet_brainscore.records import Kind, time_mask
 from realnet_brainscore.rsa import check_rdm_method, eeg_rdms, noise_ceiling, spearman
 
-VISUAL_DEGREES = 7  # "a visual angle of 7°" (Gifford et al. 2022)
 WINDOW = (0.05, 0.35)  # seconds: where the EEG carries image information
 BIBTEX = """@article{gifford2022large,
   title={A large and rich {EEG} dataset for modeling human visual object recognition},
@@ -70,7 +69,7 @@ class TemporalRSA(BenchmarkBase):
 
     def __init__(self, region: str, things_eeg2=None, subjects=None, window=WINDOW, method='decoding',
                  screen='brainscore', eeg_form=EEG_FORM, matched_subject: int | None = None, bootstrap=SAMPLES,
-                 data=None, name: str = 'Gifford2022'):
+                 data=None, name: str = things_eeg2.NAME):
         # version 2: decoding EEG RDMs of standardised EEG (version 1: correlation RDMs of the data as read)
         super().__init__(identifier=f'{name}.{region}-temporal_rsa', ceiling=None, version=2,
                          parent=region, bibtex=BIBTEX if data is None else REALNET_BIBTEX)
@@ -100,7 +99,8 @@ class TemporalRSA(BenchmarkBase):
         rdm = region_rdm(candidate, self.region, reference.stimulus_set(), reference.visual_degrees, self.screen)
         rho = spearman(rdm, reference.rdms[rows])
         score = temporal_score(rho, reference, self.window, rows)
-        score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form)
+        score.attrs.update(screen=self.screen, rdm_method=self.method, eeg_form=self.eeg_form,
+                           modality=reference.modality)
         if self.matched_subject is not None:
             score.attrs['matched_subject'] = self._matched_name()
         if check_samples(self.bootstrap):  # set after loading too (load_benchmark's options)
@@ -161,6 +161,7 @@ class EEGReference:
     ceiling: np.ndarray   # 2 (lower, upper) × times
     visual_degrees: float = VISUAL_DEGREES  # the images' size on the participants' screen
     name: str = 'Gifford2022_test'          # names the stimulus set
+    modality: str = 'EEG'                   # or MEG (a card's)
 
     def in_window(self, window) -> np.ndarray:
         mask = time_mask(self.times, *window)
@@ -185,24 +186,12 @@ def subject_rdms(trials: np.ndarray, method: str, name: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def eeg_reference(folder: str | None, subjects: tuple | None, method: str, eeg_form: str = EEG_FORM) -> EEGReference:
-    """EEG RDMs of every THINGS-EEG2 subject, from its test trials in ``eeg_form``, and their noise
-    ceiling, computed once per data source and form."""
-    if folder is not None:
-        if not Path(folder).is_dir():
-            raise RealnetError(f'{folder}: no such folder (expected a THINGS-EEG2 release)')
-        subjects = subjects or tuple(things_eeg2.available_subjects(folder))
-        if len(subjects) < 2:
-            raise RealnetError(f'{folder}: test-set EEG of at least two subjects is needed (found {len(subjects)})')
-        load = functools.partial(things_eeg2.load_subject, folder, split='test')
-    else:
-        subjects = subjects or tuple(things_eeg2.SUBJECTS)
-        load = functools.partial(things_eeg2.load_hosted, split='test')
-    recordings = []
-    for subject in subjects:  # every subject read and checked before minutes of RDMs are computed
-        ids, paths, times, trials = things_eeg2.trials(load(subject))
-        recordings.append(Recording(subject_name(subject), tuple(ids), tuple(paths), trials, (), times))
+    """EEG RDMs of every THINGS-EEG2 subject (the OSF release at ``folder``, else Brain-Score's hosted
+    copy), from its test trials in ``eeg_form``, and their noise ceiling, computed once per data
+    source and form."""
+    dataset = things_eeg2.dataset(folder, test_only=True, subjects=subjects)
     # Brain-Score checks the hosted stimuli's hashes when it fetches them
-    return reference_of(recordings, method, eeg_form, check_files=folder is not None)
+    return dataset_reference(dataset, method, eeg_form, check_files=folder is not None)
 
 
 @functools.lru_cache(maxsize=2)
@@ -212,16 +201,16 @@ def card_reference(card: str, method: str, eeg_form: str = EEG_FORM) -> EEGRefer
     dataset = open_dataset(load_card(card))
     if not dataset.timed:
         raise RealnetError(f'{card}: fMRI has no time course; its benchmarks are {dataset.name}.<ROI>-rsa')
+    return dataset_reference(dataset, method, eeg_form)
+
+
+def dataset_reference(dataset, method: str, eeg_form: str, check_files: bool = True) -> EEGReference:
+    """An EEGReference from every subject's test Recording of an M/EEG DataSet (data/dataset.py):
+    one image set and time axis for all, every subject read and checked before any RDM is computed."""
     if len(dataset.subjects) < 2:
-        raise RealnetError(f'{card}: recordings of at least two subjects are needed (found {len(dataset.subjects)})')
+        raise RealnetError(f'{dataset.source}: test recordings of at least two subjects are needed (found '
+                           f'{len(dataset.subjects)})')
     recordings = [dataset.recording(subject, 'test') for subject in dataset.subjects]
-    return reference_of(recordings, method, eeg_form, visual_degrees=dataset.visual_degrees, name=dataset.name)
-
-
-def reference_of(recordings: list, method: str, eeg_form: str, check_files: bool = True,
-                 visual_degrees: float = VISUAL_DEGREES, name: str = 'Gifford2022_test') -> EEGReference:
-    """An EEGReference from each subject's test Recording (data/dataset.py): one image set and time
-    axis for all, checked before any RDM is computed."""
     first = recordings[0]
     for recording in recordings[1:]:
         if recording.stimulus_ids != first.stimulus_ids or not np.allclose(recording.times, first.times):
@@ -233,4 +222,5 @@ def reference_of(recordings: list, method: str, eeg_form: str, check_files: bool
     rdms = np.stack([subject_rdms(things_eeg2.in_form(r.values, eeg_form), method, r.subject).astype(np.float32)
                      for r in recordings])
     return EEGReference(list(first.stimulus_ids), list(first.image_paths), [r.subject for r in recordings],
-                        np.asarray(first.times, dtype=float), rdms, noise_ceiling(rdms), visual_degrees, name)
+                        np.asarray(first.times, dtype=float), rdms, noise_ceiling(rdms), dataset.visual_degrees,
+                        f'{dataset.name}_test', dataset.modality)

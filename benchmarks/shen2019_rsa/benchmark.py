@@ -30,6 +30,7 @@ from brainscore_core.metrics import Score
 from brainscore_vision.model_interface import BrainModel
 
 from realnet_brainscore.data import data_folder, shen2019
+from realnet_brainscore.data.shen2019 import VISUAL_DEGREES
 from realnet_brainscore.data.dataset import Recording
 from realnet_brainscore.data.things_eeg2 import subject_name
 from realnet_brainscore.citation import REALNET_BIBTEX
@@ -42,7 +43,6 @@ from realnet_brainscore.rsa import model_rdm, spearman, split_half_reliability
 # Which model region each ROI is compared with (one place; V3 lies between V2 and V4 and has no
 # CORnet-S area of its own: it is read from V2, the earlier neighbour).
 ROI_REGION = {'V1': 'V1', 'V2': 'V2', 'V3': 'V2', 'V4': 'V4', 'LOC': 'IT', 'FFA': 'IT', 'PPA': 'IT', 'HVC': 'IT'}
-VISUAL_DEGREES = 12  # images spanned 12 × 12 degrees of visual angle (Shen et al. 2019)
 BIBTEX = """@article{shen2019deep,
   title={Deep image reconstruction from human brain activity},
   author={Shen, Guohua and Horikawa, Tomoyasu and Majima, Kei and Kamitani, Yukiyasu},
@@ -54,7 +54,7 @@ class ShenRSA(BenchmarkBase):
     kind = Kind.FMRI  # what its score records say it measures (its parent: the ROI)
 
     def __init__(self, roi: str, shen2019=None, region: str | None = None, drop_nan_voxels: bool = False,
-                 screen: str = 'brainscore', bootstrap: int = SAMPLES, data=None, name: str = 'Shen2019'):
+                 screen: str = 'brainscore', bootstrap: int = SAMPLES, data=None, name: str = shen2019.NAME):
         super().__init__(identifier=f'{name}.{roi}-rsa', ceiling=None, version=1, parent=roi,
                          bibtex=BIBTEX if data is None else REALNET_BIBTEX)
         self.roi, self.shen2019, self.region = roi, shen2019, region or ROI_REGION[roi]

@@ -34,6 +34,8 @@ def add_parsers(commands):
                       help='default: fMRI for fmri-betas, else EEG')
     init.add_argument('--image-column', metavar='COL', help='the metadata / events.tsv / table column naming each '
                                                             'image (default: stim_file for bids, image otherwise)')
+    init.add_argument('--event-images', metavar='TSV', help='mne-epochs, instead of --image-column: a table with '
+                                                             'columns event (an event name or code) and image')
     init.add_argument('--table', metavar='TSV', help='fmri-betas: the stimulus table, one row per trial')
     init.add_argument('--roi', nargs='+', default=[], metavar='NAME=FILE',
                       help='fmri-betas: each ROI\'s voxel indices or mask (.npy)')
@@ -85,7 +87,8 @@ def _few(names, most: int = 8) -> str:
 def run_init(args):
     from ..data.card import card_text, open_dataset, parse_card
     from ..files import atomic_path, output_file
-    out = output_file(args.out, inputs=[args.path, args.images], force=args.force).resolve()
+    out = output_file(args.out, inputs=[args.path, args.images, *filter(None, [args.table, args.event_images])],
+                      force=args.force).resolve()
     if args.test_fraction is not None and not 0 < args.test_fraction < 1:
         raise RealnetError(f'--test-fraction must lie between 0 and 1, got {args.test_fraction}')
     entries = _entries(args, out)
@@ -117,6 +120,11 @@ def _entries(args, out: Path) -> dict:
                'format': args.format, 'modality': modality, 'path': relative(args.path),
                'images': relative(args.images), 'visual_degrees': 8.0,
                'image_column': args.image_column or ('stim_file' if args.format == 'bids' else 'image')}
+    if args.event_images:
+        if args.format != 'mne-epochs' or args.image_column:
+            raise RealnetError('--event-images is for --format mne-epochs, instead of --image-column')
+        entries.pop('image_column')
+        entries['event_images'] = relative(args.event_images)
     if args.format == 'bids':
         entries['epochs'] = {'tmin': -0.2, 'tmax': 0.8}
     if args.format == 'fmri-betas':

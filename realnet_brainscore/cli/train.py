@@ -6,13 +6,12 @@ import argparse
 from pathlib import Path
 
 from ..backbones import parse_regions
-from ..data import shen2019
+from ..data import shen2019, things_eeg2
 from ..errors import RealnetError
 from ..training import RECIPES, Recipe, Runtime, Source
 from ..training.allocator import keep_freed_memory
 from ..training.loss import CLASSIFICATION_LOSSES
 from ..training.recipe import COMPILE_MODES, EEG_WINDOW, FORWARD_PASSES, PRECISIONS, SELECT_ON, ZSCORES
-from ..training.source import THINGS_EEG2_SUBJECTS
 from ..training.targets import FMRI_DIMENSIONS
 from .options import command, flag, positive, subject_range
 
@@ -76,7 +75,7 @@ def add_parsers(commands):
                                  "Shen 2019 subject's fMRI) while\nclassifying like its frozen copy; writes "
                                  'RUNDIR/sub-XX/{last,best}.pt, log.jsonl and summary.json.\n\n' + RECIPES_TEXT)
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument('--subject', type=int, metavar='N', help=f'one subject, {_span(THINGS_EEG2_SUBJECTS)} '
+    who.add_argument('--subject', type=int, metavar='N', help=f'one subject, {_span(things_eeg2.SUBJECTS)} '
                                                               f'(fMRI: {_span(shen2019.SUBJECTS)})')
     who.add_argument('--subjects', type=subject_range, metavar='LIST', help='several, e.g. 1-10 or 1,3')
     how = parser.add_mutually_exclusive_group()

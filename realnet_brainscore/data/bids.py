@@ -74,7 +74,7 @@ def read(card: Card) -> DataSet:
                                        for _, image in recording.events))
     paths = image_files(card, stimulus_ids)
 
-    def read_subject(subject: str) -> Trials:
+    def read_subject(subject: str, split: str | None = None) -> Trials:  # every split at once
         return _trials(card, subject, recordings[subject])
 
     return DataSet(name=card.name, modality=card.modality, visual_degrees=card.visual_degrees,

@@ -7,6 +7,7 @@
     images = "stimuli"              # the folder the image names in the data are relative to
     visual_degrees = 8.0            # how large the images were on the participants' screen
     image_column = "image"          # the metadata / events.tsv column naming each epoch's image
+    event_images = "events.tsv"     # mne-epochs, instead of image_column: a TSV of event -> image
     channels = ["O1", "Oz", "O2"]   # M/EEG: these channels only (default: every EEG/MEG channel)
     window = [0.0, 0.2]             # M/EEG: the training targets' time window, seconds
     test_images = ["a.png", "b.png"]  # the held-out images (default: none named, every image is a test image)
@@ -60,6 +61,7 @@ class Card:
     images: Path
     visual_degrees: float = 8.0
     image_column: str | None = None
+    event_images: Path | None = None   # mne-epochs: a TSV mapping each event (name or code) to its image
     channels: tuple[str, ...] | None = None
     window: tuple[float, float] = WINDOW
     test_images: tuple[str, ...] | None = None
@@ -111,7 +113,8 @@ def _card(path: Path, content: dict) -> Card:
     fmri = read.table('fmri')
     card = Card(path=path, name=name, format=card_format, modality=modality, data=read.path_of('path', required=True),
                 images=read.path_of('images', required=True), visual_degrees=read.number('visual_degrees', 8.0),
-                image_column=read.text('image_column'), channels=read.texts('channels'),
+                image_column=read.text('image_column'), event_images=read.path_of('event_images'),
+                channels=read.texts('channels'),
                 window=read.interval('window', WINDOW), test_images=read.texts('test_images'),
                 epochs=_epoching(read, epochs) if epochs or card_format == 'bids' else None,
                 table=read.path_of('table', section=fmri, key='fmri.table') if fmri else None,
@@ -119,6 +122,9 @@ def _card(path: Path, content: dict) -> Card:
                       for roi in read.rois(fmri)},
                 regions=read.regions(fmri))
     read.unknown()
+    if card.event_images is not None and (card_format != 'mne-epochs' or card.image_column):
+        raise RealnetError(f'{path}: "event_images" is for format mne-epochs without "image_column" (each epoch\'s '
+                           'image comes from one of the two)')
     if card_format == 'fmri-betas' and (card.table is None or not card.rois):
         raise RealnetError(f'{path}: format fmri-betas needs [fmri] table and rois')
     return card
@@ -136,7 +142,8 @@ def _epoching(read: '_Reader', epochs: dict | None) -> Epoching:
 
 class _Reader:
     """Typed, checked reads of a card's keys; ``unknown()`` refuses keys no read asked for (a typo)."""
-    KNOWN = {'name', 'format', 'modality', 'path', 'images', 'visual_degrees', 'image_column', 'channels', 'window',
+    KNOWN = {'name', 'format', 'modality', 'path', 'images', 'visual_degrees', 'image_column', 'event_images',
+             'channels', 'window',
              'test_images', 'test_fraction', 'seed', 'epochs', 'fmri'}
 
     def __init__(self, path: Path, content: dict):

@@ -4,8 +4,9 @@ through.
 A data set is a stimulus table (each image's id and file), per subject the responses to those
 images (images × repetitions × channels, × time points for M/EEG; voxels instead of channels for
 fMRI), the modality, the channel names or ROIs, the time points, and which images are for testing
-(the rest are for training). A reader (``mne_epochs``, ``bids``, ``fmri_betas``; built from a card,
-``card.py``) makes one; nothing downstream knows which file format it came from.
+(the rest are for training). A reader makes one: ``things_eeg2`` and ``shen2019`` for the two
+published data sets, ``mne_epochs``, ``bids`` and ``fmri_betas`` for a card (``card.py``); nothing
+downstream knows which file format it came from.
 
 Every subject of a data set has the same channels (or voxel count), time points and images; a
 reader refuses anything else in one line. Repetitions: each image keeps as many as the image with
@@ -69,7 +70,9 @@ class DataSet:
     stimulus_ids: tuple[str, ...]      # every image, in the data set's order
     image_paths: tuple[Path, ...]      # the file of each stimulus id
     test_images: frozenset | None      # stimulus ids held out for testing; None: none named (all test)
-    read: Callable[[str], Trials] = field(repr=False)  # subject -> every image's trials
+    # (subject, split) -> Trials holding at least that split's images (a reader may give them all;
+    # split None: every image)
+    read: Callable[..., Trials] = field(repr=False)
     rois: dict | None = None           # fMRI: ROI -> voxel column indices of a subject's recording
     regions: dict | None = None        # fMRI: ROI -> the model region it is compared with
     source: str = ''                   # what was read (a folder or card), for messages
@@ -86,9 +89,7 @@ class DataSet:
             raise RealnetError(f"unknown split {split!r}: choose training or test")
         if self.test_images is None:
             if split == 'training':
-                raise RealnetError(f'{self.source or self.name}: names no test images, so every image is a test image '
-                                   'and training would train on the images its benchmarks test; name them in the '
-                                   "card's test_images (or `brainscore data init --test-fraction F`)")
+                raise RealnetError(no_training_split(self.source or self.name))
             return self.stimulus_ids
         return tuple(i for i in self.stimulus_ids if (i in self.test_images) == (split == 'test'))
 
@@ -99,7 +100,7 @@ class DataSet:
             raise RealnetError(f'{self.source or self.name}: no subject {subject!r} (it holds '
                                f'{", ".join(self.subjects[:10])}{" …" if len(self.subjects) > 10 else ""})')
         ids = self.split_ids(split)
-        read = self.read(subject)
+        read = self.read(subject, split)
         missing = [i for i in ids if len(read.trials.get(i, ())) == 0]
         if missing:
             raise RealnetError(f'{self.source or self.name}: {subject} has no responses to {len(missing)} of the '
@@ -107,6 +108,13 @@ class DataSet:
         path = dict(zip(self.stimulus_ids, self.image_paths))
         return equal_repetitions(subject, ids, [path[i] for i in ids], [read.trials[i] for i in ids], read.channels,
                                  read.times)
+
+
+def no_training_split(source) -> str:
+    """Why a data set that names no test images cannot be trained on."""
+    return (f'{source}: names no test images, so every image is a test image and training would train on the '
+            "images its benchmarks test; name them in the card's test_images (or `brainscore data init "
+            '--test-fraction F`)')
 
 
 def equal_repetitions(subject: str, stimulus_ids, image_paths, trials: list, channels, times=None) -> Recording:

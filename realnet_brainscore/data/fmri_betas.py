@@ -17,8 +17,6 @@ Reads, under the card's folder:
 Voxels are labelled 'v0', 'v1', ... by column; an image's trials keep the table's row order.
 """
 import contextlib
-import csv
-import io
 import math
 import zipfile
 from pathlib import Path
@@ -33,11 +31,11 @@ from . import card as cards
 from . import check_float32
 from .dataset import DataSet, Trials
 from .hdf5 import check_own_data
+from .tsv import read_columns
 
 SUFFIXES = ('.npz', '.h5', '.hdf5')
 BETAS = 'betas'                  # the NPZ array and the HDF5 dataset holding a subject's betas
 IMAGE_COLUMN = 'image'           # the table's image column when the card names none
-MAX_TABLE_BYTES = 256 * 2 ** 20  # a table of a million trials is tens of MB; more is not a stimulus table
 NUMBER_KINDS = 'fiu'             # float, signed and unsigned integer dtypes
 
 
@@ -64,7 +62,7 @@ def read(card) -> DataSet:
     for row, image in enumerate(images):
         rows_of[image].append(row)
 
-    def read_subject(subject: str) -> Trials:
+    def read_subject(subject: str, split: str | None = None) -> Trials:  # every split at once
         betas = read_betas(files[subject])
         if betas.shape != shapes[subject]:  # the file changed since its header was read
             raise RealnetError(f'{files[subject]}: betas of shape {betas.shape}; its header said {shapes[subject]}')
@@ -97,30 +95,7 @@ def subject_files(folder: Path) -> dict[str, Path]:
 
 def read_table(path: Path, column: str) -> list[str]:
     """The image named by each row of the TSV at ``path``, in row order."""
-    path = regular_file(path, 'stimulus table (TSV)')
-    bounds.check_at_most(path.stat().st_size, MAX_TABLE_BYTES, f'{path}: bytes of the stimulus table')
-    try:
-        text = path.read_bytes().decode('utf-8-sig')  # a spreadsheet's export may begin with a byte-order mark
-    except UnicodeDecodeError as error:
-        raise RealnetError(f'{path}: not a text file (byte {error.start} is not UTF-8); expected a '
-                           'tab-separated table with a header row') from error
-    rows = list(csv.reader(io.StringIO(text, newline=''), delimiter='\t'))
-    header = rows[0] if rows else []
-    if column not in header:
-        names = ', '.join(printable(name)[:40] for name in header[:20]) or 'none'
-        raise RealnetError(f'{path}: no column {column!r} naming each trial\'s image (its columns: {names})')
-    index = header.index(column)
-    images = []
-    for number, row in enumerate(rows[1:], 2):
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line, as an editor leaves at the end
-        if len(row) != len(header) or not row[index].strip():
-            raise RealnetError(f'{path}:{number}: expected {len(header)} tab-separated cells with an image name '
-                               f'in column {column!r}, got {len(row)}')
-        images.append(row[index].strip())
-    if not images:
-        raise RealnetError(f'{path}: no rows; expected one row per trial')
-    return images
+    return [image for image, in read_columns(path, (column,), 'stimulus table (TSV)')]
 
 
 def betas_shape(path: Path) -> tuple[int, ...]:

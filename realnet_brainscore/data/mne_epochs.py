@@ -15,6 +15,10 @@ Format facts relied on:
   so reading it runs nothing. The card's ``image_column`` is the column naming each epoch's image,
   relative to the card's ``images`` folder. A row whose image is missing (None, NaN, "" or "n/a")
   is an epoch of no image and is skipped, as the bids reader skips events.tsv rows without one.
+- Without such a column, ``event_images`` names a TSV (columns ``event``, ``image``) mapping each
+  event to its image: an event is named by its key in ``Epochs.event_id`` or by its integer code
+  (``Epochs.events[:, 2]``, one row per kept epoch); an epoch whose event the table leaves out is
+  skipped.
 - ``mne.read_epochs(preload=False)`` reads the header, metadata and times only; the samples are
   read by ``get_data``, which returns the channels ``picks`` names in that order, bad ones too.
   ``proj=False``: the data as stored, no SSP projector applied on reading.
@@ -39,6 +43,7 @@ from . import check_float32
 from .bids import MNE_ERRORS
 from .card import Card, image_files, subject_label, test_images
 from .dataset import DataSet, Trials, check_alike
+from .tsv import read_columns
 
 SUFFIXES = ('-epo.fif', '_epo.fif')
 LATER_SPLIT = re.compile(r'_split-0*(?:[2-9]|[1-9]\d+)_epo\.fif$')  # read through the split-01 part
@@ -58,16 +63,16 @@ class _Header:
 def read(card: Card) -> DataSet:
     """The data set of an ``mne-epochs`` card: every subject's Epochs file, checked for consistency
     from their headers; a subject's samples are read when ``DataSet.read`` asks for them."""
-    if not card.image_column:
+    if not card.image_column and card.event_images is None:
         raise RealnetError(f'{card.path}: format mne-epochs needs "image_column", the Epochs metadata column '
-                           "naming each epoch's image")
+                           'naming each epoch\'s image, or "event_images", a table of event -> image')
     headers = {subject: _header(card, file) for subject, file in epochs_files(card.data).items()}
     _check_alike(headers)
     first = next(iter(headers.values()))
     stimulus_ids = tuple(dict.fromkeys(image for image in first.images if image is not None))
     paths = image_files(card, stimulus_ids)
 
-    def read_subject(subject: str) -> Trials:
+    def read_subject(subject: str, split: str | None = None) -> Trials:  # every split at once
         return _trials(subject, headers[subject])
 
     return DataSet(name=card.name, modality=card.modality, visual_degrees=card.visual_degrees,
@@ -111,8 +116,32 @@ def _open(file: Path):
 
 def _header(card: Card, file: Path) -> _Header:
     epochs = _open(file)
-    return _Header(file, _images(card.image_column, epochs.metadata, file), _channels(card, epochs.info, file),
-                   float(epochs.info['sfreq']), np.asarray(epochs.times, dtype=float).copy())
+    images = (_images(card.image_column, epochs.metadata, file) if card.image_column else
+              _event_images(event_table(card.event_images), epochs, file))
+    return _Header(file, images, _channels(card, epochs.info, file), float(epochs.info['sfreq']),
+                   np.asarray(epochs.times, dtype=float).copy())
+
+
+def event_table(path: Path) -> dict:
+    """Event (a name of ``Epochs.event_id`` or an integer code, as text) -> image name, from the TSV
+    at ``path`` with columns ``event`` and ``image``; each event once."""
+    table = {}
+    for event, image in read_columns(path, ('event', 'image'), 'event -> image table (TSV)'):
+        if event in table and table[event] != image:
+            raise RealnetError(f'{path}: event {printable(event)[:80]!r} names two images')
+        table[event] = image
+    return table
+
+
+def _event_images(table: dict, epochs, file: Path) -> tuple:
+    """Each epoch's image from its event: by the event's name (``Epochs.event_id``), else its code;
+    None for an event the table does not name (a catch trial, a response)."""
+    names = {code: name for name, code in epochs.event_id.items()}
+    images = tuple(table.get(names.get(int(code)), table.get(str(int(code)))) for code in epochs.events[:, 2])
+    if all(image is None for image in images):
+        raise RealnetError(f'{printable(str(file))}: no epoch\'s event is in the event -> image table (its events: '
+                           f'{printable(", ".join(list(epochs.event_id)[:8]))[:200]})')
+    return images
 
 
 def _images(column: str, metadata, file: Path) -> tuple:

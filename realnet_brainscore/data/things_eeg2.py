@@ -14,10 +14,13 @@ import numpy as np
 from ..errors import RealnetError, first_line, printable
 from ..files import inside, read_npy
 from . import check_float32
+from .dataset import DataSet, Trials
 
 CHANNELS = ('Pz', 'P3', 'P7', 'O1', 'Oz', 'O2', 'P4', 'P8', 'P1', 'P5', 'PO7', 'PO3', 'POz', 'PO4',
             'PO8', 'P6', 'P2')
 SUBJECTS = range(1, 11)
+NAME = 'Gifford2022'   # the data set's name in Brain-Score: its benchmarks are Gifford2022.<region>-temporal_rsa
+VISUAL_DEGREES = 7     # "a visual angle of 7°" (Gifford et al. 2022): the images' size on the screen
 # split -> (EEG file name, image folder, metadata key prefix)
 SPLITS = {'training': ('preprocessed_eeg_training.npy', 'training_images', 'train'),
           'test': ('preprocessed_eeg_test.npy', 'test_images', 'test')}
@@ -59,6 +62,13 @@ def image_paths(root, split: str) -> list[Path]:
 
 def load_subject(root, subject: int, split: str, average_repetitions: bool = False):
     """One subject's preprocessed EEG of ``split`` ('training' or 'test') from the OSF layout."""
+    data, paths, channels, times = _release_arrays(root, subject, split)
+    return _assembly(data, paths, subject_name(subject), channels, times, average_repetitions)
+
+
+def _release_arrays(root, subject: int, split: str):
+    """(images × repetitions × channels × times float32, image paths, channels, times) of one
+    subject's OSF file, every part checked."""
     if split not in SPLITS:
         raise RealnetError(f"unknown split '{split}': choose training or test")
     name = subject_name(subject)
@@ -83,8 +93,62 @@ def load_subject(root, subject: int, split: str, average_repetitions: bool = Fal
     if len(paths) != data.shape[0]:
         raise RealnetError(f'{file}: {data.shape[0]} EEG conditions but {len(paths)} {split} images')
     warn_unless_posterior(channels, file)
-    return _assembly(check_float32(data, f"{file}: 'preprocessed_eeg_data'"), paths, name, channels, times,
-                     average_repetitions)
+    return check_float32(data, f"{file}: 'preprocessed_eeg_data'"), paths, channels, times
+
+
+def dataset(root=None, test_only: bool = False, subjects=None) -> DataSet:
+    """THINGS-EEG2 as the data set the package reads (data/dataset.py), named Gifford2022 as
+    Brain-Score names it: the OSF release at ``root`` (its subjects with test EEG, or ``subjects``),
+    else Brain-Score's hosted copy (test images only). ``test_only``: the 200 test images alone, what
+    a benchmark reads (the training images need not be there)."""
+    if root is None:
+        return _hosted_dataset(tuple(subjects or SUBJECTS))
+    if not Path(root).is_dir():
+        raise RealnetError(f'{root}: no such folder (expected a THINGS-EEG2 release)')
+    splits = ('test',) if test_only else tuple(SPLITS)
+    paths = {split: image_paths(root, split) for split in splits}
+    ids = {split: _stimulus_ids(paths[split], split) for split in splits}
+
+    def read(label: str, split: str | None = None) -> Trials:
+        data, _, channels, times = _release_arrays(root, int(label[4:]), split or 'test')
+        return Trials(label, dict(zip(ids[split or 'test'], data)), tuple(channels), np.round(times, 4))
+
+    every_id = [i for split in splits for i in ids[split]]
+    if len(set(every_id)) < len(every_id):
+        raise RealnetError(f'{root}: training and test images share stimulus ids, e.g. {_first_duplicate(every_id)}')
+    return DataSet(name=NAME, modality='EEG', visual_degrees=VISUAL_DEGREES,
+                   subjects=tuple(subject_name(s) for s in (subjects or available_subjects(root, splits))),
+                   stimulus_ids=tuple(every_id), image_paths=tuple(p for split in splits for p in paths[split]),
+                   test_images=None if test_only else frozenset(ids['test']), read=read, source=str(root))
+
+
+def _hosted_dataset(subjects: tuple) -> DataSet:
+    """Brain-Score's hosted Gifford2022_test as a data set of test images; the first subject's
+    assembly gives the stimulus table (and is not read twice)."""
+    first, paths = _assembly_trials(subject_name(subjects[0]), load_hosted(subjects[0], 'test'))
+
+    def read(label: str, split: str | None = None) -> Trials:
+        return first if label == first.subject else _assembly_trials(label, load_hosted(int(label[4:]), 'test'))[0]
+
+    return DataSet(name=NAME, modality='EEG', visual_degrees=VISUAL_DEGREES,
+                   subjects=tuple(subject_name(s) for s in subjects), stimulus_ids=tuple(first.trials),
+                   image_paths=tuple(map(Path, paths)), test_images=None, read=read,
+                   source="Brain-Score's Gifford2022_test")
+
+
+def _assembly_trials(label: str, assembly) -> tuple[Trials, list]:
+    """(Trials, image paths) of one subject's assembly (load_hosted's)."""
+    ids, paths, times, data = trials(assembly)
+    channels = tuple(str(c) for c in assembly['channel'].values)
+    return Trials(label, dict(zip(ids, data)), channels, np.asarray(times, dtype=float)), paths
+
+
+def _stimulus_ids(paths: list[Path], split: str) -> list[str]:
+    """Each image's stimulus id, its file name without suffix (as Brain-Score's Gifford2022 names them)."""
+    ids = [path.stem for path in paths]
+    if len(set(ids)) != len(ids):
+        raise RealnetError(f'{split} images: duplicate stimulus ids, e.g. {_first_duplicate(ids)}')
+    return ids
 
 
 def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
@@ -114,9 +178,10 @@ def from_gifford2022(assembly, subject: int, average_repetitions: bool = False):
                      one['time_bin_start'].values.astype(float), average_repetitions, stimulus_ids=images)
 
 
-def available_subjects(root) -> list[int]:
-    """Subjects whose test-set EEG is in the OSF folder ``root``."""
-    return [s for s in SUBJECTS if (Path(root) / 'preprocessed_data' / subject_name(s) / SPLITS['test'][0]).is_file()]
+def available_subjects(root, splits=('test',)) -> list[int]:
+    """Subjects with EEG of any of ``splits`` in the OSF folder ``root``."""
+    folder = Path(root) / 'preprocessed_data'
+    return [s for s in SUBJECTS if any((folder / subject_name(s) / SPLITS[split][0]).is_file() for split in splits)]
 
 
 def trials(assembly):

@@ -1,6 +1,6 @@
 """An in-silico BIDS EEG data set, written from an in-silico THINGS-EEG2 release with mne-bids.
 
-Reads the release through the THINGS-EEG2 reader (``things_eeg2.load_subject``, ``things_eeg2.trials``)
+Reads the release as the package reads every data set (``things_eeg2.dataset``, a ``DataSet``)
 and writes, under ``out``:
 
     bids/sub-XX/eeg/sub-XX_task-images_eeg.vhdr (+ .eeg, .vmrk, channels.tsv, events.tsv, ...)
@@ -50,14 +50,14 @@ def write_bids(release, out, subjects=None) -> Path:
     release = Path(release)
     subjects = release_subjects(release, subjects)
     out = new_folder(out, inputs=[release])
-    for subject in subjects:
-        splits = {split: things_eeg2.trials(things_eeg2.load_subject(release, subject, split))
-                  for split in things_eeg2.SPLITS}
-        times = np.asarray(splits['test'][2], dtype=float)
+    dataset = things_eeg2.dataset(release, subjects=subjects)
+    for name in dataset.subjects:
+        splits = {split: dataset.recording(name, split) for split in things_eeg2.SPLITS}
+        times = splits['test'].times
         if not np.allclose(np.diff(times), 1 / SFREQ):
             raise RealnetError(f'{release}: times step by {np.diff(times)[:1]} s; the in-silico release steps by '
                                f'{1 / SFREQ:g} s ({SFREQ:g} Hz)')
-        _write_subject(out / 'bids', things_eeg2.subject_name(subject), splits, release, times)
+        _write_subject(out / 'bids', name, splits, release, times)
     image_names = copy_release_images(release, out / 'stimuli')
     (out / 'card.toml').write_text(card_text({  # every subject has the release's times
         'name': 'InSilicoBIDS', 'format': 'bids', 'modality': 'EEG', 'path': 'bids', 'images': 'stimuli',
@@ -74,8 +74,8 @@ def _write_subject(root: Path, name: str, splits: dict, release: Path, times: np
     events, stim_files = [[GAP // 5, 0, EVENT_ID['rest']]], ['n/a']  # sample, 0, code (MNE's events)
     start = GAP
     first_offset = int(round(-times[0] * SFREQ))  # samples from a trial's start to its onset
-    for split, (_, paths, _, values) in splits.items():
-        for path, trials in zip(paths, values):
+    for split, recording in splits.items():
+        for path, trials in zip(recording.image_paths, recording.values):
             for trial in trials:  # channels × times
                 blocks += [trial, np.zeros((len(channels), GAP))]
                 events.append([start + first_offset, 0, EVENT_ID[split]])

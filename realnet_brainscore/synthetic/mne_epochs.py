@@ -1,6 +1,6 @@
 """An in-silico MNE Epochs data set, written from an in-silico THINGS-EEG2 release with MNE.
 
-Reads the release through the THINGS-EEG2 reader (``things_eeg2.load_subject``, ``things_eeg2.trials``)
+Reads the release as the package reads every data set (``things_eeg2.dataset``, a ``DataSet``)
 and writes, under ``out``:
 
     epochs/sub-XX-epo.fif                                                    (one Epochs file per subject)
@@ -40,9 +40,9 @@ def write_mne_epochs(release, out, subjects=None) -> Path:
     release = Path(release)
     subjects = release_subjects(release, subjects)
     out = new_folder(out, inputs=[release])
-    for subject in subjects:
-        name = things_eeg2.subject_name(subject)
-        _write_subject(out / 'epochs' / f'{name}-epo.fif', release, subject)
+    dataset = things_eeg2.dataset(release, subjects=subjects)
+    for name in dataset.subjects:
+        _write_subject(out / 'epochs' / f'{name}-epo.fif', release, dataset, name)
     image_names = copy_release_images(release, out / 'stimuli')
     (out / 'card.toml').write_text(card_text({
         'name': 'InSilicoEpochs', 'format': 'mne-epochs', 'modality': 'EEG', 'path': 'epochs', 'images': 'stimuli',
@@ -50,23 +50,22 @@ def write_mne_epochs(release, out, subjects=None) -> Path:
     return out / 'card.toml'
 
 
-def _write_subject(path: Path, release: Path, subject: int) -> None:
+def _write_subject(path: Path, release: Path, dataset, subject: str) -> None:
     """One Epochs file: every trial of ``subject`` in both splits, each epoch's image in its metadata."""
     import mne
     import pandas as pd
     values, names, codes = [], [], []
     for split in things_eeg2.SPLITS:
-        assembly = things_eeg2.load_subject(release, subject, split)
-        _, paths, times, trials = things_eeg2.trials(assembly)
-        channels = [str(channel) for channel in assembly['channel'].values]
-        for image_path, image_trials in zip(paths, trials):  # image_trials: repetitions × channels × times
+        recording = dataset.recording(subject, split)
+        times, channels = recording.times, list(recording.channels)
+        for image_path, image_trials in zip(recording.image_paths, recording.values):  # repetitions × channels × times
             values.extend(image_trials)
             names += [image_name(release, image_path)] * len(image_trials)
             codes += [EVENT_ID[split]] * len(image_trials)
     times = np.asarray(times, dtype=float)
     steps = np.diff(times)
     if len(times) < 2 or not np.allclose(steps, steps[0]):
-        raise RealnetError(f'{release}: the times of sub-{subject:02d} are not evenly spaced; an Epochs file '
+        raise RealnetError(f'{release}: the times of {subject} are not evenly spaced; an Epochs file '
                            'needs one rate')
     samples = np.arange(len(values)) * len(times)
     events = np.column_stack([samples, np.zeros_like(samples), codes])
