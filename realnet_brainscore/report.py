@@ -112,18 +112,19 @@ CLUSTER_TEST_NAMES = {'mne': "mne's null: sign flips of whole subjects' differen
                                  'time point inside the clusters, clusters of at least 2 points, 1000 permutations'}
 
 
-def report_folder(folder, inputs=()) -> Path:
-    """``folder`` once a comparison may be written there: new, without any of the report's files,
-    or a folder an earlier comparison wrote (it holds scores/). A report.md, comparison.json or
-    figure of that name in any other folder is someone else's and is not replaced; neither the folder
-    nor any of the report's files may be one of the command's ``inputs`` or lie inside one."""
+def report_folder(folder, inputs=(), files=REPORT_FILES) -> Path:
+    """``folder`` once a comparison (or ``files``: what another command writes beside kept scores)
+    may be written there: new, without any of those files, or a folder an earlier comparison or
+    `score --models` wrote (it holds scores/). A report.md, comparison.json or figure of that name in
+    any other folder is someone else's and is not replaced; neither the folder nor any of the files
+    may be one of the command's ``inputs`` or lie inside one."""
     outside_inputs(folder, inputs, '`out`')
-    for name in ('scores', *REPORT_FILES):
+    for name in ('scores', *files):
         outside_inputs(Path(folder) / name, inputs, '`out`')
     folder = writable_folder(folder)
     if (folder / 'scores').is_dir():
         return folder
-    taken = [name for name in REPORT_FILES if (folder / name).exists()]
+    taken = [name for name in files if (folder / name).exists()]
     if taken:
         raise RealnetError(f'{folder / taken[0]} exists and {folder} holds no scores/ of an earlier comparison; '
                            'choose another `out`')

@@ -1,42 +1,121 @@
-"""The kept-score store of `brainscore compare`: each model's suite results in
+"""The kept-score store of `brainscore compare` and `brainscore score --models`: each model's suite results in
 ``scores/<name>.json``, reused while the model's weights, the data and the benchmark settings stay
 the same, and refused (not replaced) when a kept file is not one this store wrote."""
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import plugin
+from .backbones import is_backbone
 from .checkpoint import read_checkpoint
 from .data import data_folder, data_source
 from .errors import RealnetError, first_line
 from .files import atomic_path, regular_file
-from .identifiers import confined, eeg_subject, split_weights
-from .models import BATCH_SIZE, checked_name, known, network_identifier
+from .identifiers import confined, eeg_subject, parse, split_weights
+from .models import BATCH_SIZE, aligned_name, checked_name, known, network_identifier
 from .records import ScoreRecord, record_problem
 from .suite import SuiteResult
+from .weights import WEIGHTS
+
+CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.ckpt', '.bin')  # a name ending so is a file's, not a model's
 
 
 @dataclass(frozen=True)
 class Candidate:
-    name: str                 # a registered model identifier, as the user wrote it
+    name: str                    # what the outputs call it: a model identifier, or the user's NAME=FILE
     weights: Path | None = None  # a file in place of the published weights
+    model: str | None = None     # the identifier the weights load as, where ``name`` is the user's own
+
+    @property
+    def loads_as(self) -> str:
+        """The model identifier ``models.load_model`` builds it by."""
+        return self.model or self.name
 
     @property
     def identifier(self) -> str:
         """Brain-Score's identifier: it changes with the weights (as ``models.load_network``'s)."""
-        return network_identifier(self.name, self.weights)
+        return network_identifier(self.loads_as, self.weights)
+
+
+def candidates(texts: list[str]) -> list[Candidate]:
+    """`--models`' SPECs, each name once (a second one is refused in one line, before any work)."""
+    found = [c for text in texts for c in _candidates(text)]
+    names = [c.name for c in found]
+    twice = list(dict.fromkeys(name for name in names if names.count(name) > 1))
+    if twice:
+        raise RealnetError(f'each model once, please: {", ".join(twice)} is given twice (name a checkpoint '
+                           'NAME=FILE to tell files apart)')
+    return found
+
+
+def _candidates(text: str) -> list[Candidate]:
+    """``MODEL``, ``NAME=FILE``, a checkpoint ``FILE`` (under the name it gives itself) or a folder of
+    runs (each ``RUN/best.pt`` that `brainscore train --out` wrote; a run folder's own best.pt). A word
+    with '=' is NAME=FILE unless it names a path; another is a path when it names one (not a model's
+    name) or ends as a checkpoint file does; else a model identifier."""
+    path = Path(text)
+    is_path = _exists(path) if '=' in text else (
+        path.suffix in CHECKPOINT_SUFFIXES or (_exists(path) and not _model_like(text)))
+    if not is_path:
+        try:
+            return [candidate(text)]  # a model identifier (one in the table wins over a file of its name)
+        except RealnetError as error:
+            if '/' in text or os.sep in text:
+                raise RealnetError(f'{error} (nor is {text} a file or a folder of runs: no such path)') from error
+            raise
+    if path.is_dir():
+        runs = [path / 'best.pt'] if (path / 'best.pt').is_file() else sorted(path.glob('*/best.pt'))
+        if not runs:
+            raise RealnetError(f'{path}: no runs in it (no best.pt in it or in its sub-folders, as '
+                               '`brainscore train --out` writes them)')
+        return [_self_named(run) for run in runs]
+    return [_self_named(regular_file(path, 'weights file'))]
+
+
+def _self_named(path: Path) -> Candidate:
+    """A checkpoint of `brainscore train` under the name it gives itself (``realnet-s01``)."""
+    own = aligned_name(read_checkpoint(path).meta, path)
+    if own is None:
+        raise RealnetError(f'{path} gives itself no model name (not a checkpoint of `brainscore train`); '
+                           'say which model it holds: MODEL=FILE, e.g. cornet-s=FILE')
+    return Candidate(own, path)
 
 
 def candidate(text: str) -> Candidate:
-    """``MODEL`` or ``MODEL=FILE``; unknown models and missing files fail here, before any work."""
+    """``MODEL`` or ``NAME=FILE``; unknown models and missing files fail here, before any work. NAME is
+    the model the file holds (``realnet-s01=FILE``, ``cornet-s=FILE``) or, for a checkpoint of
+    `brainscore train`, any name that is no model's (``lr-high=FILE``): the file loads under its own."""
     name, weights = split_weights(text)
     confined(name)  # it names the kept score file scores/<name>.json
     if weights is None:
         known(name)
         return Candidate(name)
     regular_file(weights, f'weights file (given for {name})')
-    checked_name(name, read_checkpoint(weights), weights)  # a file of another backbone loads under its own name
+    checkpoint = read_checkpoint(weights)
+    try:
+        checked_name(name, checkpoint, weights)  # a file of another backbone loads under its own name
+    except RealnetError:
+        own = aligned_name(checkpoint.meta, weights)
+        if own is None or _model_like(name):
+            raise
+        return Candidate(name, weights, own)
     return Candidate(name, weights)
+
+
+def _model_like(name: str) -> bool:
+    """Whether ``name`` reads as a model's (published, aligned or an architecture): a label must not."""
+    try:
+        return name in WEIGHTS or parse(name).modality is not None or is_backbone(name)
+    except RealnetError:  # an aligned form with parts no name may hold: not a label either
+        return True
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL
+        return False
 
 
 def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str], things_eeg2=None, shen2019=None,
@@ -64,10 +143,12 @@ def score_models(candidates: list[Candidate], scores_dir, benchmarks: list[str],
         path, kept = paths[candidate.name], kept_by_name[candidate.name]
         todo = [b for b in benchmarks if b not in kept]
         say(f'{candidate.name}: {len(benchmarks) - len(todo)} scores kept in {path}, {len(todo)} to run')
+        for benchmark in (b for b in benchmarks if b in kept):
+            say(f'{candidate.name}  {SuiteResult(benchmark, kept[benchmark]).line()}  (kept)')
         fresh = {}
         if todo:
             try:
-                model = load_model(candidate.name, weights=candidate.weights, batch_size=batch_size)
+                model = load_model(candidate.loads_as, weights=candidate.weights, batch_size=batch_size)
             except RealnetError as error:
                 fresh = {b: SuiteResult(b, unavailable=f'the model cannot load: {error}') for b in todo}
                 say(f'{candidate.name}: unavailable: {error}')
@@ -101,8 +182,8 @@ def score_path(scores_dir, candidate: Candidate) -> Path:
 def inputs_of(candidates: list[Candidate], things_eeg2=None, shen2019=None) -> list:
     """Every path scoring ``candidates`` reads: their weights files (a published model's cached copy)
     and the data folders, those set by environment variables included (see ``files.outside_inputs``)."""
-    from .weights import WEIGHTS, cached_path
-    weights = [c.weights or (cached_path(c.name) if c.name in WEIGHTS else None) for c in candidates]
+    from .weights import cached_path
+    weights = [c.weights or (cached_path(c.loads_as) if c.loads_as in WEIGHTS else None) for c in candidates]
     return [*weights, data_folder('things_eeg2', things_eeg2), data_folder('shen2019', shen2019)]
 
 

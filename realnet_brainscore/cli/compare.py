@@ -9,8 +9,8 @@ from ..errors import RealnetError, printable
 from ..files import outside_inputs
 from ..identifiers import CORNET, eeg_subject
 from ..neurora_cluster import CLUSTER_TESTS  # numpy only: the CLI starts without torch
-from .options import (add_batch_size, add_benchmark_options, add_data_folders, benchmark_options, card_inputs, command,
-                      with_flags)
+from .options import (MODEL_SPECS, add_batch_size, add_benchmark_options, add_data_folders, benchmark_options,
+                      card_inputs, command, with_flags)
 
 DESCRIPTION = ('Score each model on the suite (scores kept in OUT/scores/ and reused while weights, data folders and '
                'benchmark settings stay the same; delete them to rescore), test the other models against the '
@@ -35,10 +35,7 @@ CLUSTER_TEST_HELP = ("the EEG cluster test's null: mne (default: sign flips of w
 def add_parsers(commands):
     parser = command(commands, 'compare', run, help='several models on the suite, with statistics and a report',
                      description=DESCRIPTION)
-    parser.add_argument('--models', nargs='+', required=True, metavar='MODEL[=FILE]',
-                        help='e.g. cornet-s realnet-s01 … realnet-s10; MODEL=FILE scores your own checkpoint (an '
-                             'aligned one under the name it gives itself, e.g. resnet50-eeg-s01=FILE); a torchvision '
-                             'architecture name is it with its ImageNet weights')
+    parser.add_argument('--models', nargs='+', required=True, metavar='SPEC', help=MODEL_SPECS)
     parser.add_argument('--baseline', metavar='MODEL', help='what the others are tested against (default: cornet-s '
                                                             'when compared, else the first model)')
     parser.add_argument('--out', required=True, metavar='DIR', help='report, figures and kept scores')
@@ -55,7 +52,7 @@ def run(args):
     from .. import report, score_store
     from ..suite import suite_benchmarks
     options = benchmark_options(args, paper=_paper_options(args) if args.paper else None)
-    candidates = [score_store.candidate(text) for text in args.models]
+    candidates = score_store.candidates(args.models)
     baseline = _baseline(args, [c.name for c in candidates])
     inputs = [*score_store.inputs_of(candidates, args.things_eeg2, args.shen2019), *card_inputs(args.data)]
     # before any scoring: a file, an unwritable place, another's report, or a place where a report
@@ -98,8 +95,6 @@ def _paper_options(args) -> dict:
 
 
 def _baseline(args, names: list[str]) -> str:
-    if len(set(names)) < len(names):
-        raise RealnetError(f'each model once, please: {" ".join(args.models)}')
     baseline = args.baseline or (CORNET if CORNET in names else names[0])
     if baseline not in names:
         raise RealnetError(f'--baseline {baseline} is not among --models ({", ".join(names)})')

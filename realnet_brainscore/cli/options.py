@@ -20,6 +20,14 @@ SETTINGS = frozenset({'backbone', 'backbone_weights', 'bootstrap', 'data', 'drop
                      | {field.name for kind in (Recipe, Source, Runtime) for field in dataclasses.fields(kind)})
 _SETTING = re.compile(r'`([a-z0-9_]+)`')
 
+# What `compare --models` and `score --models` take (score_store.candidates reads them).
+MODEL_SPECS = ('each a model identifier (e.g. cornet-s realnet-s01 … realnet-s10; a torchvision architecture name is '
+               'it with its ImageNet weights), MODEL=FILE (your checkpoint of that model, e.g. cornet-s=FILE; an '
+               'aligned one under the name it gives itself, resnet50-eeg-s01=FILE), NAME=FILE (a checkpoint of '
+               "`brainscore train` named NAME, any name that is no model's), a checkpoint FILE of `brainscore train` "
+               '(under the name it gives itself) or a folder of runs (the --out of `brainscore train`: each '
+               'RUN/best.pt); each name once')
+
 COMMON = argparse.ArgumentParser(add_help=False)
 COMMON.add_argument('-v', '--verbose', action='store_true', help='show tracebacks of errors, with their causes')
 COMMON.add_argument('-q', '--quiet', action='store_true', help='no progress bars')

@@ -1,4 +1,4 @@
-"""`brainscore score`: a model on one benchmark, or on the whole suite."""
+"""`brainscore score`: a model on one benchmark, or on the whole suite (many models: score_many)."""
 from ..data.things_eeg2 import subject_name
 from ..errors import RealnetError, printable
 from ..identifiers import eeg_subject
@@ -8,16 +8,20 @@ from ..records import Kind, ScoreRecord, our_kind
 from ..weights import WEIGHTS, cached_path, realnet_home
 from .options import (add_batch_size, add_benchmark_options, add_data_folders, add_force, benchmark_options, card_inputs,
                       command, with_flags, write_json)
+from . import score_many
 
 
 def add_parsers(commands):
-    parser = command(commands, 'score', run, help='score a model on a benchmark, or on the whole suite',
+    parser = command(commands, 'score', run, help='score a model (or many) on a benchmark, or on the whole suite',
                      description='Score a model on one of our benchmarks (`brainscore benchmarks`) or any benchmark '
                                  'brainscore_vision.load_benchmark knows, e.g. MajajHong2015public.IT-pls; without '
-                                 '--benchmark, on the whole suite.')
-    parser.add_argument('--model', required=True, metavar='MODEL',
-                        help='model identifier (see `brainscore models`), a torchvision architecture (its ImageNet '
-                             'weights) or, with --weights, the name an aligned checkpoint gives itself')
+                                 '--benchmark, on the whole suite. Many models (checkpoints, folders of runs): '
+                                 '--models … --out DIR, each scored once and kept there.')
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument('--model', metavar='MODEL',
+                       help='model identifier (see `brainscore models`), a torchvision architecture (its ImageNet '
+                            'weights) or, with --weights, the name an aligned checkpoint gives itself')
+    which.add_argument('--models', nargs='+', metavar='SPEC', help=score_many.MODELS_HELP)
     parser.add_argument('--benchmark', metavar='BENCH',
                         help='benchmark identifier; without it, the whole suite: every EEG region, every fMRI ROI '
                              "and Brain-Score's behavioural benchmarks (what cannot run here is listed as "
@@ -39,10 +43,14 @@ def add_parsers(commands):
     parser.add_argument('--json', metavar='OUT', help='also write the score and its attributes as JSON')
     parser.add_argument('--plot', metavar='PNG|DIR',
                         help='also draw the time course (one temporal RSA benchmark: a PNG; the suite: a folder)')
+    parser.add_argument('--out', metavar='DIR', help=score_many.OUT_HELP)
     add_force(parser, 'existing --json and --plot files')
 
 
 def run(args):
+    score_many.check_flags(args)
+    if args.models is not None:
+        return score_many.run(args)
     options = {**benchmark_options(args), **matched_option(args)}  # first: a bad value fails before the model loads
     _check_outputs(args, options)
     model = load_model(args.model, weights=args.weights, batch_size=args.batch_size)
