@@ -46,8 +46,8 @@ class CellJob(Checkpointable):
                 traceback.print_exc()
                 write_status(self.folder, 'failed', phase=phase, attempt=attempt, error=failure_line(error))
                 return 'failed'
-            write_status(self.folder, 'done', attempt=attempt, checkpoint=str(checkpoint.relative_to(self.folder)),
-                         **outcome)
+            write_status(self.folder, 'done', attempt=attempt, requeued=self.requeued,
+                         checkpoint=str(checkpoint.relative_to(self.folder)), **outcome)
             return 'done'
 
     def checkpoint(self, *args, **kwargs) -> DelayedSubmission:
