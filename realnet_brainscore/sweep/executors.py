@@ -85,10 +85,7 @@ def _kind_name(kind, key: str) -> str:
 def run_jobs(name: str, settings: dict, jobs: list, folder: Path, say=print) -> dict:
     """Each CellJob run by the executor ``name``; {cell: outcome}: 'done'/'failed'/'busy' when the
     executor waits for them (debug, local), or the SLURM job id of the submitted array task."""
-    try:
-        import submitit
-    except ImportError:
-        raise RealnetError("sweeps run through submitit: pip install 'realnet-brainscore[sweep]'") from None
+    submitit = require_submitit()
     if not jobs:
         return {}
     if name == 'debug':
@@ -97,6 +94,15 @@ def run_jobs(name: str, settings: dict, jobs: list, folder: Path, say=print) -> 
     if name == 'local':
         return _run_locally(submitit.LocalExecutor(folder, max_num_timeout=settings['requeues']), settings, jobs, say)
     return _submit_to_slurm(submitit, settings, jobs, folder, say)
+
+
+def require_submitit():
+    """submitit, which the `sweep` extra installs; one line saying so where it is missing."""
+    try:
+        import submitit
+    except ImportError:
+        raise RealnetError("sweeps run through submitit: pip install 'realnet-brainscore[sweep]'") from None
+    return submitit
 
 
 def _outcome(submitted, say, job) -> str:

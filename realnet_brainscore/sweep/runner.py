@@ -16,8 +16,9 @@ COPY_FILE = 'sweep.toml'   # the sweep file as first run, for the reader
 def run_sweep(path, directory, executor: str | None = None, say=print) -> dict:
     """{cell: outcome} of the cells run or submitted now ('done', 'failed', 'busy' or a SLURM job id),
     and those skipped ('done' or 'running')."""
+    from .executors import executor_settings, require_submitit, run_jobs
+    require_submitit()  # before cell.py, which imports it
     from .cell import CellJob, write_settings
-    from .executors import executor_settings, run_jobs
     sweep = load_sweep(path)
     name, settings = executor_settings(sweep.path, sweep.executor, executor)
     cells = sweep.cells()
