@@ -65,6 +65,8 @@ setup(
     # decoding RDMs against it
     # timm: its models as backbones to align (--backbone timm:NAME); tested, so in the test extra too
     # pytest-check: Brain-Score's generic plugin tests need it (the website submission test runs them)
-    extras_require={'timm': ['timm>=1.0'], 'test': ['pytest>=7', 'pytest-check', 'neurora==1.1.6.12', 'timm>=1.0']},
+    # submitit: `brainscore sweep` runs its cells through it (local processes, SLURM arrays); tested, so in test too
+    extras_require={'timm': ['timm>=1.0'], 'sweep': ['submitit>=1.5,<2'],
+                    'test': ['pytest>=7', 'pytest-check', 'neurora==1.1.6.12', 'timm>=1.0', 'submitit>=1.5,<2']},
     entry_points={'console_scripts': ['brainscore = realnet_brainscore.cli:main']},
 )

@@ -11,10 +11,11 @@ import warnings
 
 from .. import __version__
 from ..errors import printable
-from . import benchmarks, compare, data, demo, exits, models, plugins, report, score, submission, synth, train, weights
+from . import (benchmarks, compare, data, demo, exits, models, plugins, report, score, submission, sweep, synth, train,
+               weights)
 
 # one module per command, named after it, in the order --help lists them
-COMMANDS = (models, weights, demo, synth, data, train, benchmarks, score, compare, plugins, submission, report)
+COMMANDS = (models, weights, demo, synth, data, train, benchmarks, score, compare, sweep, plugins, submission, report)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -186,6 +186,16 @@ def run(args):
                   f'{summary["best_val_loss"]:.4f}) -> {summary["best_checkpoint"]}')
 
 
+def checked_settings(args) -> tuple[Recipe, list[Source]]:
+    """The recipe and sources ``args`` give, checked as training checks them before any work (what
+    `brainscore sweep run` checks for every cell before it submits one)."""
+    recipe, sources = _recipe(args), _sources(args)
+    recipe.check()
+    for source in sources:
+        source.check_fits(recipe)
+    return recipe, sources
+
+
 def _sources(args) -> list[Source]:
     data = {'things_eeg2': _path(args.things_eeg2), 'shen2019': _path(args.shen2019), 'data': _path(args.data)}
     if args.group:
