@@ -66,14 +66,15 @@ def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(insilico, alig
 
 
 def test_improved_recipe_aligns_in_silico_subjects_too(insilico, aligned, tmp_path):
-    """The improved recipe with the `aligned` run's data and settings (the paper recipe's result is
-    tested above). In-silico subjects only: nothing here says which recipe is better on real EEG."""
+    """The improved recipe with the `aligned` run's data and settings, two epochs (the paper recipe's
+    result is tested above). In-silico subjects only: nothing here says which recipe is better on real EEG."""
     release, base, _ = insilico
     (source, recipe, runtime), _ = aligned
-    improved = train(source, replace(recipe, recipe='improved'), replace(runtime, out=tmp_path / 'improved'))
+    improved = train(source, replace(recipe, recipe='improved', epochs=2), replace(runtime, out=tmp_path / 'improved'))
     r_before, rho_before, r_after, rho_after = held_out_measures(release, base, improved['best_checkpoint'],
                                                                  recipe.seed)
-    # measured: r -0.003 -> 0.271, gain V2 +0.060 V4 +0.081 IT +0.068 (paper: 0.272; +0.075 +0.102 +0.103)
+    # two epochs (the paper recipe's run has three): measured r -0.003 -> 0.204, gain V2 +0.047 V4 +0.052
+    # IT +0.047 (three epochs: 0.271; +0.060 +0.081 +0.068)
     assert r_after > r_before + 0.15 and np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0
 
 
