@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..data import shen2019, things_eeg2
+from ..data.card import load_card, open_dataset
 from ..data.dataset import no_training_split, numbered_subject
 from ..errors import RealnetError
 from ..identifiers import check_subject
@@ -55,7 +56,6 @@ class Source:
         """Every path the run reads data from (no output may be one or lie inside one)."""
         if self.data is None:
             return [self.things_eeg2, self.shen2019]
-        from ..data.card import load_card
         card = load_card(self.data)
         return [card.path, card.data, card.images, card.table, card.event_images, *card.rois.values()]
 
@@ -63,18 +63,18 @@ class Source:
     def data_name(self) -> str:
         """The data set as messages name it, known without reading its recordings."""
         reader, path = self._named()
-        return BUILT_IN[reader].title if reader in BUILT_IN else _card(path).name
+        return BUILT_IN[reader].title if reader in BUILT_IN else load_card(path).name
 
     @property
     def set_name(self) -> str:
         """The data set's name, as its benchmarks are named (Gifford2022, a card's name)."""
         reader, path = self._named()
-        return BUILT_IN[reader].name if reader in BUILT_IN else _card(path).name
+        return BUILT_IN[reader].name if reader in BUILT_IN else load_card(path).name
 
     @property
     def modality(self) -> str:
         reader, path = self._named()
-        return BUILT_IN[reader].modality if reader in BUILT_IN else _card(path).modality
+        return BUILT_IN[reader].modality if reader in BUILT_IN else load_card(path).modality
 
     @property
     def run_name(self) -> str:
@@ -85,7 +85,7 @@ class Source:
         """Refuses a source that names no data set or several, or subjects it cannot hold; reads no
         recordings (``check_data`` does)."""
         reader, path = self._named()
-        if reader == 'card' and _card(path).test_images is None:  # refused before any weights or data are read
+        if reader == 'card' and load_card(path).test_images is None:  # refused before any weights or data are read
             raise RealnetError(no_training_split(path))
         if (self.subject is None) == (not self.group):
             raise RealnetError('`subject` or `group`: give one of the two')
@@ -130,16 +130,10 @@ def check_together(sources: list[Source]):
         raise RealnetError('runs trained together take each subject once')
 
 
-def _card(path: str):
-    from ..data.card import load_card
-    return load_card(path)
-
-
 @functools.lru_cache(maxsize=4)
 def _dataset(reader: str, path: str, drop_nan_voxels: bool):
     if reader == 'things_eeg2':
         return things_eeg2.dataset(path)
     if reader == 'shen2019':
         return shen2019.dataset(path, drop_nan_voxels)
-    from ..data.card import load_card, open_dataset
     return open_dataset(load_card(path))

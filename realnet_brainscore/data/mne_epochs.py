@@ -66,7 +66,8 @@ def read(card: Card) -> DataSet:
     if not card.image_column and card.event_images is None:
         raise RealnetError(f'{card.path}: format mne-epochs needs "image_column", the Epochs metadata column '
                            'naming each epoch\'s image, or "event_images", a table of event -> image')
-    headers = {subject: _header(card, file) for subject, file in epochs_files(card.data).items()}
+    table = None if card.image_column else event_table(card.event_images)
+    headers = {subject: _header(card, file, table) for subject, file in epochs_files(card.data).items()}
     _check_alike(headers)
     first = next(iter(headers.values()))
     stimulus_ids = tuple(dict.fromkeys(image for image in first.images if image is not None))
@@ -114,10 +115,12 @@ def _open(file: Path):
                            f'{printable(first_line(error))[:200]})') from error
 
 
-def _header(card: Card, file: Path) -> _Header:
+def _header(card: Card, file: Path, table: dict | None) -> _Header:
+    """What ``read`` needs of one subject's file; each epoch's image from the metadata column, or
+    from the event -> image ``table``."""
     epochs = _open(file)
-    images = (_images(card.image_column, epochs.metadata, file) if card.image_column else
-              _event_images(event_table(card.event_images), epochs, file))
+    images = (_images(card.image_column, epochs.metadata, file) if table is None else
+              _event_images(table, epochs, file))
     return _Header(file, images, _channels(card, epochs.info, file), float(epochs.info['sfreq']),
                    np.asarray(epochs.times, dtype=float).copy())
 

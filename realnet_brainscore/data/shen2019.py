@@ -203,49 +203,45 @@ class TrainingResponses(NamedTuple):
 def load_training(root, subject: int, drop_nan_voxels: bool = False) -> TrainingResponses:
     """One subject's training-session responses (ROI_VC), averaged over each image's repetitions,
     one row per image in the order of the image names."""
-    bdpy, samples, names, image_of_sample = _training_session(Path(root), subject)
-    voxels = bdpy.usable_voxels(('ROI_VC',), 'VC', drop_nan_voxels, 'ReAlnet-fMRI training')
-    paths = _image_paths(Path(root), list(names))
-    means = np.stack([voxels[image_of_sample == image].mean(axis=0) for image in range(len(names))])
-    return TrainingResponses(paths, check_float32(means, f'{bdpy.path}: VC voxels'))
-
-
-def _training_session(root: Path, subject: int):
-    """(file, each sample's image name, the image names sorted, each sample's image) of a subject's
-    training session."""
+    root = Path(root)
     bdpy = BdpyFile(training_h5_path(root, subject), TRAINING_FILE)
     if 'stimulus_id' not in bdpy.keys:
         raise RealnetError(f'{bdpy.path}: no stimulus_id key; the training session names its images only there')
     samples = [stimulus_name(value) for value in bdpy.finite_label('stimulus_id')]
+    voxels = bdpy.usable_voxels(('ROI_VC',), 'VC', drop_nan_voxels, 'ReAlnet-fMRI training')
     names, image_of_sample = np.unique(samples, return_inverse=True)  # sorted by name
     if len(names) < MIN_TRAINING_IMAGES:
         raise RealnetError(f'{bdpy.path}: {len(names)} images; ReAlnet-fMRI training needs at least '
                            f'{MIN_TRAINING_IMAGES}')
-    return bdpy, samples, names, image_of_sample
+    paths = _image_paths(root, list(names))
+    means = np.stack([voxels[image_of_sample == image].mean(axis=0) for image in range(len(names))])
+    return TrainingResponses(paths, check_float32(means, f'{bdpy.path}: VC voxels'))
 
 
 def dataset(root, drop_nan_voxels: bool = False, subjects=None) -> DataSet:
     """Shen 2019 as the data set ReAlnet-fMRI trains on (data/dataset.py), named Shen2019: per subject
     the training session's visual-cortex voxels, one repetition-averaged response per image (what
     the authors' targets start from). Its test images are the 50 of the stimulus list (the ROI
-    benchmarks read them per ROI, ``load_roi``). The first subject's file names the training images."""
+    benchmarks read them per ROI, ``load_roi``). The first subject's session names the training
+    images, and is not read twice."""
     root = Path(root)
     if not root.is_dir():
         raise RealnetError(f'{root}: no such folder (expected the Shen 2019 h5 files, {TSV} and images/)')
     subjects = tuple(subjects or [s for s in SUBJECTS if training_h5_path(root, s).is_file()] or SUBJECTS[:1])
-    training_names = list(_training_session(root, subjects[0])[2])
+    first = load_training(root, subjects[0], drop_nan_voxels)
+    training_names = [path.stem for path in first.image_paths]
     test_names = sorted(set(read_stimulus_names(root).values())) if (root / TSV).is_file() else []
 
     def read(label: str, split: str | None = None) -> Trials:
         if split == 'test':
             raise RealnetError(f'{root}: the Shen 2019 test images are read per ROI (the Shen2019.<ROI>-rsa benchmarks)')
-        loaded = load_training(root, int(label[4:]), drop_nan_voxels)
+        loaded = first if label == subject_name(subjects[0]) else load_training(root, int(label[4:]), drop_nan_voxels)
         channels = tuple(f'v{column}' for column in range(loaded.voxels.shape[1]))
         return Trials(label, {p.stem: row[None] for p, row in zip(loaded.image_paths, loaded.voxels)}, channels)
 
     return DataSet(name=NAME, modality='fMRI', visual_degrees=VISUAL_DEGREES,
                    subjects=tuple(subject_name(s) for s in subjects), stimulus_ids=(*training_names, *test_names),
-                   image_paths=tuple(_image_path(root, name) for name in (*training_names, *test_names)),
+                   image_paths=(*first.image_paths, *(_image_path(root, name) for name in test_names)),
                    test_images=frozenset(test_names), read=read, source=str(root))
 
 

@@ -13,7 +13,7 @@ from submitit.helpers import Checkpointable, DelayedSubmission
 
 from ..errors import RealnetError, first_line, printable
 from .spec import Cell, train_parser
-from .status import cell_lock, read_status, write_status
+from .status import cell_lock, read_status, write_status, written_once
 
 
 @dataclass
@@ -119,13 +119,7 @@ def write_settings(folder: Path, cell: Cell):
     """settings.json, written once; a folder holding other settings is another sweep's and is refused."""
     path = folder / 'settings.json'
     wanted = cell_settings(cell)
-    if path.exists():
-        try:
-            kept = json.loads(path.read_bytes())
-        except (OSError, ValueError, RecursionError):
-            kept = None
-        if kept != wanted:
-            raise RealnetError(f'{path}: holds other settings than this sweep gives the cell; move {folder} away')
+    if written_once(path, wanted, f'{path}: holds other settings than this sweep gives the cell; move {folder} away'):
         return
     from ..files import atomic_path
     with atomic_path(path) as partial:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import RealnetError
 from ..files import atomic_path, new_folder, outside_inputs
 from .spec import Sweep, load_sweep
-from .status import cell_state
+from .status import cell_state, written_once
 
 PLAN_FILE = 'sweep.json'   # what decides the cells: a re-run into the folder must give the same
 COPY_FILE = 'sweep.toml'   # the sweep file as first run, for the reader
@@ -65,14 +65,8 @@ def sweep_folder(sweep: Sweep, directory) -> Path:
     directory = Path(directory)
     plan = json.loads(json.dumps(sweep.plan()))  # as it reads back from the file
     kept = directory / PLAN_FILE
-    if kept.exists():
-        try:
-            earlier = json.loads(kept.read_bytes())
-        except (OSError, ValueError, RecursionError):
-            earlier = None
-        if earlier != plan:
-            raise RealnetError(f'{directory} holds another sweep ({kept} differs from {sweep.path} in [train], '
-                               '[grid] or [score]); choose another --out')
+    if written_once(kept, plan, f'{directory} holds another sweep ({kept} differs from {sweep.path} in [train], '
+                                '[grid] or [score]); choose another --out'):
         return directory
     new_folder(directory, '--out folder')
     directory.mkdir(parents=True, exist_ok=True)

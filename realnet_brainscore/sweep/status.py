@@ -35,6 +35,20 @@ def read_status(folder) -> dict | None:
     return status
 
 
+def written_once(path: Path, wanted, refusal: str) -> bool:
+    """True when the JSON file ``path`` already holds ``wanted``, False when it is absent (the caller
+    writes it); a file holding anything else, or unreadable, is another sweep's: ``refusal``, one line."""
+    if not path.exists():
+        return False
+    try:
+        kept = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        kept = None
+    if kept != wanted:
+        raise RealnetError(refusal)
+    return True
+
+
 def write_status(folder, state: str, **details) -> dict:
     """The cell's status, replaced atomically, with where and when it was written."""
     status = {'state': state, 'host': socket.gethostname(), 'pid': os.getpid(),
