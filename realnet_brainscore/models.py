@@ -136,14 +136,14 @@ def load_model(identifier: str, weights=None, batch_size: int = BATCH_SIZE, imag
     network = load_network(identifier, weights)  # first: a missing file fails before slow imports
     if image_size is not None:
         network = network._replace(image_size=image_size)
-    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
+    from brainscore_vision.model_helpers.activations.pytorch import load_preprocess_images
     from brainscore_vision.model_helpers.brain_transformation import ModelCommitment
+    from .extractor import RegionsAtOnce
 
-    wrapper = PytorchWrapper(identifier=network.identifier, model=network.backbone,
-                             preprocessing=functools.partial(load_preprocess_images, image_size=network.image_size),
-                             batch_size=batch_size)
-    wrapper.image_size = network.image_size
     spec = network.spec
+    wrapper = RegionsAtOnce(identifier=network.identifier, model=network.backbone,
+                            preprocessing=functools.partial(load_preprocess_images, image_size=network.image_size),
+                            batch_size=batch_size, region_layers=spec.regions.values(), image_size=network.image_size)
     return ModelCommitment(identifier=network.identifier, activations_model=wrapper, layers=spec.brainscore_layers,
                            region_layer_map=dict(spec.regions), behavioral_readout_layer=spec.readout,
                            visual_degrees=VISUAL_DEGREES)

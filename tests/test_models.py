@@ -86,3 +86,39 @@ def test_two_models_side_by_side_are_independent(setup, monkeypatch):
     after_b = it(model_b)
     assert not np.allclose(after_b, before)
     np.testing.assert_array_equal(it(model_a), before)  # loading b left a untouched
+
+
+def test_the_regions_of_one_stimulus_set_are_read_in_one_pass(setup, monkeypatch):
+    """Four region requests on the same images run the network once, and each gets what Brain-Score's
+    own wrapper gives for its layer alone; above the memory bound each request runs its own pass."""
+    import functools
+    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
+    from realnet_brainscore import extractor
+    monkeypatch.setenv('RESULTCACHING_DISABLE', '1')
+    model, network, stimuli, _ = setup
+    model.activations_model._kept = model.activations_model._features_per_image = None  # as loaded
+    passes = []
+    hook = model.activations_model._model.register_forward_hook(lambda module, inputs, _: passes.append(len(inputs[0])))
+    plain = PytorchWrapper(model=network.eval(), preprocessing=functools.partial(load_preprocess_images, image_size=224),
+                           batch_size=BATCH, identifier=model.identifier)
+
+    def region(name):
+        model.start_task(model.Task.passive)
+        model.start_recording(name, [(70, 170)])
+        features = model.look_at(stimuli)
+        return features.squeeze('time_bin', drop=True) if 'time_bin' in features.dims else features
+    try:
+        for name in ('V1', 'V2', 'V4', 'IT'):
+            features = region(name).transpose('presentation', 'neuroid')
+            alone = plain(stimuli, layers=[name]).transpose('presentation', 'neuroid')
+            np.testing.assert_array_equal(features.values, alone.values)
+            assert list(features['neuroid_id'].values) == list(alone['neuroid_id'].values)
+            assert set(features['region'].values) == {name}
+        assert passes == [2, BATCH]  # the layers' sizes probed on two blank images, then the four images once
+        monkeypatch.setattr(extractor, 'AT_ONCE_BYTES', 0)
+        model.activations_model._kept = None
+        for name in ('V1', 'IT'):
+            region(name)
+        assert passes == [2, BATCH, BATCH, BATCH]
+    finally:
+        hook.remove()

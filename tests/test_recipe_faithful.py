@@ -214,7 +214,8 @@ def test_test_loss_is_the_unweighted_mean_over_batches():
         def __len__(self):
             return len(self.indices)
 
-    part = Part(indices=np.arange(10), images=lambda i, c: None, targets_of=lambda i: None)
+    part = Part(indices=np.arange(10), images=lambda i, c: None, targets_of=lambda i: None,
+                teacher_logits=lambda i, x, teacher: teacher(x))
     for select_on, expected in (('test', 2.0), ('validation', 1.6)):
         run = SimpleNamespace(data=SimpleNamespace(validation=part), aligner=Fake(),
                               recipe=Recipe(batch_size=4, select_on=select_on))

@@ -82,7 +82,10 @@ def test_demo_aligns_and_beats_its_baseline_on_eeg(aligned, tmp_path, monkeypatc
     assert len(eeg) == 4 and len(scores['realnet-s01']) == 12
     better = [b for b in eeg if scores['realnet-s01'][b]['score'] > scores['cornet-s'][b]['score']]
     assert len(better) >= 3, {b: (scores['realnet-s01'][b]['score'], scores['cornet-s'][b]['score']) for b in eeg}
-    # measured before the lean-core refactor (issue 25), on the 2-core CPU; scores must not move
+    # measured before the lean-core refactor (issue 25), on the 2-core CPU; scores must not move. The
+    # starting model's scores are the same to 1e-3 on every CPU tried; the trained model's are not:
+    # three epochs of training amplify the last bits in which two CPUs' kernels differ (another 2-core
+    # machine, torch's AVX2 kernels: 0.3464, 0.5243, 0.4526, 0.4041, 0.3475, 0.6174; up to 0.027 apart)
     pinned = {
         'cornet-s': {
             'Gifford2022.IT-temporal_rsa': 0.2587,
@@ -103,9 +106,11 @@ def test_demo_aligns_and_beats_its_baseline_on_eeg(aligned, tmp_path, monkeypatc
             'Shen2019.V1-rsa': 0.6160,
         },
     }
-    for model, benchmarks in pinned.items():
-        for benchmark, expected in benchmarks.items():
-            assert scores[model][benchmark]['score'] == pytest.approx(expected, abs=1e-3), (model, benchmark)
+    tolerance = {'cornet-s': 1e-3, 'realnet-s01': 0.04}
+    moved = {(model, benchmark): (round(scores[model][benchmark]['score'], 4), expected)
+             for model, benchmarks in pinned.items() for benchmark, expected in benchmarks.items()
+             if scores[model][benchmark]['score'] != pytest.approx(expected, abs=tolerance[model])}
+    assert not moved, moved
     assert said[-1].endswith(f'the report is {report}')
     assert {p.name for p in report.parent.glob('*.png')} == {'eeg_time_courses.png', 'fmri_rois.png',
                                                              'matched_subjects.png'}

@@ -21,6 +21,8 @@ from realnet_brainscore.encoder import EncodingHead
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import Recipe, Runtime, Source, train
 from realnet_brainscore.training.data import decode_image, image_cache, to_input
+from realnet_brainscore.training.objective import Aligner
+from realnet_brainscore.training.run_data import Part
 
 
 
@@ -116,7 +118,12 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path, monkeypa
     """Killed after epoch 1; a resume whose save fails (a full disk) keeps epoch 1's files as they
     were; a resume that succeeds gives the weights and log of the run never stopped."""
     source, recipe, runtime = _tiny(insilico, tmp_path)
-    train(source, recipe, runtime(tmp_path / 'whole'))
+    taught = []
+    with monkeypatch.context() as patch:  # the frozen teacher sees each image in epoch 1 only
+        teacher_logits = Aligner.teacher_logits
+        patch.setattr(Aligner, 'teacher_logits', lambda self, x: taught.append(len(x)) or teacher_logits(self, x))
+        train(source, recipe, runtime(tmp_path / 'whole'))
+    assert sum(taught) == 20  # 18 training images in two batches, 2 held out: over two epochs
 
     def kill_after_first_epoch(record):
         if record['epoch'] == 1:
@@ -150,6 +157,27 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path, monkeypa
         torch.testing.assert_close(resumed['state_dict'][key], value, rtol=0, atol=0, msg=key)
     logs = [(tmp_path / run / 'sub-02' / 'log.jsonl').read_text().splitlines() for run in ('whole', 'killed')]
     assert [json.loads(l)['val_loss'] for l in logs[0]] == [json.loads(l)['val_loss'] for l in logs[1]]
+
+
+def test_the_teachers_logits_of_an_image_are_computed_once_and_kept():
+    pixels = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    part = Part(np.arange(2, 10), pixels, torch.zeros(10, 1), 'cpu')
+    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 5)).eval().requires_grad_(False)
+    batches = []
+
+    def teacher(x):
+        batches.append(len(x))
+        return network(x)
+
+    def logits(indices):
+        return part.teacher_logits(np.array(indices), part.images(np.array(indices), False), teacher)
+    first = logits([7, 2, 5])  # rows in sorted order, as ``images`` gives them: 2, 5, 7
+    torch.testing.assert_close(first, network(part.images(np.array([2, 5, 7]), False)), rtol=0, atol=0)
+    assert torch.equal(logits([5, 7, 2]), first) and batches == [3]
+    mixed = logits([9, 2])  # one image not seen yet: the teacher runs on the whole batch
+    assert batches == [3, 2]
+    torch.testing.assert_close(mixed[0], first[0])
+    assert torch.equal(logits([9]), mixed[1:]) and torch.equal(logits([2, 5]), first[:2]) and batches == [3, 2]
 
 
 def test_image_cache_is_built_once_and_holds_the_decoded_pixels(insilico, tmp_path):

@@ -160,7 +160,8 @@ def _check_same_images(runs: list[_Run]):
 
 def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
     """One pass over this process's share of the training images, in an order fixed by seed + epoch:
-    each batch is prepared once and the teacher run once, then every student steps on it."""
+    each batch is prepared once and every student steps on it; the teacher runs on an image in its
+    first epoch only (``Part.teacher_logits``)."""
     lead, recipe = runs[0], runs[0].recipe
     order = torch.randperm(len(lead.data.train), generator=torch.Generator().manual_seed(recipe.seed + epoch))
     order = world.shard(lead.data.train.indices[order.numpy()])
@@ -174,7 +175,7 @@ def _train_epoch(runs: list[_Run], world, epoch: int) -> list[dict]:
     for step, indices in enumerate(tqdm(batches, desc=desc, disable=not (lead.progress and world.rank == 0),
                                         leave=False)):
         x = lead.data.train.images(indices, lead.aligner.cuda)
-        teacher_logits = lead.aligner.teacher_logits(x)
+        teacher_logits = lead.data.train.teacher_logits(indices, x, lead.aligner.teacher_logits)
         for run, check, run_sums in zip(runs, checks, sums):
             terms = run.aligner.train_step(run.data.train.targets_of(indices), x, teacher_logits)
             check.add(step, terms)
@@ -194,7 +195,7 @@ def _validate(runs: list[_Run]) -> list[dict]:
     for i in range(0, len(part), lead.recipe.batch_size):
         indices = part.indices[i:i + lead.recipe.batch_size]
         x = part.images(indices, lead.aligner.cuda)
-        teacher_logits = lead.aligner.teacher_logits(x)
+        teacher_logits = part.teacher_logits(indices, x, lead.aligner.teacher_logits)
         for run, run_sums in zip(runs, sums):
             terms = run.aligner.held_out_terms(run.data.validation.targets_of(indices), x, teacher_logits)
             _accumulate(run_sums, terms, 1 if per_batch else len(indices))
