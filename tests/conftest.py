@@ -89,6 +89,24 @@ def aligned(insilico):
     return settings, train(*settings)  # ((source, recipe, runtime), summary)
 
 
+@pytest.fixture(scope='session')
+def small(tmp_path_factory):
+    """Tests of the training loop train here: see ``factories.SmallRuns``."""
+    import torch
+    from factories import SmallRuns
+    from realnet_brainscore.backbones import create
+    from realnet_brainscore.data.things_eeg2 import image_paths
+    from realnet_brainscore.synthetic import Design, calibrated, write_things_eeg2
+    root = tmp_path_factory.mktemp('small')
+    runs = SmallRuns(root / 'things', root / 'resnet18.pth', root / 'cache')
+    write_things_eeg2(runs.things_eeg2, Design(subjects=2, concepts=4, images_per_concept=5, test_images=10,
+                                               image_size=runs.image_size))
+    torch.manual_seed(0)
+    start = calibrated(create('resnet18'), image_paths(runs.things_eeg2, 'training'), runs.image_size)
+    torch.save({'state_dict': start.state_dict()}, runs.weights)
+    return runs
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Every attempt to reach the network is recorded and fails (a test asserts there was none)."""

@@ -1,5 +1,7 @@
 """Files the tests make in the published formats: checkpoints, images, stimulus sets."""
 import hashlib
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -10,6 +12,38 @@ from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.encoder import EncodingHead
 
 SIZE = 64  # pixels of the in-silico images and of the models trained on them
+
+
+class SmallRuns(NamedTuple):
+    """The data and start of the tests of the training loop (conftest's ``small``): two in-silico
+    subjects with 20 training images (2 steps an epoch) and 10 test images at 32 px, and a ResNet-18
+    with random weights, batch norm calibrated on the training images (its validation loss falls
+    from epoch 1 to 2). What those tests check (resume, locks, refusals, processes, layouts) does
+    not depend on the backbone; a ResNet-18 step at 32 px is a twentieth of a CORnet-S step here."""
+    things_eeg2: Path
+    weights: Path
+    cache_dir: Path
+    image_size: int = 32
+
+    def recipe(self, **settings):
+        """2 epochs at lr 1e-4, unless ``settings`` say otherwise."""
+        from realnet_brainscore.training import Recipe
+        return Recipe(**{'backbone': 'resnet18', 'backbone_weights': self.weights, 'image_size': self.image_size,
+                         'epochs': 2, 'lr': 1e-4, **settings})
+
+    def runtime(self, out, **settings):
+        from realnet_brainscore.training import Runtime
+        return Runtime(out=out, progress=False, cache_dir=self.cache_dir, **settings)
+
+    def source(self, subject: int = 2):
+        from realnet_brainscore.training import Source
+        return Source(things_eeg2=self.things_eeg2, subject=subject)
+
+    def train_args(self, out, *extra, subjects=('--subject', '2')) -> list:
+        """``brainscore train`` of ``subjects`` into ``out`` as ``recipe()`` trains, then ``extra``."""
+        return ['train', *subjects, '--things-eeg2', str(self.things_eeg2), '--out', str(out),
+                '--backbone', 'resnet18', '--backbone-weights', str(self.weights), '--image-size',
+                str(self.image_size), '--epochs', '2', '--lr', '1e-4', *extra]
 
 
 def random_cornet(seed: int) -> CORnetS:

@@ -2,7 +2,6 @@
 (NAME.<ROI>-rsa for fMRI), scored by the CLI and equal to a hand computation; the published
 benchmarks' identifiers are untouched."""
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,28 +165,21 @@ def test_the_cards_benchmark_scores_what_the_published_benchmark_scores_on_the_s
                                published.attrs['ceiling_time_course'].values, atol=1e-6)
 
 
-def test_training_from_the_card_reads_what_training_from_the_release_reads(tmp_path):
+def test_training_from_the_card_reads_what_training_from_the_release_reads(small, tmp_path):
     """The same subject's images (byte for byte, in the same order) and targets (bit for bit) through
     the card as through the THINGS-EEG2 reader, both splits: everything after ``responses`` is one code
     path, so the two train alike. Then a run through the card, end to end."""
-    from realnet_brainscore.synthetic import Design, insilico_cornet, write_things_eeg2
-    from realnet_brainscore.data.things_eeg2 import image_paths
-    from realnet_brainscore.training import Recipe, Runtime, Source, train
+    from realnet_brainscore.training import Source, train
     from realnet_brainscore.training.targets import responses
-    release = write_things_eeg2(tmp_path / 'release', Design(subjects=2, concepts=4, images_per_concept=5,
-                                                              test_images=4, image_size=32))
-    card = write_mne_epochs(release, tmp_path / 'epochs')
-    recipe = Recipe(image_size=32, epochs=1, lr=1e-4)
-    sources = Source(things_eeg2=release, subject=2), Source(data=card, subject=2)
+    card = write_mne_epochs(small.things_eeg2, tmp_path / 'epochs')
+    recipe = small.recipe(epochs=1)
+    sources = small.source(), Source(data=card, subject=2)
     for split in ('training', 'test'):
         ours, theirs = (responses(source, recipe.resolved(), split) for source in sources)
         assert [Path(p).read_bytes() for p in ours.image_paths] == [Path(p).read_bytes() for p in theirs.image_paths]
         np.testing.assert_array_equal(ours.subjects[0], theirs.subjects[0])
         assert ours.subjects[0].dtype == theirs.subjects[0].dtype == np.float32
-    base = tmp_path / 'base.pth'
-    write_sized_checkpoint(base, insilico_cornet(image_paths(release, 'training'), 32), 32)
-    run = train(sources[1], replace(recipe, backbone_weights=base),
-                Runtime(out=tmp_path / 'runs', progress=False, cache_dir=tmp_path / 'cache'))
+    run = train(sources[1], recipe, small.runtime(tmp_path / 'runs'))
     assert run['best_checkpoint'].endswith('sub-02/best.pt') and run['data_set'] == 'InSilicoEpochs'
 
 

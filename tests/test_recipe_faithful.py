@@ -12,10 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from factories import random_cornet, write_dicarlolab_checkpoint
 from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.cornet import CORnetS
-from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.training import Recipe, loop
 from realnet_brainscore.training import checkpointing
 from realnet_brainscore.encoder import EncodingHead, ReAlnet
@@ -222,26 +220,14 @@ def test_test_loss_is_the_unweighted_mean_over_batches():
         assert loop._validate([run])[0]['val_loss'] == pytest.approx(expected)
 
 
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp('tiny')
-    release = write_things_eeg2(root / 'things', Design(subjects=1, concepts=2, images_per_concept=4,
-                                                         test_images=3, image_size=PX))
-    write_dicarlolab_checkpoint(root / 'cornet.pth', random_cornet(0))
-    return release, root
-
-
-def test_a_run_where_no_epoch_beats_the_first_saves_no_best_and_says_so(tiny, monkeypatch, capsys):
+def test_a_run_where_no_epoch_beats_the_first_saves_no_best_and_says_so(small, tmp_path, monkeypatch, capsys):
     """Planted test losses 1.0, 1.1: one warning line, no best.pt, a summary without a best epoch; a
     later epoch that beats the first (0.8) writes best.pt on resume."""
-    release, root = tiny
     planted = iter([1.0, 1.1, 0.8])
     monkeypatch.setattr(loop, '_validate', lambda runs: [{f'val_{t}': next(planted) if t == 'loss' else 0.0
                                                           for t in TERMS} for _ in runs])
-    out = root / 'out'
-    common = ['train', '--subject', '1', '--things-eeg2', str(release), '--out', str(out), '--cornet-weights',
-              str(root / 'cornet.pth'), '--image-size', str(PX), '--batch-size', '8', '--select-on', 'test', '-q',
-              '--forward-passes', '1']
+    out = tmp_path / 'out'
+    common = small.train_args(out, '--select-on', 'test', '-q', '--forward-passes', '1', subjects=('--subject', '1'))
     assert cli.main([*common, '--epochs', '2']) == 0
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if 'no best.pt' in line]

@@ -6,12 +6,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from factories import SIZE, eeg_window
+from factories import eeg_window
 from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.data.things_eeg2 import load_subject
-from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import RECIPES, Recipe, Runtime, Source, train
+from realnet_brainscore.training import RECIPES, Recipe, train
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.objective import Aligner
 from realnet_brainscore.training.run_data import RunData
@@ -150,13 +149,8 @@ def test_subject_zscore_keeps_the_features_relative_scale():
     np.testing.assert_allclose(z.std(0), 1, atol=1e-4)
 
 
-def test_select_on_test_selects_on_the_test_images_and_warns(insilico, tmp_path, capsys):
-    release, base, root = insilico
-    small = tmp_path / 'small'  # 20 training and 3 test images
-    write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=3, image_size=SIZE))
-    code = cli.main(['train', '--subject', '2', '--things-eeg2', str(small), '--out', str(tmp_path / 'out'),
-                     '--cornet-weights', str(base), '--image-size', str(SIZE), '--epochs', '1', '--select-on', 'test',
-                     '-q'])
+def test_select_on_test_selects_on_the_test_images_and_warns(small, tmp_path, capsys):
+    code = cli.main(small.train_args(tmp_path / 'out', '--epochs', '1', '--select-on', 'test', '-q'))
     err = capsys.readouterr().err
     assert code == 0
     warnings = [line for line in err.splitlines() if 'evaluation set' in line]
@@ -165,10 +159,9 @@ def test_select_on_test_selects_on_the_test_images_and_warns(insilico, tmp_path,
     assert not (tmp_path / 'out' / 'sub-02' / 'best.pt').exists()
     meta = torch.load(tmp_path / 'out' / 'sub-02' / 'last.pt', weights_only=True)['meta']
     assert meta['config']['select_on'] == 'test'
-    assert meta['n_validation_images'] == 3 and meta['n_train_images'] == 20  # as the authors: all train
+    assert meta['n_validation_images'] == 10 and meta['n_train_images'] == 20  # as the authors: all train
 
-    data = RunData(Source(things_eeg2=small, subject=2), Recipe(select_on='test', image_size=SIZE),
-                   Runtime(out=tmp_path, progress=False, cache_dir=root / 'cache'), Distributed(), 'cpu')
-    test = eeg_window(load_subject(small, 2, 'test', average_repetitions=True))
+    data = RunData(small.source(), small.recipe(select_on='test'), small.runtime(tmp_path), Distributed(), 'cpu')
+    test = eeg_window(load_subject(small.things_eeg2, 2, 'test', average_repetitions=True))
     np.testing.assert_allclose(data.validation.targets.numpy(), (test - data.mean) / data.std, rtol=1e-6)
     assert data.mean.shape == (1,)  # the training statistics, paper recipe

@@ -1,4 +1,4 @@
-"""`brainscore sweep`: a 2 x 2 grid of tiny runs (ResNet-18, 32 px, one epoch, in-silico subjects) in
+"""`brainscore sweep`: a 2 x 2 grid of tiny runs (conftest's `small`: ResNet-18, 32 px, one epoch) in
 this process (submitit's debug executor) and in local processes, a killed cell resumed through
 submitit's checkpoint hook, the skip-finished rule, and the SLURM array script as sbatch would get it."""
 import json
@@ -7,11 +7,8 @@ import shutil
 import sys
 
 import pytest
-import torch
 
 from realnet_brainscore import cli
-from realnet_brainscore.backbones import create
-from realnet_brainscore.synthetic import Design, write_things_eeg2
 
 pytestmark = pytest.mark.slow  # trains networks (tiny ones)
 BENCHMARK = 'Gifford2022.IT-temporal_rsa'
@@ -22,25 +19,13 @@ class Killed(BaseException):
     """A kill in the middle of a cell (BaseException: nothing of the cell's catches it, as with SIGKILL)."""
 
 
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    """Two in-silico subjects (10 training, 10 test images) and a ResNet-18 with random weights."""
-    folder = tmp_path_factory.mktemp('sweep-data')
-    release = write_things_eeg2(folder / 'things', Design(subjects=2, concepts=2, images_per_concept=5,
-                                                          test_images=10, image_size=32))
-    torch.manual_seed(0)
-    torch.save({'state_dict': create('resnet18').state_dict()}, folder / 'resnet18.pth')
-    return release, folder / 'resnet18.pth'
-
-
-def sweep_file(path, tiny, grid='subject = [1, 2]\nbeta = [1.0, 100.0]', epochs=1, executor='name = "debug"'):
-    release, weights = tiny
+def sweep_file(path, small, grid='subject = [1, 2]\nbeta = [1.0, 100.0]', epochs=1, executor='name = "debug"'):
     path.write_text(f"""
 [train]
-things_eeg2 = "{release}"
+things_eeg2 = "{small.things_eeg2}"
 backbone = "resnet18"
-backbone_weights = "{weights}"
-image_size = 32
+backbone_weights = "{small.weights}"
+image_size = {small.image_size}
 epochs = {epochs}
 workers = 1
 quiet = true
@@ -62,10 +47,10 @@ batch_size = 10
 
 
 @pytest.fixture(scope='module')
-def swept(tiny, tmp_path_factory):
+def swept(small, tmp_path_factory):
     """The 2 x 2 grid run once with the debug executor: (sweep file, its folder)."""
     folder = tmp_path_factory.mktemp('swept')
-    path = sweep_file(folder / 'sweep.toml', tiny)
+    path = sweep_file(folder / 'sweep.toml', small)
     assert cli.main(['sweep', 'run', str(path), '--out', str(folder / 'out')]) == 0
     return path, folder / 'out'
 
@@ -137,12 +122,12 @@ def test_a_rerun_skips_finished_cells_and_retries_failed_ones_in_local_processes
     assert all(p.read_bytes() == content for p, content in written.items())  # nothing a finished cell wrote
 
 
-def test_a_killed_cell_resumes_from_its_last_checkpoint(tiny, tmp_path, monkeypatch, capsys):
+def test_a_killed_cell_resumes_from_its_last_checkpoint(small, tmp_path, monkeypatch, capsys):
     from realnet_brainscore import training
     from realnet_brainscore.sweep.cell import CellJob
     from realnet_brainscore.sweep.runner import run_sweep
     from realnet_brainscore.sweep.spec import load_sweep
-    path = sweep_file(tmp_path / 'sweep.toml', tiny, grid='subject = [2]', epochs=2)
+    path = sweep_file(tmp_path / 'sweep.toml', small, grid='subject = [2]', epochs=2)
     out = tmp_path / 'out'
     train = training.train
 
@@ -192,8 +177,8 @@ def fake_slurm(tmp_path, monkeypatch):
     return tmp_path / 'submitted.sh'
 
 
-def test_slurm_submits_one_array_with_the_executor_settings(tiny, fake_slurm, tmp_path, monkeypatch, capsys):
-    path = sweep_file(tmp_path / 'sweep.toml', tiny, executor=SLURM)
+def test_slurm_submits_one_array_with_the_executor_settings(small, fake_slurm, tmp_path, monkeypatch, capsys):
+    path = sweep_file(tmp_path / 'sweep.toml', small, executor=SLURM)
     assert cli.main(['sweep', 'run', str(path), '--out', str(tmp_path / 'out')]) == 0
     assert capsys.readouterr().out.count('submitted (SLURM job 4242_') == 4
     script = fake_slurm.read_text()
@@ -232,8 +217,8 @@ def test_slurm_submits_one_array_with_the_executor_settings(tiny, fake_slurm, tm
     (('name = "debug"', 'name = "local"\npartition = "gpu"'), r'\[executor\] partition: not a setting of the local executor'),
     (('[executor]', '[executors]'), r'unknown table \[executors\]'),
 ])
-def test_a_bad_sweep_file_is_one_line_naming_the_key(change, problem, tiny, tmp_path, capsys):
-    path = sweep_file(tmp_path / 'sweep.toml', tiny)
+def test_a_bad_sweep_file_is_one_line_naming_the_key(change, problem, small, tmp_path, capsys):
+    path = sweep_file(tmp_path / 'sweep.toml', small)
     path.write_text(path.read_text().replace(*change))
     assert cli.main(['sweep', 'run', str(path), '--out', str(tmp_path / 'out')]) == 2
     error = capsys.readouterr().err
@@ -243,9 +228,9 @@ def test_a_bad_sweep_file_is_one_line_naming_the_key(change, problem, tiny, tmp_
     assert not (tmp_path / 'out').exists()
 
 
-def test_another_sweep_into_the_same_folder_is_refused(swept, tiny, tmp_path, capsys):
+def test_another_sweep_into_the_same_folder_is_refused(swept, small, tmp_path, capsys):
     _, out = swept
-    other = sweep_file(tmp_path / 'other.toml', tiny, grid='subject = [1, 2]\nbeta = [1.0, 10.0]')
+    other = sweep_file(tmp_path / 'other.toml', small, grid='subject = [1, 2]\nbeta = [1.0, 10.0]')
     assert cli.main(['sweep', 'run', str(other), '--out', str(out)]) == 2
     assert 'holds another sweep' in capsys.readouterr().err
     assert cli.main(['sweep', 'status', str(tmp_path)]) == 2

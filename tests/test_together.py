@@ -7,32 +7,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from factories import SIZE
 from realnet_brainscore import RealnetError, cli
-from realnet_brainscore.backbones import create
-from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import Recipe, Runtime, Source, train, train_together
+from realnet_brainscore.training import train, train_together
 
 pytestmark = pytest.mark.slow  # every test here trains networks
 
 SUBJECTS = (1, 2)
 TIMING_KEYS = ('seconds', 'images_per_second')  # the one part of a log that differs between two runs
-
-
-@pytest.fixture(scope='module')
-def tiny(insilico, tmp_path_factory):
-    """20 training images of two subjects (2 steps an epoch), 2 epochs, 32 px, and a ResNet-18 (for
-    speed: what is tested is the loop, and a CORnet-S run writes 0.8 GB of checkpoints an epoch)."""
-    _, _, root = insilico
-    folder = tmp_path_factory.mktemp('together')
-    small = write_things_eeg2(folder / 'small',
-                              Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    torch.manual_seed(0)
-    torch.save({'state_dict': create('resnet18').state_dict()}, folder / 'resnet18.pth')
-    recipe = Recipe(backbone='resnet18', backbone_weights=folder / 'resnet18.pth', image_size=SIZE // 2, epochs=2,
-                    lr=1e-4)
-    return dict(things_eeg2=small, recipe=recipe,
-                runtime=lambda out, **runtime: Runtime(out=out, progress=False, cache_dir=root / 'cache', **runtime))
 
 
 @contextlib.contextmanager
@@ -47,12 +28,12 @@ def cpu_threads(n):
 
 
 @pytest.fixture(scope='module')
-def alone(tiny, tmp_path_factory):
-    """Each subject trained on its own with one CPU thread."""
+def alone(small, tmp_path_factory):
+    """Each subject of the `small` runs trained on its own with one CPU thread (2 epochs)."""
     out = tmp_path_factory.mktemp('alone')
     with cpu_threads(1):
         for subject in SUBJECTS:
-            train(Source(things_eeg2=tiny['things_eeg2'], subject=subject), tiny['recipe'], tiny['runtime'](out))
+            train(small.source(subject), small.recipe(), small.runtime(out))
     return out
 
 
@@ -72,10 +53,8 @@ def assert_same_runs(first, second):
         assert logs[0] == logs[1]
 
 
-def test_together_one_after_another_gives_each_subject_what_training_it_alone_gives(alone, tiny, tmp_path, capsys):
-    argv = ['train', '--subjects', '1,2', '--together', '--things-eeg2', str(tiny['things_eeg2']), '--out',
-            str(tmp_path), '--backbone', 'resnet18', '--backbone-weights', str(tiny['recipe'].backbone_weights),
-            '--image-size', str(SIZE // 2), '--epochs', '2', '--lr', '1e-4']
+def test_together_one_after_another_gives_each_subject_what_training_it_alone_gives(alone, small, tmp_path, capsys):
+    argv = small.train_args(tmp_path, '--together', subjects=('--subjects', '1,2'))
     with cpu_threads(1):
         assert cli.main(argv) == 0
     out = capsys.readouterr().out
@@ -87,16 +66,16 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_pass_resumed_gives_what_training_alone_gives(alone, tiny, tmp_path):
+def test_a_killed_pass_resumed_gives_what_training_alone_gives(alone, small, tmp_path):
     def kill_after_sub01_saved_epoch_1(record):
         if record['run'] == 'sub-01' and record['epoch'] == 1:
             raise Killed  # sub-01 has saved epoch 1, sub-02 has saved nothing
-    sources = [Source(things_eeg2=tiny['things_eeg2'], subject=subject) for subject in SUBJECTS]
+    sources = [small.source(subject) for subject in SUBJECTS]
     with cpu_threads(1), pytest.raises(Killed):
-        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path), on_epoch_end=kill_after_sub01_saved_epoch_1)
+        train_together(sources, small.recipe(), small.runtime(tmp_path), on_epoch_end=kill_after_sub01_saved_epoch_1)
     assert (tmp_path / 'sub-01' / 'last.pt').is_file() and not (tmp_path / 'sub-02' / 'last.pt').exists()
     with cpu_threads(1):
-        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path, resume=True))
+        train_together(sources, small.recipe(), small.runtime(tmp_path, resume=True))
     assert_same_runs(alone, tmp_path)
 
 
@@ -105,10 +84,10 @@ def test_a_killed_pass_resumed_gives_what_training_alone_gives(alone, tiny, tmp_
     ({'subject': 1}, 'each subject once'),
     ({'subject': None, 'group': (1, 2)}, 'not group models'),
 ])
-def test_runs_that_cannot_share_batches_are_refused_before_any_work(tiny, tmp_path, change, message):
+def test_runs_that_cannot_share_batches_are_refused_before_any_work(small, tmp_path, change, message):
     """(Every setting but the data is shared by construction: one recipe trains them all.)"""
-    first = Source(things_eeg2=tiny['things_eeg2'], subject=1)
+    first = small.source(1)
     sources = [first, replace(first, **{'subject': 2, **change})]
     with pytest.raises(RealnetError, match=message):
-        train_together(sources, tiny['recipe'], tiny['runtime'](tmp_path))
+        train_together(sources, small.recipe(), small.runtime(tmp_path))
     assert not any(tmp_path.iterdir())

@@ -18,8 +18,7 @@ from factories import SIZE, eeg_window
 from realnet_brainscore import RealnetError, cli, load_model, load_network
 from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.encoder import EncodingHead
-from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import Recipe, Runtime, Source, train
+from realnet_brainscore.training import train
 from realnet_brainscore.training.data import decode_image, image_cache, to_input
 from realnet_brainscore.training.objective import Aligner
 from realnet_brainscore.training.run_data import Part
@@ -68,16 +67,17 @@ def test_alignment_predicts_held_out_eeg_and_moves_rdms_toward_it(insilico, alig
 
 
 def test_improved_recipe_aligns_in_silico_subjects_too(insilico, aligned, tmp_path):
-    """The improved recipe with the `aligned` run's data and settings, two epochs (the paper recipe's
-    result is tested above). In-silico subjects only: nothing here says which recipe is better on real EEG."""
+    """The improved recipe with the `aligned` run's data and settings, one epoch (the paper recipe's
+    result, three epochs, is tested above). In-silico subjects only: nothing here says which recipe
+    is better on real EEG."""
     release, base, _ = insilico
     (source, recipe, runtime), _ = aligned
-    improved = train(source, replace(recipe, recipe='improved', epochs=2), replace(runtime, out=tmp_path / 'improved'))
+    improved = train(source, replace(recipe, recipe='improved', epochs=1), replace(runtime, out=tmp_path / 'improved'))
     r_before, rho_before, r_after, rho_after = held_out_measures(release, base, improved['best_checkpoint'],
                                                                  recipe.seed)
-    # two epochs (the paper recipe's run has three): measured r -0.003 -> 0.204, gain V2 +0.047 V4 +0.052
-    # IT +0.047 (three epochs: 0.271; +0.060 +0.081 +0.068)
-    assert r_after > r_before + 0.15 and np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0
+    # one epoch: measured r -0.003 -> 0.095, gain V2 +0.025 V4 +0.013 IT +0.014 (two epochs: r 0.204,
+    # gains +0.047 +0.052 +0.047)
+    assert r_after > r_before + 0.05 and np.mean([rho_after[a] - rho_before[a] for a in rho_after]) > 0
 
 
 def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
@@ -99,25 +99,15 @@ def test_run_folder_log_and_checkpoint_metadata(insilico, aligned):
     assert model.identifier.startswith('realnet-s01+')
 
 
-def _tiny(insilico, tmp_path):
-    """20 training images of subject 2 (2 steps an epoch): (source, recipe, runtime writing to out)."""
-    release, base, root = insilico
-    small = tmp_path / 'small'
-    write_things_eeg2(small, Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    recipe = Recipe(backbone_weights=base, image_size=SIZE, epochs=2, lr=1e-4)
-    return Source(things_eeg2=small, subject=2), recipe, lambda out, **runtime: Runtime(
-        out=out, progress=False, cache_dir=root / 'cache', **runtime)
-
-
 class Killed(Exception):
     pass
 
 
 @pytest.mark.slow
-def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path, monkeypatch):
+def test_resume_after_a_kill_gives_the_same_weights(small, tmp_path, monkeypatch):
     """Killed after epoch 1; a resume whose save fails (a full disk) keeps epoch 1's files as they
     were; a resume that succeeds gives the weights and log of the run never stopped."""
-    source, recipe, runtime = _tiny(insilico, tmp_path)
+    source, recipe, runtime = small.source(), small.recipe(), small.runtime
     taught = []
     with monkeypatch.context() as patch:  # the frozen teacher sees each image in epoch 1 only
         teacher_logits = Aligner.teacher_logits
@@ -138,6 +128,7 @@ def test_resume_after_a_kill_gives_the_same_weights(insilico, tmp_path, monkeypa
         train(source, replace(recipe, lr=1e-3), runtime(tmp_path / 'killed', resume=True))
     finished = {name: (folder / name).read_bytes() for name in ('best.pt', 'last.pt', 'log.jsonl')}
 
+    # epoch 2 improves on epoch 1 (see SmallRuns): its first save, best.pt, fails before the log is written
     def broken_save(obj, path, *args, **kwargs):
         with open(path, 'wb') as stream:
             stream.write(b'half')
@@ -192,20 +183,19 @@ def test_image_cache_is_built_once_and_holds_the_decoded_pixels(insilico, tmp_pa
     assert not list(tmp_path.glob('*.partial'))
 
 
-def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
-    release = _tiny(insilico, tmp_path)[0].things_eeg2  # subjects 1 and 2
-    base = insilico[1]
+def test_cli_refuses_bad_input_with_one_line(small, tmp_path, capsys):
+    release = small.things_eeg2  # subjects 1 and 2
     broken = tmp_path / 'broken'
     shutil.copytree(release, broken)
     next((broken / 'image_set' / 'training_images').rglob('*.jpg')).write_bytes(b'not a jpeg')
     empty = tmp_path / 'empty'
     shutil.copytree(release, empty)
     sorted((empty / 'image_set' / 'training_images').rglob('*.jpg'))[-1].write_bytes(b'')
-    common = ['--out', str(tmp_path / 'out'), '--cornet-weights', str(base), '--image-size', '32', '--epochs', '1',
-              '-q']
+    common = ['--out', str(tmp_path / 'out'), '--backbone', 'resnet18', '--backbone-weights', str(small.weights),
+              '--image-size', '32', '--epochs', '1', '-q']
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
-        (['--subject', '3', '--things-eeg2', str(release)], r'small: no subject sub-03 \(it holds sub-01, sub-02\)'),
+        (['--subject', '3', '--things-eeg2', str(release)], r'things: no subject sub-03 \(it holds sub-01, sub-02\)'),
         (['--subject', '1', '--things-eeg2', str(broken)], r'\.jpg: not an image file'),
         (['--subject', '1', '--things-eeg2', str(empty)], r'\.jpg: an empty file'),
         (['--subject', '1', '--things-eeg2', str(release), '--validation-fraction', '1.5'], 'between 0 and 1'),
@@ -221,22 +211,19 @@ def test_cli_refuses_bad_input_with_one_line(insilico, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_torchrun_data_parallel_writes_the_same_layout(insilico, tmp_path):
+def test_torchrun_data_parallel_writes_the_same_layout(small, tmp_path):
     """Two CPU processes (gloo) under torchrun: one run folder, written once, loadable."""
-    source, recipe, _ = _tiny(insilico, tmp_path)
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
-               str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli', 'train', '--subject', '2',
-               '--things-eeg2', str(source.things_eeg2), '--out', str(tmp_path / 'ddp'),
-               '--cornet-weights', str(recipe.backbone_weights), '--image-size', str(SIZE), '--epochs', '2', '-q']
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, 'REALNET_HOME': str(insilico[2])})
+               str(29500 + os.getpid() % 1000), '-m', 'realnet_brainscore.cli',
+               *small.train_args(tmp_path / 'ddp', '-q')]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     folder = tmp_path / 'ddp' / 'sub-02'
     assert sorted(p.name for p in folder.iterdir()) == ['best.pt', 'last.pt', 'log.jsonl', 'summary.json']
     assert result.stdout.count('sub-02: best epoch') == 1  # only rank 0 reports
     log = [json.loads(line) for line in (folder / 'log.jsonl').read_text().splitlines()]
     assert [r['epoch'] for r in log] == [1, 2]
-    assert load_network('realnet-s02', weights=folder / 'last.pt').head is not None
+    assert load_network('resnet18-eeg-s02', weights=folder / 'last.pt').head is not None
 
 
 TIMING = Path(__file__).resolve().parents[1] / 'timing' / 'training_step.py'

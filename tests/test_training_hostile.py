@@ -21,34 +21,21 @@ from realnet_brainscore import RealnetError, cli
 from realnet_brainscore.checkpoint import FORMAT, write_checkpoint
 from realnet_brainscore.data.things_eeg2 import image_paths
 from realnet_brainscore.synthetic import Design, write_things_eeg2
-from realnet_brainscore.training import Recipe, Runtime, Source, checkpointing, loop, objective, train
+from realnet_brainscore.training import Recipe, Source, checkpointing, loop, objective, train
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.run_data import RunData
 from realnet_brainscore.training.data import decode_image, image_cache
 
-SIZE = 32  # pixels: these runs only need to start, not to align
+SIZE = 32  # pixels of the image caches built here
 
 
-@pytest.fixture(scope='module')
-def tiny(insilico, tmp_path_factory):
-    """20 training images of subject 2 (2 steps an epoch) and the in-silico CORnet-S."""
-    release, base, root = insilico
-    small = write_things_eeg2(tmp_path_factory.mktemp('tiny') / 'things',
-                              Design(subjects=2, concepts=4, images_per_concept=5, test_images=2, image_size=SIZE))
-    return dict(things_eeg2=small, backbone_weights=base, cache_dir=root / 'cache')
+def _library(small, out, **recipe):
+    """(source, recipe, runtime) of the run `_cli` asks for: one epoch of the `small` runs."""
+    return small.source(), small.recipe(epochs=1, **recipe), small.runtime(out)
 
 
-def _library(tiny, out, **recipe):
-    """(source, recipe, runtime) of the run `_cli` asks for."""
-    return (Source(things_eeg2=tiny['things_eeg2'], subject=2),
-            Recipe(backbone_weights=tiny['backbone_weights'], image_size=SIZE, epochs=1, **recipe),
-            Runtime(out=out, progress=False, cache_dir=tiny['cache_dir']))
-
-
-def _cli(tiny, out, *extra):
-    return ['train', '--subject', '2', '--things-eeg2', str(tiny['things_eeg2']), '--out', str(out),
-            '--cornet-weights', str(tiny['backbone_weights']), '--image-size', str(SIZE), '--epochs', '1', '-q',
-            *extra]
+def _cli(small, out, *extra):
+    return small.train_args(out, '--epochs', '1', '-q', *extra)
 
 
 def _refused(capsys, arguments, pattern) -> str:
@@ -60,7 +47,7 @@ def _refused(capsys, arguments, pattern) -> str:
     return error
 
 
-def test_numbers_device_and_outputs_are_checked_before_any_work(tiny, tmp_path, capsys, monkeypatch):
+def test_numbers_device_and_outputs_are_checked_before_any_work(small, tmp_path, capsys, monkeypatch):
     """Each refused at once: the data path does not exist, so reading any data would say so instead."""
     nowhere = ['--things-eeg2', str(tmp_path / 'no-data')]
     cases = [
@@ -78,38 +65,38 @@ def test_numbers_device_and_outputs_are_checked_before_any_work(tiny, tmp_path, 
     ]
     out = tmp_path / 'out'
     for extra, pattern in cases:
-        _refused(capsys, [*_cli(tiny, out, *extra), *nowhere], pattern)
+        _refused(capsys, [*_cli(small, out, *extra), *nowhere], pattern)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    _refused(capsys, [*_cli(tiny, out, '--device', 'cuda'), *nowhere],
+    _refused(capsys, [*_cli(small, out, '--device', 'cuda'), *nowhere],
              r'--device cuda: this machine has no usable CUDA GPU; use --device cpu')
     monkeypatch.undo()
 
     a_file = tmp_path / 'a-file'
     a_file.write_text('mine\n')
-    _refused(capsys, [*_cli(tiny, a_file), *nowhere], rf'{a_file}/sub-02: cannot be a folder, {a_file} is a file')
+    _refused(capsys, [*_cli(small, a_file), *nowhere], rf'{a_file}/sub-02: cannot be a folder, {a_file} is a file')
     monkeypatch.setenv('REALNET_HOME', str(a_file / 'home'))
-    _refused(capsys, [*_cli(tiny, out), *nowhere], rf'image cache: .*{a_file} is a file; set \$REALNET_HOME')
+    _refused(capsys, [*_cli(small, out), *nowhere], rf'image cache: .*{a_file} is a file; set \$REALNET_HOME')
     assert a_file.read_text() == 'mine\n' and not out.exists()
 
 
-def test_a_folder_holding_any_file_of_a_run_is_refused(tiny, tmp_path, capsys):
+def test_a_folder_holding_any_file_of_a_run_is_refused(small, tmp_path, capsys):
     folder = tmp_path / 'out' / 'sub-02'
     folder.mkdir(parents=True)
     for name in ('best.pt', 'log.jsonl', 'summary.json'):
         (folder / name).write_text(f'my {name}\n')
-        _refused(capsys, _cli(tiny, tmp_path / 'out'), rf'{folder} already holds a run \({name}\); pass --resume')
-        _refused(capsys, _cli(tiny, tmp_path / 'out', '--resume'), rf'{folder} holds {name} but no last.pt to resume')
+        _refused(capsys, _cli(small, tmp_path / 'out'), rf'{folder} already holds a run \({name}\); pass --resume')
+        _refused(capsys, _cli(small, tmp_path / 'out', '--resume'), rf'{folder} holds {name} but no last.pt to resume')
         assert (folder / name).read_text() == f'my {name}\n'
         (folder / name).unlink()
     assert list(folder.iterdir()) == []
 
 
-def test_a_second_train_into_a_locked_run_folder_refuses_at_once(tiny, tmp_path, capsys):
+def test_a_second_train_into_a_locked_run_folder_refuses_at_once(small, tmp_path, capsys):
     folder = tmp_path / 'out' / 'sub-02'
     with checkpointing.run_lock(folder):  # as a running `train` holds it
         # A lock that waited for the other run would never return: the bound only catches that.
         exits = []
-        second = threading.Thread(target=lambda: exits.append(cli.main(_cli(tiny, tmp_path / 'out'))))
+        second = threading.Thread(target=lambda: exits.append(cli.main(_cli(small, tmp_path / 'out'))))
         second.start()
         second.join(timeout=GONE_SECONDS)
         assert exits == [2], 'the second train waits for the lock instead of refusing'
@@ -130,24 +117,24 @@ def _a_run(folder: Path, source: Source, recipe: Recipe, fingerprint: str):
     (folder / 'log.jsonl').write_text('{"epoch": 1, "val_loss": 1.0}\n')
 
 
-def test_resume_refuses_other_data(tiny, tmp_path, capsys, monkeypatch):
-    source, recipe, runtime = _library(tiny, tmp_path / 'out')
+def test_resume_refuses_other_data(small, tmp_path, capsys, monkeypatch):
+    source, recipe, runtime = _library(small, tmp_path / 'out')
     fingerprint = RunData(source, recipe, runtime, Distributed(), 'cpu').fingerprint
-    monkeypatch.chdir(tiny['things_eeg2'].parent)  # where the data lies, or how it is spelled, does not count
-    relative = replace(source, things_eeg2=Path(tiny['things_eeg2'].name))
+    monkeypatch.chdir(small.things_eeg2.parent)  # where the data lies, or how it is spelled, does not count
+    relative = replace(source, things_eeg2=Path(small.things_eeg2.name))
     assert RunData(relative, recipe, runtime, Distributed(), 'cpu').fingerprint == fingerprint
     folder = tmp_path / 'out' / 'sub-02'
     _a_run(folder, source, recipe, fingerprint)
     other = write_things_eeg2(tmp_path / 'other', Design(subjects=2, concepts=4, images_per_concept=5,
                                                          test_images=2, image_size=SIZE, seed=1))
-    arguments = _cli(tiny, tmp_path / 'out', '--resume', '--epochs', '2')
+    arguments = _cli(small, tmp_path / 'out', '--resume', '--epochs', '2')
     arguments[arguments.index('--things-eeg2') + 1] = str(other)
     _refused(capsys, arguments, rf'{folder}: --resume on other data than the run \(data fingerprint \w+, the '
                                 rf"run's {fingerprint}\); give the run's data or choose another --out")
 
 
-def test_resume_refuses_a_damaged_or_foreign_last_pt_and_removes_leftovers(tiny, tmp_path, capsys):
-    source, recipe, _ = _library(tiny, tmp_path / 'out')
+def test_resume_refuses_a_damaged_or_foreign_last_pt_and_removes_leftovers(small, tmp_path, capsys):
+    source, recipe, _ = _library(small, tmp_path / 'out')
     folder = tmp_path / 'out' / 'sub-02'
     _a_run(folder, source, recipe, 'not compared')
     # a killed save's leftovers, removed by the next run in the folder; a user's file is not ours
@@ -173,7 +160,7 @@ def test_resume_refuses_a_damaged_or_foreign_last_pt_and_removes_leftovers(tiny,
     }
     for case, (write, reason) in damaged.items():
         write()
-        _refused(capsys, _cli(tiny, tmp_path / 'out', '--resume', '--epochs', '2'),
+        _refused(capsys, _cli(small, tmp_path / 'out', '--resume', '--epochs', '2'),
                  rf'{last}: {reason}.*; it cannot be resumed from: move it away or choose another --out$')
     assert not PAYLOAD_RAN.exists()
     assert not any(p.exists() for p in leftovers) and (folder / 'notes.partial').read_text() == 'mine\n'
@@ -188,20 +175,20 @@ class Payload:
         return (Path.touch, (PAYLOAD_RAN,))
 
 
-def test_nan_starting_weights_are_refused(tiny, tmp_path, capsys):
-    state = torch.load(tiny['backbone_weights'], weights_only=True)
+def test_nan_starting_weights_are_refused(small, tmp_path, capsys):
+    state = torch.load(small.weights, weights_only=True)
     key = next(k for k in state['state_dict'] if k.endswith('weight'))
     state['state_dict'][key][0] = float('nan')
     weights = tmp_path / 'nan.pth'
     torch.save(state, weights)
-    arguments = _cli(tiny, tmp_path / 'out')
-    arguments[arguments.index('--cornet-weights') + 1] = str(weights)
+    arguments = _cli(small, tmp_path / 'out')
+    arguments[arguments.index('--backbone-weights') + 1] = str(weights)
     _refused(capsys, arguments, rf'{weights}: 1 weight tensors hold NaN or infinite values \(first: .*\); training '
                                 'cannot start')
     assert not (tmp_path / 'out').exists()
 
 
-def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tiny, tmp_path, capsys, monkeypatch):
+def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(small, tmp_path, capsys, monkeypatch):
     """Epoch 1 is fine; the loss of epoch 2, step 1 is NaN (its MSE term): epoch 1's files stay, no
     checkpoint of epoch 2 and no summary are written."""
     calls = []
@@ -215,7 +202,7 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tin
             terms['gen'] = terms['gen'] * float('nan')
         return terms
     monkeypatch.setattr(objective, 'generation_loss', nan_from_the_second_step)
-    _refused(capsys, _cli(tiny, tmp_path / 'out', '--epochs', '3', '--batch-size', '20'),
+    _refused(capsys, _cli(small, tmp_path / 'out', '--epochs', '3', '--batch-size', '20'),
              r'training stopped: non-finite loss at epoch 2, step 1 \(mse=nan, gen=nan, loss=nan\); nothing of this '
              r'epoch was saved. Lower --lr or --beta')
     folder = tmp_path / 'out' / 'sub-02'
@@ -227,7 +214,7 @@ def test_training_stops_at_the_first_non_finite_loss_and_saves_nothing_of_it(tin
     assert len((folder / 'log.jsonl').read_text().splitlines()) == 1
 
 
-def test_a_non_finite_validation_loss_stops_before_any_checkpoint(tiny, tmp_path, monkeypatch):
+def test_a_non_finite_validation_loss_stops_before_any_checkpoint(small, tmp_path, monkeypatch):
     generation_loss = objective.generation_loss
 
     def nan_in_validation(pred, eeg, *args):
@@ -237,7 +224,7 @@ def test_a_non_finite_validation_loss_stops_before_any_checkpoint(tiny, tmp_path
         return terms
     monkeypatch.setattr(objective, 'generation_loss', nan_in_validation)
     with pytest.raises(RealnetError, match=r'non-finite validation loss at epoch 1 \(gen=inf, loss=inf\)'):
-        train(*_library(tiny, tmp_path / 'out', batch_size=20))
+        train(*_library(small, tmp_path / 'out', batch_size=20))
     assert not (tmp_path / 'out').exists()  # nothing written: the folder made for the run is gone
 
 
