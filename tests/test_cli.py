@@ -72,12 +72,12 @@ def test_import_of_a_wrong_file_is_refused(tmp_path, realnet_home):
     assert list((realnet_home / 'weights').iterdir()) == []
 
 
-def test_verbose_shows_the_traceback(tmp_path):
+def test_verbose_shows_the_traceback(tmp_path, capsys):
     missing = tmp_path / 'absent.pt'
-    quiet = brainscore('weights', 'import', 'realnet-s01', str(missing))
-    loud = brainscore('weights', 'import', 'realnet-s01', str(missing), '-v')
-    assert quiet.returncode == loud.returncode == 2
-    assert 'Traceback' not in quiet.stderr and 'Traceback' in loud.stderr
+    assert cli.main(['weights', 'import', 'realnet-s01', str(missing)]) == 2
+    assert 'Traceback' not in capsys.readouterr().err
+    assert cli.main(['weights', 'import', 'realnet-s01', str(missing), '-v']) == 2
+    assert 'Traceback' in capsys.readouterr().err
 
 
 def test_import_then_list_shows_verified(tmp_path, monkeypatch, capsys):
@@ -93,12 +93,12 @@ def test_import_then_list_shows_verified(tmp_path, monkeypatch, capsys):
     assert 'cornet-s      verified' in capsys.readouterr().out
 
 
-def test_unknown_benchmark_is_one_line(tmp_path):
+def test_unknown_benchmark_is_one_line(tmp_path, capsys):
     path = tmp_path / 'c.pth'
     write_dicarlolab_checkpoint(path, random_cornet(seed=31))
-    result = brainscore('score', '--model', 'cornet-s', '--weights', str(path), '--benchmark', 'NoSuch.bench')
-    assert result.returncode == 2
-    assert result.stderr.strip() == "brainscore: error: unknown benchmark 'NoSuch.bench': no Brain-Score plugin registers it"
+    assert cli.main(['score', '--model', 'cornet-s', '--weights', str(path), '--benchmark', 'NoSuch.bench']) == 2
+    error = capsys.readouterr().err
+    assert error.strip() == "brainscore: error: unknown benchmark 'NoSuch.bench': no Brain-Score plugin registers it"
 
 
 class MeanITBenchmark:
