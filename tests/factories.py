@@ -10,6 +10,7 @@ from torchvision import transforms
 
 from realnet_brainscore.cornet import CORnetS
 from realnet_brainscore.encoder import EncodingHead
+from realnet_brainscore.training import Recipe, Runtime, Source
 
 SIZE = 64  # pixels of the in-silico images and of the models trained on them
 
@@ -27,16 +28,13 @@ class SmallRuns(NamedTuple):
 
     def recipe(self, **settings):
         """2 epochs at lr 1e-4, unless ``settings`` say otherwise."""
-        from realnet_brainscore.training import Recipe
         return Recipe(**{'backbone': 'resnet18', 'backbone_weights': self.weights, 'image_size': self.image_size,
                          'epochs': 2, 'lr': 1e-4, **settings})
 
     def runtime(self, out, **settings):
-        from realnet_brainscore.training import Runtime
         return Runtime(out=out, progress=False, cache_dir=self.cache_dir, **settings)
 
     def source(self, subject: int = 2):
-        from realnet_brainscore.training import Source
         return Source(things_eeg2=self.things_eeg2, subject=subject)
 
     def train_args(self, out, *extra, subjects=('--subject', '2')) -> list:

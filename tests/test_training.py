@@ -192,7 +192,7 @@ def test_cli_refuses_bad_input_with_one_line(small, tmp_path, capsys):
     shutil.copytree(release, empty)
     sorted((empty / 'image_set' / 'training_images').rglob('*.jpg'))[-1].write_bytes(b'')
     common = ['--out', str(tmp_path / 'out'), '--backbone', 'resnet18', '--backbone-weights', str(small.weights),
-              '--image-size', '32', '--epochs', '1', '-q']
+              '--image-size', str(small.image_size), '--epochs', '1', '-q']
     cases = [
         (['--subject', '1', '--things-eeg2', str(tmp_path / 'nowhere')], 'nowhere: no such folder'),
         (['--subject', '3', '--things-eeg2', str(release)], r'things: no subject sub-03 \(it holds sub-01, sub-02\)'),
