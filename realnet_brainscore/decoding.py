@@ -61,14 +61,19 @@ def check_trials(n_trials: int, navg: int, folds: int, repeats: int):
 
 
 def smooth_time(values: np.ndarray, n: int = SMOOTH) -> np.ndarray:
-    """Centred moving average over the last axis: t − n//2 … t + n − n//2 − 1, clipped at the edges."""
+    """Centred moving average over the last axis: the mean of t − n//2 … t + n − n//2 − 1, clipped at
+    the edges. Each window is summed in order, as NeuroRA's ``np.average`` sums it (the same bits),
+    so that means of accuracies stay within [0, 1]; differences of a running sum can exceed 1 by a
+    rounding error, and the RDM cache refuses such values."""
     if n <= 1:
         return values
-    before, after = n // 2, n - n // 2
-    totals = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
-    t = np.arange(values.shape[-1])
-    low, high = np.maximum(t - before, 0), np.minimum(t + after, values.shape[-1])
-    return (totals[..., high] - totals[..., low]) / (high - low)
+    before, after, length = n // 2, n - n // 2, values.shape[-1]
+    t = np.arange(length)
+    total = np.zeros(values.shape[:-1] + (length,))
+    for offset in range(-before, after):
+        inside = (t + offset >= 0) & (t + offset < length)
+        total[..., inside] += values[..., t[inside] + offset]
+    return total / (np.minimum(t + after, length) - np.maximum(t - before, 0))
 
 
 def svm_decisions(train: np.ndarray, labels: np.ndarray, test: np.ndarray) -> np.ndarray:

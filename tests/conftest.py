@@ -90,6 +90,23 @@ def aligned(insilico):
 
 
 @pytest.fixture(scope='session')
+def resnet_start(insilico):
+    """A ResNet-18 to align with the `insilico` data: random weights, batch norm calibrated on its
+    training images, recorded as trained at their size (it is scored at that size)."""
+    import torch
+    from factories import SIZE
+    from realnet_brainscore.backbones import create
+    from realnet_brainscore.data.things_eeg2 import image_paths
+    from realnet_brainscore.synthetic import calibrated
+    release, _, root = insilico
+    torch.manual_seed(0)
+    path = root / 'resnet18.pth'
+    state = calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict()
+    torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)
+    return path
+
+
+@pytest.fixture(scope='session')
 def small(tmp_path_factory):
     """Tests of the training loop train here: see ``factories.SmallRuns``."""
     import torch

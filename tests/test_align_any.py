@@ -1,6 +1,6 @@
-"""Alignment beyond CORnet-S and EEG, on in-silico subjects: a torchvision ResNet-18 aligned with EEG,
-CORnet-S aligned with fMRI (ReAlnet-fMRI), a group model; each becomes a Brain-Score model and a
-submission the website's rules accept."""
+"""Alignment beyond CORnet-S and EEG, on in-silico subjects: a torchvision ResNet-18 aligned with EEG
+and with fMRI (as ReAlnet-fMRI aligns CORnet-S), a CORnet-S group model; each becomes a Brain-Score
+model and a submission the website's rules accept."""
 import json
 
 import numpy as np
@@ -10,10 +10,9 @@ from brainscore_core.benchmarks import score_benchmark
 
 from factories import SIZE, eeg_window
 from realnet_brainscore import cli, load_benchmark, load_model, load_network
-from realnet_brainscore.backbones import create
-from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
+from realnet_brainscore.data.things_eeg2 import load_subject
 from realnet_brainscore.submission import check
-from realnet_brainscore.synthetic import ShenDesign, calibrated, write_shen2019
+from realnet_brainscore.synthetic import ShenDesign, write_shen2019
 from realnet_brainscore.training import Recipe, Runtime, Source, train
 from realnet_brainscore.training.distributed import Distributed
 from realnet_brainscore.training.run_data import RunData
@@ -30,17 +29,6 @@ def exported_and_checked(identifier, weights, tmp_path):
     assert cli.main(['submission', 'export', '--model', identifier, '--weights', str(weights), '--weights-url',
                      'https://example.org/run.pt', '--out', str(out), '-q']) == 0
     return check(out, check_index=False)  # the package index is tested on loopback
-
-
-@pytest.fixture(scope='module')
-def resnet_start(insilico):
-    """A ResNet-18 with random weights, batch norm calibrated on the in-silico training images."""
-    release, _, root = insilico
-    torch.manual_seed(0)
-    path = root / 'resnet18.pth'
-    state = calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict()
-    torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)  # scored at the size it trains at
-    return path
 
 
 EEG_BENCHMARKS = [f'Gifford2022.{region}-temporal_rsa' for region in ('V2', 'V4', 'IT')]
@@ -75,19 +63,20 @@ def shen(tmp_path_factory):
 SHEN_BENCHMARKS = [f'Shen2019.{roi}-rsa' for roi in ('V1', 'V4', 'HVC')]
 
 
-def test_cornet_aligned_with_fmri_gains_on_the_shen_rois(insilico, shen, tmp_path):
-    _, base, root = insilico
-    summary = train(Source(shen2019=shen, subject=1), Recipe(backbone_weights=base, image_size=SIZE, epochs=2, lr=6e-5),
+def test_resnet18_aligned_with_fmri_gains_on_the_shen_rois(insilico, resnet_start, shen, tmp_path):
+    root = insilico[2]
+    recipe = Recipe(backbone='resnet18', backbone_weights=resnet_start, image_size=SIZE, epochs=2, lr=6e-5)
+    summary = train(Source(shen2019=shen, subject=1), recipe,
                     Runtime(out=tmp_path / 'run', progress=False, cache_dir=root / 'cache'))
     assert summary['modality'] == 'fMRI' and summary['best_checkpoint'].endswith('sub-01/best.pt')
-    network = load_network('cornet-s-fmri-s01', weights=summary['best_checkpoint'])
+    network = load_network('resnet18-fmri-s01', weights=summary['best_checkpoint'])
     assert network.head.fc.out_features == 134  # 150 images, 135 of them training: 134 principal components
-    before = mean_score(load_model('cornet-s', weights=base, image_size=SIZE), SHEN_BENCHMARKS, shen2019=shen)
-    after = mean_score(load_model('cornet-s-fmri-s01', weights=summary['best_checkpoint']), SHEN_BENCHMARKS,
+    before = mean_score(load_model('resnet18', weights=resnet_start), SHEN_BENCHMARKS, shen2019=shen)
+    after = mean_score(load_model('resnet18-fmri-s01', weights=summary['best_checkpoint']), SHEN_BENCHMARKS,
                        shen2019=shen)
-    print(f'\nCORnet-S in-silico Shen 2019 RSA (V1 V4 HVC mean): start {before:.3f} -> fMRI-aligned {after:.3f}')
+    print(f'\nResNet-18 in-silico Shen 2019 RSA (V1 V4 HVC mean): start {before:.3f} -> fMRI-aligned {after:.3f}')
     assert after > before + 0.02
-    assert exported_and_checked('cornet-s-fmri-s01', summary['best_checkpoint'], tmp_path) == []
+    assert exported_and_checked('resnet18-fmri-s01', summary['best_checkpoint'], tmp_path) == []
 
 
 def test_group_model_generates_each_subjects_responses_and_scores(insilico, small, tmp_path):

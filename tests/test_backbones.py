@@ -24,6 +24,16 @@ def test_specs_of_cornet_and_resnet_follow_their_architectures():
     assert BackboneSpec.from_meta(spec.to_meta()) == spec and BackboneSpec.from_meta(None) == CORNET_SPEC
 
 
+def test_a_created_cornet_is_wholly_set_by_a_strict_load():
+    """`create` leaves CORnet-S's weights unset for the load that follows: every tensor it holds must
+    be one a state dict carries, and loading one gives that network's outputs."""
+    created, source = create('cornet-s'), random_cornet(3)
+    assert {name for name, _ in [*created.named_parameters(), *created.named_buffers()]} == set(created.state_dict())
+    created.load_state_dict(source.state_dict(), strict=True)
+    images = torch.rand(2, 3, 64, 64)
+    assert torch.equal(created.eval()(images), source(images))
+
+
 def test_regions_spread_over_the_layers_in_depth_order_unless_given():
     resnet = create('resnet18')
     two = describe('resnet18', resnet, 64, layers=['layer2', 'layer4'])

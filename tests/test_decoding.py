@@ -56,7 +56,17 @@ def test_smoothing_is_neuroras_centred_moving_average():
     np.testing.assert_allclose(smooth_time(np.arange(1.0, 7.0)), by_hand)
     stuff = pytest.importorskip('neurora.stuff', reason='NeuroRA comes with the test extra')
     values = np.random.default_rng(0).normal(size=(3, 17))
-    np.testing.assert_allclose(smooth_time(values), stuff.smooth_1d(values), atol=1e-12)
+    np.testing.assert_array_equal(smooth_time(values), stuff.smooth_1d(values))
+
+
+def test_smoothed_accuracies_stay_within_0_and_1():
+    """Accuracies in 40ths with a run of perfect decoding: a running sum's differences gave 1 + 2e-16
+    in 23 % of such rows, which the RDM cache then refused on every read."""
+    rng = np.random.default_rng(0)
+    accuracies = rng.integers(0, 41, (2000, 100)) / 40
+    accuracies[:, 40:60] = 1.0
+    smoothed = smooth_time(accuracies)
+    assert smoothed.min() >= 0 and smoothed.max() == 1.0
 
 
 def test_indistinguishable_images_decode_at_chance_and_distinct_ones_perfectly():
@@ -135,6 +145,16 @@ def test_rdms_are_computed_once_and_kept(monkeypatch, realnet_home, capfd):
     assert capfd.readouterr().err == ''  # progress=False (the CLI's -q): no notice, no bar
     other = cached_decoding_rdms(data * 2 + 1e-3, 'sub-01', progress=False)  # other data, other key
     assert len(list((realnet_home / 'cache' / 'eeg_rdms').glob('*.npy'))) == 2 and other.shape == first.shape
+    # images told apart perfectly at most of times 8-21: smoothed accuracies of 1 are kept and read
+    # back (a running sum's differences made some 1 + 2e-16 here, which the cache then refused)
+    rng = np.random.default_rng(0)
+    separable = rng.normal(size=(4, 20, 5, 30))
+    separable[..., 8:22] += rng.normal(size=(4, 1, 5, 1)) * 1.5
+    saturated = cached_decoding_rdms(separable, 'sub-02', progress=False)
+    assert saturated.max() == 1.0
+    with monkeypatch.context() as patch:
+        patch.setattr(decoding, 'decoding_rdms', lambda *a, **k: pytest.fail('recomputed'))
+        np.testing.assert_array_equal(cached_decoding_rdms(separable, 'sub-02', progress=False), saturated)
 
 
 def test_too_few_trials_for_the_authors_folds_is_one_line_and_exit_2(tmp_path, capsys):

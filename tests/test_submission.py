@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from factories import SIZE
-from realnet_brainscore import cli
+from realnet_brainscore import cli, load_benchmark
 from realnet_brainscore.submission import TEMPLATES, brainscore_vision_dir, check, installation, model_plugin, rules
 from realnet_brainscore.synthetic import Design, write_things_eeg2
 from realnet_brainscore.weights import WeightSource
@@ -77,9 +77,10 @@ def run_website(args: list[str], root: Path, env: dict) -> subprocess.CompletedP
 
 
 def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_not_installed(aligned, server,
-                                                                                          tmp_path, capsys):
+                                                                                          tmp_path, monkeypatch, capsys):
     """brainscore_core's test_plugin.sh: `pytest -m "not slow"` on the generic plugin tests with
-    --plugin_directory, then on the plugin's test.py, from the library root; then a score."""
+    --plugin_directory, then on the plugin's test.py, from the library root; then a score, whose
+    decoding RDMs the plugin's copy of the package reads from the cache the package itself filled."""
     checkpoint = Path(aligned[1]['best_checkpoint'])
     served, base_url = server
     shutil.copy(checkpoint, served / 'realnet-s01-mine.pt')
@@ -111,10 +112,17 @@ def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_no
     own = run_website([*pytest_args, 'brainscore_vision/models/realnet_s01/test.py',
                        'brainscore_vision/benchmarks/gifford2022_temporal_rsa/test.py'], library.parent, env)
     assert own.returncode == 0 and '8 passed' in own.stdout, own.stdout[-3000:] + own.stderr[-2000:]
+    # The copy is byte for byte the package (test_vendoring): computing the RDMs with its numba kernels
+    # would compile them afresh under another path (27-42 s); the same cache key is what is tested here.
+    monkeypatch.setenv('REALNET_HOME', env['REALNET_HOME'])
+    load_benchmark('Gifford2022.IT-temporal_rsa', things_eeg2=eeg).reference()
+    kept = {file.name: file.stat().st_mtime_ns for file in (tmp_path / 'home' / 'cache' / 'eeg_rdms').iterdir()}
     scored = run_website(['-m', 'brainscore_vision', 'score', '--model_identifier=realnet_s01',
                           '--benchmark_identifier=Gifford2022.IT-temporal_rsa'], library.parent, env)
     assert scored.returncode == 0, scored.stderr[-3000:]
     assert 'Gifford2022.IT-temporal_rsa' in scored.stdout and 'realnet_s01' in scored.stdout
+    assert len(kept) == 2 and kept == {file.name: file.stat().st_mtime_ns  # read, not written again
+                                       for file in (tmp_path / 'home' / 'cache' / 'eeg_rdms').iterdir()}
 
 
 def _assigned_values(module_text):
