@@ -67,17 +67,20 @@ def _pool(value):
     return value
 
 
-def create(name: str, from_file: bool = False) -> nn.Module:
-    """``name``'s architecture, for weights to be loaded into (no download): torchvision's and timm's
-    with their random initial weights, CORnet-S's allocated but not set (every caller loads a whole
-    state dict over them; drawing its 53 M random weights took half a second on two cores). A name
-    read from a file (``from_file``: a checkpoint's metadata), or any name while downloads are not
-    allowed, is built offline (``offline``): its author, not the user, chose it, so it never makes
-    this package contact a model hub; a timm name that points at a hub or a folder (``hf-hub:``,
-    ``local-dir:``) is refused from a file, since building it means reading a configuration from there."""
-    if name == CORNET:
+def create(name: str, from_file: bool = False, drawn: bool = True) -> nn.Module:
+    """``name``'s architecture with random weights (no download). ``drawn=False``, for a load that
+    sets every weight: CORnet-S's are allocated, not drawn (drawing its 53 M took half a second on two
+    cores per model loaded); training draws them, so that its seed's random stream reaches the
+    encoding head as before. A name read from a file (``from_file``: a checkpoint's metadata), or any
+    name while downloads are not allowed, is built offline (``offline``): its author, not the user,
+    chose it, so it never makes this package contact a model hub; a timm name that points at a hub or
+    a folder (``hf-hub:``, ``local-dir:``) is refused from a file, since building it means reading a
+    configuration from there."""
+    if name == CORNET and not drawn:
         with torch.device('meta'):  # CORnet-S has no buffer a state dict leaves out
             return CORnetS().to_empty(device='cpu')
+    if name == CORNET:
+        return CORnetS()
     if is_timm(name):
         return _create_timm(name, from_file)
     import torchvision

@@ -86,7 +86,7 @@ def load_network(identifier: str, weights=None, progress: bool = True) -> Networ
     spec = CORNET_SPEC if identifier in WEIGHTS and weights is None else checked_name(identifier, checkpoint, path)
     architecture = spec.name if spec else identifier
     backbone_state, head_state = split_state_dict(checkpoint.state_dict, cornet=architecture == CORNET)
-    backbone = create(architecture, from_file=spec is not None)  # a spec's name is the file's, not the user's
+    backbone = create(architecture, from_file=spec is not None, drawn=False)  # a spec's name is the file's
     load_strict(backbone, backbone_state, path, 'CORnet-S' if architecture == CORNET else architecture)
     image_size = recorded_image_size(checkpoint, path, IMAGE_SIZE)
     spec = spec or describe(identifier, backbone, image_size)

@@ -111,9 +111,9 @@ def stimulus_set(folder, count: int, identifier: str, seed: int = 0, labels=None
     return stimuli
 
 
-def independent_forward(model: CORnetS, stimuli) -> dict:
-    """Area outputs and logits with torchvision's ImageNet preprocessing at 224 px, outside Brain-Score."""
-    preprocess = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),
+def independent_forward(model: CORnetS, stimuli, image_size: int = 224) -> dict:
+    """Area outputs and logits with torchvision's ImageNet preprocessing, outside Brain-Score."""
+    preprocess = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor(),
                                      transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     images = torch.stack([preprocess(Image.open(stimuli.get_stimulus(i)).convert('RGB'))
                           for i in stimuli['stimulus_id']])

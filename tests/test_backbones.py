@@ -25,9 +25,9 @@ def test_specs_of_cornet_and_resnet_follow_their_architectures():
 
 
 def test_a_created_cornet_is_wholly_set_by_a_strict_load():
-    """`create` leaves CORnet-S's weights unset for the load that follows: every tensor it holds must
-    be one a state dict carries, and loading one gives that network's outputs."""
-    created, source = create('cornet-s'), random_cornet(3)
+    """`create(drawn=False)` leaves CORnet-S's weights unset for the load that follows: every tensor
+    it holds must be one a state dict carries, and loading one gives that network's outputs."""
+    created, source = create('cornet-s', drawn=False), random_cornet(3)
     assert {name for name, _ in [*created.named_parameters(), *created.named_buffers()]} == set(created.state_dict())
     created.load_state_dict(source.state_dict(), strict=True)
     images = torch.rand(2, 3, 64, 64)

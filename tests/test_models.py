@@ -1,9 +1,10 @@
-"""The models through Brain-Score's own interface, on local stimuli and weights from local files."""
+"""The models through Brain-Score's own interface, on local stimuli and weights from local files
+that record 64 px as their image size (the published 224 px default: test_checkpoint)."""
 import numpy as np
 import pytest
 import torch
 
-from factories import independent_forward, random_cornet, stimulus_set, write_dicarlolab_checkpoint
+from factories import SIZE, independent_forward, random_cornet, stimulus_set, write_sized_checkpoint
 from realnet_brainscore import list_models, load_model
 
 BATCH = 4  # Brain-Score pads every batch to the batch size: keep CPU work small
@@ -16,10 +17,10 @@ def _checkpoint(tmp_path, seed, name, stimuli=None):
         # images makes the predicted class depend on the image.
         torch.nn.init.normal_(model.decoder.linear.weight)
         with torch.no_grad():
-            features = model.decoder.flatten(model.decoder.avgpool(independent_forward(model, stimuli)['IT']))
+            features = model.decoder.flatten(model.decoder.avgpool(independent_forward(model, stimuli, SIZE)['IT']))
             model.decoder.linear.bias.copy_(-model.decoder.linear(features).mean(0) + model.decoder.linear.bias)
     path = tmp_path / name
-    write_dicarlolab_checkpoint(path, model)
+    write_sized_checkpoint(path, model, SIZE)
     return path, model
 
 
@@ -41,9 +42,9 @@ def test_recording_it_gives_presentation_by_neuroid(setup):
     model.start_recording('IT', [(70, 170)])
     activations = model.look_at(stimuli)
     assert set(activations.dims) >= {'presentation', 'neuroid'}
-    assert activations.sizes['neuroid'] == 512 * 7 * 7 and activations.sizes['presentation'] == 4
+    assert activations.sizes['neuroid'] == 512 * (SIZE // 32) ** 2 and activations.sizes['presentation'] == 4
     assert list(activations['stimulus_id'].values) == list(stimuli['stimulus_id'])
-    it = independent_forward(network, stimuli)['IT'].flatten(1).numpy()
+    it = independent_forward(network, stimuli, SIZE)['IT'].flatten(1).numpy()
     np.testing.assert_allclose(activations.transpose('presentation', 'neuroid').values.squeeze(), it,
                                rtol=1e-4, atol=1e-5)
 
@@ -52,7 +53,7 @@ def test_label_task_returns_the_imagenet_argmax(setup):
     model, network, stimuli, _ = setup
     model.start_task(model.Task.label, 'imagenet')
     labels = model.look_at(stimuli)
-    logits = independent_forward(network, stimuli)['logits'].numpy()
+    logits = independent_forward(network, stimuli, SIZE)['logits'].numpy()
     assert list(labels['logit'].values) == list(logits.argmax(axis=1))
     assert len(set(labels['logit'].values)) > 1  # the images are told apart, not one constant answer
     assert all(str(label).startswith('n') and len(str(label)) == 9 for label in labels.values.ravel())
@@ -99,7 +100,7 @@ def test_the_regions_of_one_stimulus_set_are_read_in_one_pass(setup, monkeypatch
     model.activations_model._kept = model.activations_model._features_per_image = None  # as loaded
     passes = []
     hook = model.activations_model._model.register_forward_hook(lambda module, inputs, _: passes.append(len(inputs[0])))
-    plain = PytorchWrapper(model=network.eval(), preprocessing=functools.partial(load_preprocess_images, image_size=224),
+    plain = PytorchWrapper(model=network.eval(), preprocessing=functools.partial(load_preprocess_images, image_size=SIZE),
                            batch_size=BATCH, identifier=model.identifier)
 
     def region(name):

@@ -77,14 +77,20 @@ def test_a_truncated_checkpoint_is_refused(tmp_path):
         load_network('cornet-s', weights=truncated)
 
 
-@pytest.fixture
-def published(tmp_path, monkeypatch):
-    """A weights table entry whose published file is one the test wrote (its URL is set per test)."""
-    path = tmp_path / 'release' / 'ReAlnet99_best_model_params.pt'
-    path.parent.mkdir()
+@pytest.fixture(scope='module')
+def published_file(tmp_path_factory):
+    """A published ReAlnet file, written once for the tests below (which only read it)."""
+    path = tmp_path_factory.mktemp('release') / 'ReAlnet99_best_model_params.pt'
     backbone = random_cornet(seed=15)
     write_realnet_checkpoint(path, backbone, EncodingHead.for_backbone(backbone, 64, 340))
-    source = WeightSource('realnet-s99', 'http://127.0.0.1:9/ReAlnet99_best_model_params.pt', 'sha1', sha(path),
+    return path, sha(path)
+
+
+@pytest.fixture
+def published(published_file, monkeypatch):
+    """A weights table entry whose published file is one the tests wrote (its URL is set per test)."""
+    path, digest = published_file
+    source = WeightSource('realnet-s99', 'http://127.0.0.1:9/ReAlnet99_best_model_params.pt', 'sha1', digest,
                           'test subject')
     monkeypatch.setitem(WEIGHTS, source.identifier, source)
     return source, path
