@@ -104,14 +104,16 @@ def test_exported_plugins_pass_brainscores_plugin_tests_where_this_package_is_no
                         library.parent, env)
     assert found.stdout.split() == [str(library / '__init__.py')]
     assert "No module named 'realnet_brainscore'" in found.stderr
-    pytest_args = ['-m', 'pytest', '-m', 'not slow', '-q', '-p', 'no:cacheprovider']
-    generic = run_website([*pytest_args, 'brainscore_vision/model_helpers/generic_plugin_tests.py',
-                           '--plugin_directory', str(library / 'models' / 'realnet_s01')], library.parent, env)
-    print('generic plugin tests:', generic.stdout.strip().splitlines()[-1])
-    assert generic.returncode == 0 and '5 passed' in generic.stdout, generic.stdout[-3000:] + generic.stderr[-2000:]
-    own = run_website([*pytest_args, 'brainscore_vision/models/realnet_s01/test.py',
-                       'brainscore_vision/benchmarks/gifford2022_temporal_rsa/test.py'], library.parent, env)
-    assert own.returncode == 0 and '8 passed' in own.stdout, own.stdout[-3000:] + own.stderr[-2000:]
+    # test_plugin.sh's two pytest runs in one process (each spends most of its seconds importing)
+    tests = run_website(['-m', 'pytest', '-m', 'not slow', '-v', '-p', 'no:cacheprovider',
+                         'brainscore_vision/model_helpers/generic_plugin_tests.py', '--plugin_directory',
+                         str(library / 'models' / 'realnet_s01'), 'brainscore_vision/models/realnet_s01/test.py',
+                         'brainscore_vision/benchmarks/gifford2022_temporal_rsa/test.py'], library.parent, env)
+    print('plugin tests:', tests.stdout.strip().splitlines()[-1])
+    assert tests.returncode == 0 and '13 passed' in tests.stdout, tests.stdout[-3000:] + tests.stderr[-2000:]
+    passed = [line.split('::')[0] for line in tests.stdout.splitlines() if ' PASSED' in line]
+    assert [sum(file.endswith(name) for file in passed) for name in  # generic, the model's own, the benchmark's
+            ('generic_plugin_tests.py', 'realnet_s01/test.py', 'gifford2022_temporal_rsa/test.py')] == [5, 3, 5]
     # The copy is byte for byte the package (test_vendoring): computing the RDMs with its numba kernels
     # would compile them afresh under another path (27-42 s); the same cache key is what is tested here.
     monkeypatch.setenv('REALNET_HOME', env['REALNET_HOME'])
