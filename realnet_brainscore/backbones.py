@@ -76,11 +76,11 @@ def create(name: str, from_file: bool = False, drawn: bool = True) -> nn.Module:
     chose it, so it never makes this package contact a model hub; a timm name that points at a hub or
     a folder (``hf-hub:``, ``local-dir:``) is refused from a file, since building it means reading a
     configuration from there."""
-    if name == CORNET and not drawn:
+    if name == CORNET:
+        if drawn:
+            return CORnetS()
         with torch.device('meta'):  # CORnet-S has no buffer a state dict leaves out
             return CORnetS().to_empty(device='cpu')
-    if name == CORNET:
-        return CORnetS()
     if is_timm(name):
         return _create_timm(name, from_file)
     import torchvision
