@@ -93,34 +93,21 @@ def aligned(insilico):
 def resnet_start(insilico):
     """A ResNet-18 to align with the `insilico` data: random weights, batch norm calibrated on its
     training images, recorded as trained at their size (it is scored at that size)."""
-    import torch
-    from factories import SIZE
-    from realnet_brainscore.backbones import create
-    from realnet_brainscore.data.things_eeg2 import image_paths
-    from realnet_brainscore.synthetic import calibrated
+    from factories import SIZE, write_calibrated_resnet18
     release, _, root = insilico
-    torch.manual_seed(0)
-    path = root / 'resnet18.pth'
-    state = calibrated(create('resnet18'), image_paths(release, 'training'), SIZE).state_dict()
-    torch.save({'state_dict': state, 'meta': {'config': {'image_size': SIZE}}}, path)
-    return path
+    return write_calibrated_resnet18(root / 'resnet18.pth', release, SIZE, meta={'config': {'image_size': SIZE}})
 
 
 @pytest.fixture(scope='session')
 def small(tmp_path_factory):
     """Tests of the training loop train here: see ``factories.SmallRuns``."""
-    import torch
-    from factories import SmallRuns
-    from realnet_brainscore.backbones import create
-    from realnet_brainscore.data.things_eeg2 import image_paths
-    from realnet_brainscore.synthetic import Design, calibrated, write_things_eeg2
+    from factories import SmallRuns, write_calibrated_resnet18
+    from realnet_brainscore.synthetic import Design, write_things_eeg2
     root = tmp_path_factory.mktemp('small')
     runs = SmallRuns(root / 'things', root / 'resnet18.pth', root / 'cache')
     write_things_eeg2(runs.things_eeg2, Design(subjects=2, concepts=4, images_per_concept=5, test_images=10,
                                                image_size=runs.image_size))
-    torch.manual_seed(0)
-    start = calibrated(create('resnet18'), image_paths(runs.things_eeg2, 'training'), runs.image_size)
-    torch.save({'state_dict': start.state_dict()}, runs.weights)
+    write_calibrated_resnet18(runs.weights, runs.things_eeg2, runs.image_size)
     return runs
 
 

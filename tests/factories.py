@@ -44,6 +44,18 @@ class SmallRuns(NamedTuple):
                 str(self.image_size), '--epochs', '2', '--lr', '1e-4', *extra]
 
 
+def write_calibrated_resnet18(path, release, image_size: int, meta=None) -> Path:
+    """A ResNet-18 with random weights (seed 0), batch norm calibrated on the training images of the
+    THINGS-EEG2 release ``release``, saved with ``meta`` (if given) to ``path``."""
+    from realnet_brainscore.backbones import create
+    from realnet_brainscore.data.things_eeg2 import image_paths
+    from realnet_brainscore.synthetic import calibrated
+    torch.manual_seed(0)
+    state = calibrated(create('resnet18'), image_paths(release, 'training'), image_size).state_dict()
+    torch.save({'state_dict': state, **({'meta': meta} if meta else {})}, path)
+    return path
+
+
 def random_cornet(seed: int) -> CORnetS:
     """CORnet-S with random weights and non-trivial batch-norm statistics, in eval mode."""
     torch.manual_seed(seed)

@@ -16,8 +16,8 @@ from scipy.stats import spearmanr
 
 from factories import SIZE, eeg_window
 from realnet_brainscore import RealnetError, cli, load_model, load_network
-from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.backbones import LayerTaps
+from realnet_brainscore.data.things_eeg2 import image_paths, load_subject
 from realnet_brainscore.encoder import EncodingHead, ReAlnet
 from realnet_brainscore.training import train
 from realnet_brainscore.training.data import decode_image, image_cache, to_input
